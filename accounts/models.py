@@ -1,0 +1,305 @@
+"""Who is billed and who bills: accounts, contacts, billing profiles, legal entities,
+payment terms and saved payment methods."""
+
+import calendar
+import datetime as dt
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from core.models import CurrencyField, TimeStampedModel
+
+
+class Address(TimeStampedModel):
+    line1 = models.CharField(max_length=200, blank=True)
+    line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True, help_text="State, province or county.")
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code.")
+
+    class Meta:
+        verbose_name_plural = "addresses"
+
+    FIELDS = ("line1", "line2", "city", "region", "postal_code", "country")
+
+    def __str__(self) -> str:
+        return ", ".join(p for p in self.lines() if p) or "(empty address)"
+
+    def lines(self) -> list[str]:
+        city_line = " ".join(p for p in (self.postal_code, self.city) if p)
+        return [
+            self.line1,
+            self.line2,
+            city_line,
+            " ".join(p for p in (self.region, self.country) if p),
+        ]
+
+    def as_dict(self) -> dict[str, str]:
+        return {f: getattr(self, f) for f in self.FIELDS}
+
+    def clean(self) -> None:
+        if self.country and not re.fullmatch(r"[A-Z]{2}", self.country):
+            raise ValidationError({"country": "Use the two-letter ISO 3166 code, e.g. US or DE."})
+
+
+class LegalEntity(TimeStampedModel):
+    """The seller. Invoices, numbering and tax rates are per legal entity."""
+
+    name = models.CharField(max_length=200, unique=True)
+    address = models.ForeignKey(
+        Address, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    tax_id = models.CharField("tax registration id", max_length=50, blank=True)
+    email = models.EmailField(blank=True, help_text="Reply-to address on invoice emails.")
+    attach_pdf = models.BooleanField(
+        null=True, blank=True, help_text="Attach the PDF to invoice emails (empty: system default)."
+    )
+    is_default = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name_plural = "legal entities"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_legal_entity"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PaymentTerm(TimeStampedModel):
+    """When an invoice is due. net: invoice date + days. end_of_month: last day of the
+    invoice date's month + days."""
+
+    class Kind(models.TextChoices):
+        NET = "net", "Net N days"
+        END_OF_MONTH = "end_of_month", "End of month plus N days"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.NET)
+    days = models.PositiveIntegerField(default=30, validators=[MaxValueValidator(3650)])
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_payment_term"
+            ),
+            models.CheckConstraint(condition=Q(days__lte=3650), name="payment_term_days_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def due_date(self, invoice_date: dt.date) -> dt.date:
+        if self.kind == self.Kind.END_OF_MONTH:
+            last = calendar.monthrange(invoice_date.year, invoice_date.month)[1]
+            return invoice_date.replace(day=last) + dt.timedelta(days=self.days)
+        return invoice_date + dt.timedelta(days=self.days)
+
+
+class Account(TimeStampedModel):
+    name = models.CharField(max_length=200)
+    external_id = models.CharField(
+        max_length=100,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="The id in an external system.",
+    )
+    currency = CurrencyField(default="USD")
+    legal_entity = models.ForeignKey(
+        LegalEntity, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts"
+    )
+    email = models.EmailField(blank=True)
+    tax_id = models.CharField("tax identification", max_length=50, blank=True)
+    tax_exempt = models.BooleanField(default=False)
+    bulk_email_opt_out = models.BooleanField(
+        default=False, help_text="Skip this account in a batch run's bulk email send."
+    )
+    timezone = models.CharField(max_length=64, default="UTC")
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def default_profile(self) -> "BillingProfile | None":
+        # Prefetch-friendly: iterate the cache when profiles were prefetched.
+        cache = getattr(self, "_prefetched_objects_cache", {}).get("billing_profiles")
+        if cache is not None:
+            return next((p for p in cache if p.is_default), None)
+        return self.billing_profiles.filter(is_default=True).first()
+
+
+class Contact(TimeStampedModel):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    phone = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+_CARD_LIKE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_CVV_LIKE = re.compile(r"(?i)\b(cvv|cvc|cvv2|cid|security code)\b\W*\d{3,4}\b")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def reject_card_data(field: str, value: str) -> None:
+    """Refuse anything that looks like a primary account number or a CVV.
+
+    Ledgerline stores a processor's token and a display label, never card data (PCI DSS).
+    """
+    if not value:
+        return
+    for match in _CARD_LIKE.finditer(value):
+        digits = re.sub(r"\D", "", match.group())
+        if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+            raise ValidationError(
+                {
+                    field: "This looks like a card number. Store the payment processor's token "
+                    "and a label such as 'Visa •••• 4242' instead; Ledgerline never keeps card "
+                    "numbers."
+                }
+            )
+    if _CVV_LIKE.search(value) or (field == "processor_token" and re.fullmatch(r"\d{3,4}", value)):
+        raise ValidationError(
+            {field: "This looks like a card security code (CVV). Never store it; remove it."}
+        )
+
+
+class SavedPaymentMethod(TimeStampedModel):
+    class Kind(models.TextChoices):
+        CARD = "card", "Card"
+        BANK_ACCOUNT = "bank_account", "Bank account"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="payment_methods")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CARD)
+    processor_token = models.CharField(
+        max_length=200, help_text="The payment processor's token, e.g. pm_1Nx... or cus_.../src_..."
+    )
+    label = models.CharField(
+        max_length=100, help_text="Display label, e.g. 'Visa •••• 4242 (12/28)'."
+    )
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-is_default", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(is_default=True), name="one_default_payment_method"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.masked_label
+
+    @property
+    def masked_label(self) -> str:
+        return self.label
+
+    def clean(self) -> None:
+        reject_card_data("processor_token", self.processor_token)
+        reject_card_data("label", self.label)
+
+
+class BillingProfile(TimeStampedModel):
+    """Billing preferences of an account ("billing account" in the reference).
+
+    Precedence for any billing value: the order → its billing profile → the account's
+    default profile → the system default (see accounts.selectors.billing_terms_resolve).
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="billing_profiles")
+    name = models.CharField(max_length=200, default="Default")
+    is_default = models.BooleanField(default=False)
+    bill_day_of_month = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
+    bill_to = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    payment_term = models.ForeignKey(
+        PaymentTerm, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    saved_payment_method = models.ForeignKey(
+        SavedPaymentMethod, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attach_pdf = models.BooleanField(null=True, blank=True)
+    billing_address = models.ForeignKey(
+        Address, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    shipping_address = models.ForeignKey(
+        Address, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    suspension_date = models.DateField(
+        null=True, blank=True, help_text="From this date no schedule of the account is invoiced."
+    )
+    resumption_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(is_default=True), name="one_default_billing_profile"
+            ),
+            models.CheckConstraint(
+                condition=Q(bill_day_of_month__isnull=True)
+                | Q(bill_day_of_month__gte=1, bill_day_of_month__lte=31),
+                name="profile_bill_day_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(resumption_date__isnull=True)
+                | Q(suspension_date__isnull=True)
+                | Q(resumption_date__gt=models.F("suspension_date")),
+                name="profile_resumption_after_suspension",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} / {self.name}"
+
+    def is_suspended_on(self, day: dt.date) -> bool:
+        if not self.suspension_date or day < self.suspension_date:
+            return False
+        return not (self.resumption_date and day >= self.resumption_date)
+
+    def clean(self) -> None:
+        errors = {}
+        if self.bill_to_id and self.account_id and self.bill_to.account_id != self.account_id:
+            errors["bill_to"] = "The bill-to contact must belong to the same account."
+        if (
+            self.saved_payment_method_id
+            and self.account_id
+            and self.saved_payment_method.account_id != self.account_id
+        ):
+            errors["saved_payment_method"] = "The payment method must belong to the same account."
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,3 @@
+"""Every /api/v1/ route, gathered from the apps' api/urls.py modules."""
+
+urlpatterns: list = []

@@ -1,0 +1,6 @@
+"""Developer machine: SQLite and eager Celery unless the environment says otherwise."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)

@@ -1,0 +1,46 @@
+from django.db import models
+
+
+class TimeStampedModel(models.Model):
+    """Every Ledgerline row records when it was created and last changed."""
+
+    created_at = models.DateTimeField(auto_now_add=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+# Field sizes shared by every money and quantity column, so that arithmetic never truncates.
+MONEY_DIGITS = {"max_digits": 19, "decimal_places": 4}
+PRICE_DIGITS = {"max_digits": 19, "decimal_places": 6}
+QUANTITY_DIGITS = {"max_digits": 19, "decimal_places": 6}
+
+
+def MoneyAmountField(**kwargs) -> models.DecimalField:  # noqa: N802 - field factory
+    """An amount in the minor-unit precision of the row's currency (at most 4 places)."""
+    kwargs.setdefault("default", 0)
+    return models.DecimalField(**MONEY_DIGITS, **kwargs)
+
+
+def PriceField(**kwargs) -> models.DecimalField:  # noqa: N802
+    """A unit price: more places than an amount, never rounded before multiplication."""
+    return models.DecimalField(**PRICE_DIGITS, **kwargs)
+
+
+def QuantityField(**kwargs) -> models.DecimalField:  # noqa: N802
+    return models.DecimalField(**QUANTITY_DIGITS, **kwargs)
+
+
+class CurrencyField(models.CharField):
+    """An ISO 4217 alphabetic code, validated against py-moneyed's catalogue."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", 3)
+        super().__init__(*args, **kwargs)
+
+    def validate(self, value, model_instance):
+        super().validate(value, model_instance)
+        from core.money import validate_currency
+
+        validate_currency(value)

@@ -1,0 +1,82 @@
+"""Money and quantity rounding. The one place in Ledgerline where amounts are rounded.
+
+Amounts are Decimals built from strings, never floats. An amount is rounded once, per line,
+to its currency's minor unit (the ISO 4217 exponent: JPY 0, USD 2, BHD 3), half up, before
+any sum; sums of rounded lines need no further rounding.
+"""
+
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+from fractions import Fraction
+
+import moneyed
+
+from core.exceptions import ValidationError
+
+ZERO = Decimal("0")
+
+_ROUNDING = {"half_up": ROUND_HALF_UP, "up": ROUND_UP, "down": ROUND_DOWN}
+
+
+def validate_currency(code: str) -> str:
+    code = (code or "").upper()
+    try:
+        currency = moneyed.get_currency(code)
+    except moneyed.CurrencyDoesNotExist:
+        currency = None
+    if currency is None or not currency.sub_unit:
+        raise ValidationError(
+            {"currency": f"'{code}' is not an ISO 4217 currency code; use e.g. USD, EUR, JPY."}
+        )
+    return code
+
+
+def currency_exponent(code: str) -> int:
+    """Number of decimal places of the currency's minor unit (USD 2, JPY 0, BHD 3)."""
+    sub_unit = moneyed.get_currency(validate_currency(code)).sub_unit
+    return len(str(sub_unit)) - 1
+
+
+def minor_unit(code: str) -> Decimal:
+    return Decimal(1).scaleb(-currency_exponent(code))
+
+
+def to_decimal(value) -> Decimal:
+    """A Decimal from a Decimal, int, str or Fraction. Floats are refused."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        raise TypeError("money is never a float; pass a string or Decimal")
+    if isinstance(value, Fraction):
+        return Decimal(value.numerator) / Decimal(value.denominator)
+    return Decimal(str(value))
+
+
+def round_money(amount, currency: str) -> Decimal:
+    """Round an amount half up to the currency's minor unit.
+
+    Fractions are rounded exactly (no intermediate Decimal context rounding).
+    """
+    quantum = minor_unit(currency)
+    if isinstance(amount, Fraction):
+        return _round_fraction(amount, quantum, ROUND_HALF_UP)
+    return to_decimal(amount).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def round_quantity(quantity, *, scale: int, rounding: str = "half_up") -> Decimal:
+    """Round a quantity by its unit of measure: `scale` decimal places, the unit's mode."""
+    quantum = Decimal(1).scaleb(-scale)
+    mode = _ROUNDING[rounding]
+    if isinstance(quantity, Fraction):
+        return _round_fraction(quantity, quantum, mode)
+    return to_decimal(quantity).quantize(quantum, rounding=mode)
+
+
+def _round_fraction(value: Fraction, quantum: Decimal, mode: str) -> Decimal:
+    scale = -quantum.as_tuple().exponent
+    scaled = value * (10**scale)
+    sign = -1 if scaled < 0 else 1
+    magnitude = abs(scaled)
+    whole, rest = divmod(magnitude.numerator, magnitude.denominator)
+    if rest and (mode == ROUND_UP or (mode == ROUND_HALF_UP and 2 * rest >= magnitude.denominator)):
+        whole += 1
+    return (Decimal(sign * whole).scaleb(-scale)).quantize(quantum)

@@ -1,0 +1,394 @@
+"""The documents: billing period items, invoices, lines, taxes, numbering, tax rates, errors."""
+
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import F, Q
+
+from accounts.models import Account, Contact, LegalEntity, PaymentTerm, SavedPaymentMethod
+from billing.models import (
+    BillingSchedule,
+    BillingScheduleGroup,
+    Order,
+    Product,
+    UnitOfMeasure,
+    UsageSummary,
+)
+from core.models import CurrencyField, MoneyAmountField, PriceField, QuantityField, TimeStampedModel
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT_IN_PROGRESS = "draft_in_progress", "Draft in progress"
+    DRAFT = "draft", "Draft"
+    POSTING_IN_PROGRESS = "posting_in_progress", "Posting in progress"
+    POSTED = "posted", "Posted"
+    VOID_IN_PROGRESS = "void_in_progress", "Void in progress"
+    VOIDED = "voided", "Voided"
+    CANCELED = "canceled", "Canceled"
+    ERROR = "error", "Error"
+
+
+class Invoice(TimeStampedModel):
+    class Source(models.TextChoices):
+        GENERATED = "generated", "Generated"
+        INGESTED = "ingested", "Ingested"
+        DEBIT_MEMO = "debit_memo", "Debit memo"
+
+    class Settlement(models.TextChoices):
+        NOT_SETTLED = "not_settled", "Not settled"
+        PARTIALLY_SETTLED = "partially_settled", "Partially settled"
+        SETTLED = "settled", "Settled"
+
+    class EmailStatus(models.TextChoices):
+        NOT_SENT = "not_sent", "Not sent"
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (opted out)"
+
+    number = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    status = models.CharField(
+        max_length=30, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT_IN_PROGRESS
+    )
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="invoices")
+    legal_entity = models.ForeignKey(
+        LegalEntity, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
+    )
+    bill_to = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    currency = CurrencyField()
+    invoice_date = models.DateField()
+    due_date = models.DateField(null=True, blank=True)
+    posted_date = models.DateField(null=True, blank=True)
+    target_date = models.DateField(null=True, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.GENERATED)
+    unique_identifier = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    correlation_id = models.CharField(max_length=255, blank=True)
+    reference_order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
+    )
+    payment_term = models.ForeignKey(
+        PaymentTerm, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    saved_payment_method = models.ForeignKey(
+        SavedPaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    tax_treatment = models.CharField(max_length=50, default="standard")
+    group_key = models.CharField(max_length=500, blank=True)
+    description = models.TextField(blank=True)
+    total_charges = MoneyAmountField()
+    total_adjustments = MoneyAmountField()
+    total_tax = MoneyAmountField()
+    total = MoneyAmountField(help_text="Total with tax.")
+    balance = MoneyAmountField()
+    settlement_status = models.CharField(
+        max_length=20, choices=Settlement.choices, default=Settlement.NOT_SETTLED
+    )
+    email_status = models.CharField(
+        max_length=20, choices=EmailStatus.choices, default=EmailStatus.NOT_SENT
+    )
+    posted_at = models.DateTimeField(null=True, blank=True)
+    posted_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["account", "status"], name="invoice_account_status"),
+            models.Index(fields=["status", "invoice_date"], name="invoice_status_date"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["posted", "void_in_progress", "voided"])
+                | Q(number__isnull=True),
+                name="invoice_number_only_when_posted",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["posted", "void_in_progress", "voided"])
+                | (Q(number__isnull=False) & Q(posted_date__isnull=False)),
+                name="invoice_posted_has_number_and_date",
+            ),
+            models.CheckConstraint(
+                condition=Q(due_date__isnull=True) | Q(due_date__gte=F("invoice_date")),
+                name="invoice_due_on_or_after_invoice_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"Draft invoice #{self.pk}"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == InvoiceStatus.DRAFT
+
+
+class InvoiceLine(TimeStampedModel):
+    class Type(models.TextChoices):
+        CHARGE = "charge", "Charge"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    sort_order = models.PositiveIntegerField(default=0)
+    type = models.CharField(max_length=20, choices=Type.choices, default=Type.CHARGE)
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    name = models.CharField(max_length=255)
+    description = models.CharField(max_length=500, blank=True)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    quantity = QuantityField(default=1)
+    unit = models.ForeignKey(
+        UnitOfMeasure, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    unit_price = PriceField(default=0)
+    amount = MoneyAmountField()
+    tax_amount = MoneyAmountField()
+    taxable = models.BooleanField(default=True)
+    tax_code = models.CharField(max_length=50, blank=True)
+    parent_line = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="child_lines"
+    )
+    billing_schedule = models.ForeignKey(
+        BillingSchedule,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoice_lines",
+    )
+    schedule_group = models.ForeignKey(
+        BillingScheduleGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    has_multiple_items = models.BooleanField(default=False)
+    is_usage = models.BooleanField(default=False)
+    consumed_quantity = QuantityField(null=True, blank=True)
+    included_quantity = QuantityField(null=True, blank=True)
+    overage_quantity = QuantityField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["invoice_id", "sort_order", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_end__isnull=True)
+                | Q(period_start__isnull=True)
+                | Q(period_end__gte=F("period_start")),
+                name="line_end_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InvoiceLineTax(TimeStampedModel):
+    class Status(models.TextChoices):
+        ESTIMATED = "estimated", "Estimated"
+        POSTED = "posted", "Posted"
+
+    line = models.ForeignKey(InvoiceLine, on_delete=models.CASCADE, related_name="taxes")
+    name = models.CharField(max_length=100)
+    code = models.CharField(max_length=50, blank=True)
+    rate = models.DecimalField(max_digits=9, decimal_places=4, help_text="Percent, or 0 for flat.")
+    kind = models.CharField(max_length=20, default="percentage")
+    taxable_amount = MoneyAmountField()
+    amount = MoneyAmountField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ESTIMATED)
+
+    class Meta:
+        ordering = ["line_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.amount}"
+
+
+class InvoiceAddress(TimeStampedModel):
+    class Kind(models.TextChoices):
+        BILLING = "billing", "Billing"
+        SHIPPING = "shipping", "Shipping"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="addresses")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=200, blank=True)
+    line1 = models.CharField(max_length=200, blank=True)
+    line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "kind"], name="one_address_per_kind")
+        ]
+
+
+class BillingPeriodItem(TimeStampedModel):
+    """One billed period of a schedule. See docs/adr/0002 for why it lives in invoicing.
+
+    The partial unique constraint on (schedule, period_start) among live items is what makes
+    double billing impossible, whatever the retries or races.
+    """
+
+    class InvoiceStatus(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        POSTED = "posted", "Posted"
+        VOIDED = "voided", "Voided"
+        CANCELED = "canceled", "Canceled"
+
+    schedule = models.ForeignKey(
+        BillingSchedule, on_delete=models.PROTECT, related_name="period_items"
+    )
+    group = models.ForeignKey(BillingScheduleGroup, on_delete=models.PROTECT, related_name="+")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    amount = MoneyAmountField()
+    quantity = QuantityField()
+    unit_price = PriceField(default=0)
+    proration = models.DecimalField(max_digits=12, decimal_places=10, default=1)
+    usage_summary = models.ForeignKey(
+        UsageSummary, null=True, blank=True, on_delete=models.PROTECT, related_name="period_items"
+    )
+    consumed_quantity = QuantityField(null=True, blank=True)
+    included_quantity = QuantityField(null=True, blank=True)
+    overage_quantity = QuantityField(null=True, blank=True)
+    invoice_status = models.CharField(
+        max_length=20, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
+    )
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="period_items"
+    )
+    invoice_line = models.ForeignKey(
+        InvoiceLine, null=True, blank=True, on_delete=models.SET_NULL, related_name="period_items"
+    )
+
+    class Meta:
+        ordering = ["schedule_id", "period_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schedule", "period_start"],
+                condition=Q(invoice_status__in=["draft", "posted"]),
+                name="period_billed_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=F("period_start")), name="period_item_end_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} {self.period_start}–{self.period_end}"
+
+
+class SequencePolicy(TimeStampedModel):
+    """Gapless numbering. The next value is taken under a row lock in the posting transaction."""
+
+    class Target(models.TextChoices):
+        INVOICE = "invoice", "Invoice"
+        CREDIT_MEMO = "credit_memo", "Credit memo"
+
+    name = models.CharField(max_length=100, unique=True)
+    target = models.CharField(max_length=20, choices=Target.choices, default=Target.INVOICE)
+    pattern = models.CharField(max_length=100, default="INV-{SEQ}")
+    date_format = models.CharField(
+        max_length=20, default="%Y", help_text="strftime format for {DATE}."
+    )
+    start = models.PositiveBigIntegerField(default=1)
+    increment = models.PositiveIntegerField(default=1)
+    min_width = models.PositiveSmallIntegerField(default=6)
+    legal_entity = models.ForeignKey(
+        LegalEntity,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sequence_policies",
+    )
+    currency = CurrencyField(blank=True)
+    is_active = models.BooleanField(default=True)
+    effective_from = models.DateField(null=True, blank=True)
+    effective_to = models.DateField(null=True, blank=True)
+    next_value = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "sequence policies"
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(increment__gte=1), name="sequence_increment_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(pattern__contains="{SEQ}"), name="sequence_pattern_has_seq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaxRate(TimeStampedModel):
+    class Kind(models.TextChoices):
+        PERCENTAGE = "percentage", "Percentage of the line"
+        COMPOUND = "compound", "Percentage of the line plus earlier taxes"
+        FLAT = "flat", "Flat amount per line"
+
+    legal_entity = models.ForeignKey(
+        LegalEntity, null=True, blank=True, on_delete=models.PROTECT, related_name="tax_rates"
+    )
+    country = models.CharField(max_length=2, blank=True, help_text="Empty: any country.")
+    region = models.CharField(max_length=100, blank=True, help_text="Empty: any region.")
+    tax_code = models.CharField(max_length=50, blank=True, help_text="Empty: any tax code.")
+    name = models.CharField(max_length=100)
+    rate = models.DecimalField(
+        max_digits=12, decimal_places=4, help_text="Percent, or the flat amount."
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PERCENTAGE)
+    priority = models.PositiveSmallIntegerField(default=1, help_text="Lower applies first.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+        constraints = [models.CheckConstraint(condition=Q(rate__gte=0), name="tax_rate_nonneg")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.rate}{'%' if self.kind != 'flat' else ''})"
+
+
+class ErrorLog(TimeStampedModel):
+    """One current row per (category, primary record, related record): a retry updates it."""
+
+    class Category(models.TextChoices):
+        GENERATION = "generation", "Invoice generation"
+        POSTING = "posting", "Posting"
+        TAX = "tax", "Tax"
+        VOID = "void", "Void"
+        EMAIL = "email", "Email"
+        DOCUMENT = "document", "Document"
+        BATCH_RUN = "batch_run", "Batch run"
+        INGESTION = "ingestion", "Ingestion"
+
+    category = models.CharField(max_length=20, choices=Category.choices)
+    code = models.CharField(max_length=64)
+    message = models.TextField(help_text="What failed and how to fix it.")
+    primary_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    primary_id = models.PositiveBigIntegerField()
+    primary = GenericForeignKey("primary_type", "primary_id")
+    related_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    related_id = models.PositiveBigIntegerField(null=True, blank=True)
+    related = GenericForeignKey("related_type", "related_id")
+    request_id = models.CharField(max_length=64, blank=True)
+    is_resolved = models.BooleanField(default=False)
+    occurrences = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "primary_type", "primary_id", "related_type", "related_id"],
+                name="one_error_per_record",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message[:80]}"
