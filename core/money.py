@@ -80,3 +80,9 @@ def _round_fraction(value: Fraction, quantum: Decimal, mode: str) -> Decimal:
     if rest and (mode == ROUND_UP or (mode == ROUND_HALF_UP and 2 * rest >= magnitude.denominator)):
         whole += 1
     return (Decimal(sign * whole).scaleb(-scale)).quantize(quantum)
+
+
+def plain(value: Decimal) -> str:
+    """A Decimal without trailing zeros or exponent, for messages: 15.000000 → '15'."""
+    text = f"{to_decimal(value).normalize():f}"
+    return "0" if text in ("-0", "") else text
