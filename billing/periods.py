@@ -149,13 +149,15 @@ def iter_periods(
         return
     if frequency == BillingFrequency.ONE_TIME:
         last = end or start
-        if from_date is None or from_date <= start:
+        if from_date is None or from_date <= last:
             yield Period(start, last, start, last, _billing_date(start, last, billing_type))
         return
     grid = make_grid(
         anchor=anchor or start, frequency=frequency, boundary=boundary, bill_day=bill_day
     )
     cursor = max(start, from_date) if from_date else start
+    if end is not None and cursor > end:
+        return  # every period of the window ends before from_date
     k = grid.index_of(cursor)
     while True:
         full_start = grid.point(k)

@@ -160,6 +160,12 @@ class InvoiceLine(TimeStampedModel):
     schedule_group = models.ForeignKey(
         BillingScheduleGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    bundle_total = MoneyAmountField(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="On a bundle line: its own amount plus its children's.",
+    )
     has_multiple_items = models.BooleanField(default=False)
     is_usage = models.BooleanField(default=False)
     consumed_quantity = QuantityField(null=True, blank=True)

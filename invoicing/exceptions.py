@@ -1,0 +1,117 @@
+"""Invoicing domain errors.
+
+Each error has a stable `code` (the API, ErrorLog rows and the UI key on it) and a message
+that says what is wrong and how to fix it. Errors whose message is built from domain values
+offer a `for_...` class method; the plain `Error(message, details=...)` constructor of
+core.exceptions.DomainError still works, so the errors pickle and re-raise cleanly (Celery).
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from core.exceptions import Conflict, DomainError
+
+
+def _conditions(*, legal_entity_name: str | None, currency: str, on_date: dt.date) -> str:
+    entity = f"legal entity '{legal_entity_name}'" if legal_entity_name else "no legal entity"
+    return f"{entity}, currency {currency or '(none)'} and date {on_date.isoformat()}"
+
+
+# --- Numbering -----------------------------------------------------------------------------
+
+
+class NoSequencePolicy(Conflict):
+    """No active sequence policy matches the document to be numbered."""
+
+    code = "no_sequence_policy"
+
+    @classmethod
+    def for_conditions(
+        cls,
+        *,
+        target: str,
+        legal_entity_id: int | None,
+        legal_entity_name: str | None,
+        currency: str,
+        on_date: dt.date,
+    ) -> "NoSequencePolicy":
+        target_label = target.replace("_", " ")
+        where = _conditions(legal_entity_name=legal_entity_name, currency=currency, on_date=on_date)
+        message = (
+            f"No active {target_label} sequence policy matches {where}."
+            " Create one under Sequence policies, or widen an existing policy's conditions "
+            "(legal entity, currency, effective dates)."
+        )
+        return cls(
+            message,
+            details={
+                "target": target,
+                "legal_entity_id": legal_entity_id,
+                "currency": currency,
+                "on_date": on_date.isoformat(),
+            },
+        )
+
+    @classmethod
+    def for_missing_policy(cls, *, policy_id: int) -> "NoSequencePolicy":
+        return cls(
+            f"Sequence policy #{policy_id} was deleted while a document was being numbered. "
+            "Post the document again; a matching policy is then chosen afresh.",
+            details={"policy_id": policy_id},
+        )
+
+
+class AmbiguousSequencePolicy(Conflict):
+    """Several active sequence policies match; exactly one must."""
+
+    code = "ambiguous_sequence_policy"
+
+    @classmethod
+    def for_policies(
+        cls,
+        *,
+        target: str,
+        legal_entity_id: int | None,
+        legal_entity_name: str | None,
+        currency: str,
+        on_date: dt.date,
+        policies: Sequence[Any],
+    ) -> "AmbiguousSequencePolicy":
+        target_label = target.replace("_", " ")
+        names = ", ".join(f"'{p.name}'" for p in policies)
+        where = _conditions(legal_entity_name=legal_entity_name, currency=currency, on_date=on_date)
+        message = (
+            f"{len(policies)} active {target_label} sequence policies match {where}: {names}."
+            " Exactly one must match: deactivate all but one, or narrow their "
+            "conditions (legal entity, currency, effective dates) so they do not overlap."
+        )
+        return cls(
+            message,
+            details={
+                "target": target,
+                "legal_entity_id": legal_entity_id,
+                "currency": currency,
+                "on_date": on_date.isoformat(),
+                "policies": [{"id": p.pk, "name": p.name} for p in policies],
+            },
+        )
+
+
+# --- Tax -----------------------------------------------------------------------------------
+
+
+class TaxEngineError(DomainError):
+    """The tax engine could not compute tax: it failed, or it cannot be loaded."""
+
+    code = "tax_engine_error"
+    status_code = 502
+
+    @classmethod
+    def for_unloadable_engine(cls, *, path: str, reason: str) -> "TaxEngineError":
+        return cls(
+            f"The tax engine '{path}' (setting LEDGERLINE['TAX_ENGINE']) cannot be used: {reason}."
+            " Set it to the dotted path of a subclass of invoicing.tax.TaxEngine, for example "
+            "'invoicing.tax.BuiltinTaxEngine'.",
+            details={"setting": "LEDGERLINE.TAX_ENGINE", "path": path},
+        )
