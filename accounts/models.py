@@ -156,8 +156,8 @@ class Contact(TimeStampedModel):
         return f"{self.name} <{self.email}>"
 
 
-_CARD_LIKE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-_CVV_LIKE = re.compile(r"(?i)\b(cvv|cvc|cvv2|cid|security code)\b\W*\d{3,4}\b")
+_CARD_LIKE = re.compile(r"(?<!\d)(?:\d[\s./-]*){12,18}\d(?!\d)")
+_CVV_LIKE = re.compile(r"(?i)(cvv2?|cvc2?|cid|security\s*code)\W*\d{3,4}(?!\d)")
 
 
 def _luhn_ok(digits: str) -> bool:

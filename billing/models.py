@@ -239,7 +239,7 @@ class BillingScheduleGroup(TimeStampedModel):
     bundle_pricing = models.CharField(max_length=20, choices=BundlePricing.choices, blank=True)
     currency = CurrencyField()
     legal_entity = models.ForeignKey(
-        LegalEntity, null=True, on_delete=models.PROTECT, related_name="+"
+        LegalEntity, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
@@ -308,10 +308,10 @@ class BillingSchedule(TimeStampedModel):
     overage_unit_price = PriceField(null=True, blank=True)
     currency = CurrencyField()
     legal_entity = models.ForeignKey(
-        LegalEntity, null=True, on_delete=models.PROTECT, related_name="+"
+        LegalEntity, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     payment_term = models.ForeignKey(
-        PaymentTerm, null=True, on_delete=models.PROTECT, related_name="+"
+        PaymentTerm, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     bill_to = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

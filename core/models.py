@@ -39,8 +39,21 @@ class CurrencyField(models.CharField):
         kwargs.setdefault("max_length", 3)
         super().__init__(*args, **kwargs)
 
+    def pre_save(self, model_instance, add):
+        value = (getattr(model_instance, self.attname) or "").upper()
+        setattr(model_instance, self.attname, value)
+        return value
+
     def validate(self, value, model_instance):
         super().validate(value, model_instance)
+        if not value and self.blank:
+            return
+        from django.core.exceptions import ValidationError as DjangoValidationError
+
+        from core.exceptions import ValidationError
         from core.money import validate_currency
 
-        validate_currency(value)
+        try:
+            validate_currency(value)
+        except ValidationError as exc:
+            raise DjangoValidationError(exc.details["currency"][0], code="invalid_currency")

@@ -228,6 +228,10 @@ class InvoiceAddress(TimeStampedModel):
             models.UniqueConstraint(fields=["invoice", "kind"], name="one_address_per_kind")
         ]
 
+    def __str__(self) -> str:
+        parts = (self.line1, self.city, self.region, self.country)
+        return f"{self.get_kind_display()}: " + ", ".join(p for p in parts if p)
+
 
 class BillingPeriodItem(TimeStampedModel):
     """One billed period of a schedule. See docs/adr/0002 for why it lives in invoicing.
@@ -261,11 +265,13 @@ class BillingPeriodItem(TimeStampedModel):
     invoice_status = models.CharField(
         max_length=20, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
     )
+    # PROTECT: deleting a draft goes through the service that releases its period items and
+    # rolls its schedules back; a raw delete would leave periods billed by nothing.
     invoice = models.ForeignKey(
-        Invoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="period_items"
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="period_items"
     )
     invoice_line = models.ForeignKey(
-        InvoiceLine, null=True, blank=True, on_delete=models.SET_NULL, related_name="period_items"
+        InvoiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="period_items"
     )
 
     class Meta:

@@ -339,7 +339,8 @@ def _validate(order: Order, items: list[OrderItem], terms: BillingTerms) -> list
         elif item.action == ItemAction.CANCEL and item.quantity != -in_force:
             err(
                 p + "quantity",
-                f"A cancel item carries minus the remaining quantity: -{plain(in_force)} on {effective}.",
+                f"A cancel item carries minus the remaining quantity: -{plain(in_force)} "
+                f"on {effective}.",
             )
 
     if errors:

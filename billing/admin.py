@@ -1,0 +1,324 @@
+"""Admin for units, billing treatments, products, orders, schedules and usage.
+
+Schedules and their groups are written by the order services and the period engine: their
+computed amounts, dates and status are read-only here. A schedule's billed periods
+(invoicing.BillingPeriodItem) are added to its change page by invoicing/admin.py, which
+subclasses BillingScheduleAdmin: billing does not import invoicing.
+"""
+
+from django.contrib import admin
+
+from billing.models import (
+    BillingSchedule,
+    BillingScheduleGroup,
+    BillingTreatment,
+    Order,
+    OrderItem,
+    Product,
+    UnitOfMeasure,
+    UsageSummary,
+)
+
+TIMESTAMPS = ("created_at", "updated_at")
+
+
+@admin.register(UnitOfMeasure)
+class UnitOfMeasureAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "scale", "rounding")
+    list_filter = ("rounding",)
+    search_fields = ("code", "name")
+    readonly_fields = TIMESTAMPS
+
+
+@admin.register(BillingTreatment)
+class BillingTreatmentAdmin(admin.ModelAdmin):
+    list_display = ("name", "billing_type", "zero_amount_handling", "exclude_from_billing")
+    list_filter = ("billing_type", "zero_amount_handling", "exclude_from_billing")
+    search_fields = ("name",)
+    readonly_fields = TIMESTAMPS
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = (
+        "sku",
+        "name",
+        "charge_type",
+        "unit",
+        "taxable",
+        "tax_code",
+        "is_bundle",
+        "billing_treatment",
+        "is_active",
+    )
+    list_filter = ("charge_type", "is_active", "is_bundle", "taxable", "billing_treatment")
+    list_select_related = ("unit", "billing_treatment")
+    search_fields = ("sku", "name", "tax_code")
+    readonly_fields = TIMESTAMPS
+
+
+# --- orders --------------------------------------------------------------------------------
+
+
+class OrderItemInline(admin.TabularInline):
+    """Editable while the order is a draft. Once activated, its items have schedules; a change
+    is a new amendment item made by the order services, so the inline turns read-only."""
+
+    model = OrderItem
+    fk_name = "order"
+    fields = (
+        "line_number",
+        "product",
+        "action",
+        "amends_item",
+        "effective_date",
+        "quantity",
+        "unit_price",
+        "pricing_term",
+        "start_date",
+        "end_date",
+        "billing_frequency",
+        "billing_type",
+        "period_boundary",
+        "bill_day_of_month",
+    )
+    autocomplete_fields = ("product",)
+    raw_id_fields = ("amends_item",)
+    extra = 0
+    show_change_link = True
+
+    def _order_is_draft(self, order) -> bool:
+        return order is None or order.status == Order.Status.DRAFT
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self._order_is_draft(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._order_is_draft(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._order_is_draft(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "account",
+        "status",
+        "currency",
+        "invoice_group_type",
+        "matching_value",
+        "activated_at",
+        "created_at",
+    )
+    list_filter = ("status", "invoice_group_type", "currency", "legal_entity")
+    list_select_related = ("account",)
+    search_fields = ("=number", "account__name", "matching_value", "description")
+    autocomplete_fields = ("account",)
+    raw_id_fields = ("billing_profile", "bill_to", "saved_payment_method")
+    readonly_fields = ("status", "activated_at", *TIMESTAMPS)
+    date_hierarchy = "created_at"
+    inlines = (OrderItemInline,)
+    # actions: added by the services work
+
+
+@admin.register(OrderItem)
+class OrderItemAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "action",
+        "quantity",
+        "unit_price",
+        "pricing_term",
+        "start_date",
+        "end_date",
+        "billing_frequency",
+        "billing_type",
+    )
+    list_filter = ("action", "billing_frequency", "billing_type", "pricing_term", "period_boundary")
+    list_select_related = ("order", "product")
+    search_fields = ("=order__number", "product__sku", "order__account__name")
+    autocomplete_fields = ("product",)
+    raw_id_fields = ("order", "amends_item", "parent_item")
+    readonly_fields = TIMESTAMPS
+
+
+# --- schedules -----------------------------------------------------------------------------
+
+
+class BillingScheduleInline(admin.TabularInline):
+    """The group's schedules, read-only: they are created and updated by the services."""
+
+    model = BillingSchedule
+    fk_name = "group"
+    fields = (
+        "category",
+        "status",
+        "start_date",
+        "end_date",
+        "quantity",
+        "unit_price",
+        "period_amount",
+        "billed_amount",
+        "next_billing_date",
+        "cancellation_date",
+    )
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(BillingScheduleGroup)
+class BillingScheduleGroupAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "account",
+        "order",
+        "currency",
+        "start_date",
+        "end_date",
+        "cancellation_date",
+        "suspension_date",
+    )
+    list_filter = ("currency", "bundle_pricing")
+    list_select_related = ("account", "order", "product")
+    search_fields = ("id__exact", "account__name", "=order__number", "product__sku")
+    autocomplete_fields = ("account", "product")
+    raw_id_fields = ("source_item", "order", "bundle_group")
+    readonly_fields = TIMESTAMPS
+    inlines = (BillingScheduleInline,)
+    # actions: added by the services work
+
+
+@admin.register(BillingSchedule)
+class BillingScheduleAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "account",
+        "product",
+        "category",
+        "status",
+        "start_date",
+        "end_date",
+        "next_billing_date",
+        "period_amount",
+        "billed_amount",
+        "currency",
+    )
+    list_filter = (
+        "status",
+        "category",
+        "charge_type",
+        "billing_frequency",
+        "billing_type",
+        "invoice_group_type",
+        "currency",
+    )
+    list_select_related = ("account", "product")
+    search_fields = (
+        "id__exact",
+        "account__name",
+        "=order__number",
+        "product__sku",
+        "matching_value",
+    )
+    date_hierarchy = "next_billing_date"
+    autocomplete_fields = ("account", "product")
+    raw_id_fields = (
+        "group",
+        "order",
+        "order_item",
+        "original_schedule",
+        "parent_schedule",
+        "bill_to",
+        "saved_payment_method",
+        "billing_address",
+    )
+    # Written by the period engine and the invoicing services only.
+    readonly_fields = (
+        "status",
+        "next_billing_date",
+        "next_charge_from_date",
+        "period_amount",
+        "total_amount",
+        "billed_amount",
+        "pending_amount",
+        *TIMESTAMPS,
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    ("group", "category", "status"),
+                    ("account", "order", "order_item"),
+                    ("product", "charge_type", "unit"),
+                    ("original_schedule", "parent_schedule", "bundle_pricing"),
+                )
+            },
+        ),
+        (
+            "Dates",
+            {
+                "fields": (
+                    ("start_date", "end_date", "cancellation_date"),
+                    ("next_billing_date", "next_charge_from_date"),
+                )
+            },
+        ),
+        (
+            "Price and amounts",
+            {
+                "fields": (
+                    ("quantity", "unit_price", "currency"),
+                    ("pricing_term", "billing_frequency", "billing_type"),
+                    ("period_boundary", "bill_day_of_month"),
+                    ("included_quantity", "overage_unit_price"),
+                    ("period_amount", "total_amount"),
+                    ("billed_amount", "pending_amount"),
+                    "zero_amount_handling",
+                )
+            },
+        ),
+        (
+            "Invoice terms",
+            {
+                "fields": (
+                    ("legal_entity", "payment_term", "tax_treatment"),
+                    ("bill_to", "saved_payment_method", "billing_address"),
+                    ("invoice_group_type", "custom_group_key", "matching_value"),
+                )
+            },
+        ),
+        ("Record", {"fields": (TIMESTAMPS,)}),
+    )
+    # actions: added by the services work
+
+
+@admin.register(UsageSummary)
+class UsageSummaryAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "account",
+        "order_item",
+        "schedule",
+        "period_start",
+        "period_end",
+        "quantity",
+        "status",
+    )
+    list_filter = ("status",)
+    list_select_related = ("account", "order_item__order", "order_item__product", "schedule")
+    search_fields = ("account__name", "=order_item__order__number", "schedule__id__exact")
+    date_hierarchy = "period_start"
+    autocomplete_fields = ("account",)
+    raw_id_fields = ("order_item", "schedule")
+    readonly_fields = TIMESTAMPS
