@@ -6,7 +6,7 @@ computed amounts, dates and status are read-only here. A schedule's billed perio
 subclasses BillingScheduleAdmin: billing does not import invoicing.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from billing.models import (
     BillingSchedule,
@@ -18,6 +18,8 @@ from billing.models import (
     UnitOfMeasure,
     UsageSummary,
 )
+from billing.services.orders import order_activate
+from core.admin_actions import run_service
 
 TIMESTAMPS = ("created_at", "updated_at")
 
@@ -120,7 +122,23 @@ class OrderAdmin(admin.ModelAdmin):
     readonly_fields = ("status", "activated_at", *TIMESTAMPS)
     date_hierarchy = "created_at"
     inlines = (OrderItemInline,)
-    # actions: added by the services work
+    actions = ("activate_orders",)
+
+    @admin.action(description="Activate selected draft orders", permissions=["change"])
+    def activate_orders(self, request, queryset):
+        done = 0
+        for order in queryset.order_by("id"):
+            activated = run_service(
+                self,
+                request,
+                f"Order {order}",
+                lambda order=order: order_activate(
+                    order_id=order.pk, activated_by=request.user.username
+                ),
+            )
+            done += activated is not None
+        if done:
+            self.message_user(request, f"{done} order(s) activated.", level=messages.SUCCESS)
 
 
 @admin.register(OrderItem)

@@ -1,3 +1,7 @@
 """Every /api/v1/ route, gathered from the apps' api/urls.py modules."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("invoicing.api.urls")),
+]

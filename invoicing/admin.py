@@ -12,12 +12,16 @@ may import billing but billing may not import invoicing.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from billing.admin import BillingScheduleAdmin
-from billing.models import BillingSchedule
+from accounts.admin import AccountAdmin
+from accounts.models import Account
+from billing.admin import BillingScheduleAdmin, OrderAdmin
+from billing.models import BillingSchedule, Order
+from core.admin_actions import run_service
 from invoicing.models import (
     BillingPeriodItem,
     ErrorLog,
@@ -29,6 +33,8 @@ from invoicing.models import (
     SequencePolicy,
     TaxRate,
 )
+from invoicing.services.generation import invoices_generate
+from invoicing.services.posting import invoices_post
 
 TIMESTAMPS = ("created_at", "updated_at")
 
@@ -286,7 +292,25 @@ class InvoiceAdmin(NoBulkDeleteMixin, admin.ModelAdmin):
         ),
     )
     inlines = (InvoiceLineInline, InvoiceAddressInline, InvoicePeriodItemInline)
-    # actions: added by the services work
+    actions = ("post_invoices",)
+
+    @admin.action(description="Post selected draft invoices", permissions=["change"])
+    def post_invoices(self, request, queryset):
+        ids = list(queryset.filter(status=InvoiceStatus.DRAFT).values_list("pk", flat=True))
+        skipped = queryset.count() - len(ids)
+        posted, failures = invoices_post(invoice_ids=ids, posted_by=request.user.username)
+        for failure in failures:
+            self.message_user(
+                request, f"Invoice {failure.invoice_id}: {failure.message}", level=messages.ERROR
+            )
+        numbers = ", ".join(Invoice.objects.filter(pk__in=posted).values_list("number", flat=True))
+        self.message_user(
+            request,
+            f"{len(posted)} invoice(s) posted"
+            + (f": {numbers}" if numbers else ".")
+            + (f" {skipped} not draft, skipped." if skipped else ""),
+            level=messages.SUCCESS if posted else messages.WARNING,
+        )
 
     def has_change_permission(self, request, obj=None) -> bool:
         return invoice_is_editable(obj) and super().has_change_permission(request, obj)
@@ -588,3 +612,93 @@ class ErrorLogAdmin(admin.ModelAdmin):
             ("occurrences", "is_resolved"),
             TIMESTAMPS,
         )
+
+
+# --- actions that generate and post -------------------------------------------------------
+
+
+class GenerateInvoicesForm(forms.Form):
+    target_date = forms.DateField(
+        help_text="Bill every period due on or before this date (YYYY-MM-DD)."
+    )
+    invoice_date = forms.DateField(required=False, help_text="Empty: the target date.")
+    output = forms.ChoiceField(
+        choices=[("draft", "Draft invoices"), ("posted", "Posted invoices (numbered)")],
+        initial="draft",
+    )
+
+
+def _generate_action(scope_field: str, label: str):
+    """An admin action asking target date, invoice date and draft/posted, then generating
+    for each selected account or order through invoices_generate."""
+
+    @admin.action(description=f"Generate invoices for selected {label}", permissions=["change"])
+    def generate(modeladmin, request, queryset):
+        form = GenerateInvoicesForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(
+                request,
+                "admin/action_form.html",
+                {
+                    **modeladmin.admin_site.each_context(request),
+                    "title": "Generate invoices",
+                    "intro": f"Generate invoices for these {label}:",
+                    "opts": modeladmin.model._meta,
+                    "queryset": queryset,
+                    "form": form,
+                    "action_name": "generate_invoices",
+                    "submit_label": "Generate invoices",
+                },
+            )
+        created, failed = [], 0
+        for obj in queryset.order_by("id"):
+            result = run_service(
+                modeladmin,
+                request,
+                str(obj),
+                lambda obj=obj: invoices_generate(
+                    **{scope_field: obj.pk},
+                    target_date=form.cleaned_data["target_date"],
+                    invoice_date=form.cleaned_data["invoice_date"],
+                    action=form.cleaned_data["output"],
+                    requested_by=request.user.username,
+                ),
+            )
+            if result is None:
+                continue
+            created += result.invoice_ids
+            for error in result.errors:
+                failed += 1
+                modeladmin.message_user(request, f"{obj}: {error.message}", level=messages.ERROR)
+            for error in result.posting_errors:
+                modeladmin.message_user(
+                    request,
+                    f"Invoice {error['invoice_id']} left draft: {error['message']}",
+                    level=messages.WARNING,
+                )
+        numbers = ", ".join(
+            i.number or f"draft #{i.pk}" for i in Invoice.objects.filter(pk__in=created)
+        )
+        modeladmin.message_user(
+            request,
+            f"{len(created)} invoice(s) generated" + (f": {numbers}" if numbers else "."),
+            level=messages.SUCCESS if created or not failed else messages.WARNING,
+        )
+        return None
+
+    generate.__name__ = "generate_invoices"
+    return generate
+
+
+admin.site.unregister(Account)
+admin.site.unregister(Order)
+
+
+@admin.register(Account)
+class AccountWithInvoicingAdmin(AccountAdmin):
+    actions = (*(AccountAdmin.actions or ()), _generate_action("account_id", "accounts"))
+
+
+@admin.register(Order)
+class OrderWithInvoicingAdmin(OrderAdmin):
+    actions = (*(OrderAdmin.actions or ()), _generate_action("order_id", "orders"))

@@ -135,6 +135,7 @@ def invoices_generate(
     order_id: int | None = None,
     account_id: int | None = None,
     billing_schedule_ids: Sequence[int] | None = None,
+    all_schedules: bool = False,
     invoice_date: dt.date | None = None,
     action: str = "draft",
     correlation_id: str = "",
@@ -142,12 +143,13 @@ def invoices_generate(
 ) -> GenerationResult:
     """Generate invoices on demand for an order, an account or a list of schedules.
 
-    Precedence: the order wins over the account, which wins over the schedule list. If any
-    selected schedule is suspended, nothing is invoiced and the errors say which.
+    Precedence: the order wins over the account, which wins over the schedule list
+    (`all_schedules`: every eligible schedule, for operators). If any selected schedule is
+    suspended, nothing is invoiced and the errors say which.
     """
     if action not in ("draft", "posted"):
         raise ValidationError({"action": "Use 'draft' or 'posted'."})
-    if order_id is None and account_id is None and not billing_schedule_ids:
+    if order_id is None and account_id is None and not billing_schedule_ids and not all_schedules:
         raise ValidationError(
             {"non_field_errors": "Name an order, an account or a list of billing schedules."}
         )
@@ -165,12 +167,14 @@ def invoices_generate(
         scope = Q(order_id=order_id)
     elif account_id is not None:
         scope = Q(account_id=account_id)
-    else:
+    elif billing_schedule_ids:
         scope = Q(pk__in=list(billing_schedule_ids))
+    else:
+        scope = Q()
 
     result = GenerationResult(request_id=request_id)
     eligible = list(schedules_eligible(target_date=target_date).filter(scope))
-    if order_id is None and account_id is None:
+    if order_id is None and account_id is None and billing_schedule_ids:
         result.errors += _explain_ineligible(set(billing_schedule_ids), eligible, target_date)
 
     suspended = schedules_suspended(eligible)

@@ -35,9 +35,13 @@ def _locations(invoices: Sequence[Invoice]) -> dict[int, tuple[str, str]]:
 
 
 def invoice_lines_tax(
-    invoice_lines: Sequence[tuple[Invoice, Sequence[InvoiceLine]]], *, estimate: bool
+    invoice_lines: Sequence[tuple[Invoice, Sequence[InvoiceLine]]],
+    *,
+    estimate: bool,
+    save: bool = True,
 ) -> list[InvoiceLineTax]:
-    """Compute tax for saved lines, set each line's tax_amount and insert the tax rows.
+    """Compute tax for the lines, set each line's tax_amount and (with `save`, for saved
+    lines) insert the tax rows. Without `save` nothing is written (previews).
 
     The caller deletes earlier tax rows first when it recomputes (see posting).
     """
@@ -84,6 +88,7 @@ def invoice_lines_tax(
         for index, line in enumerate(lines):
             taxes = results.get(index, [])
             line.tax_amount = sum((t.amount for t in taxes), ZERO)
+            line.computed_taxes = taxes
             rows.extend(
                 InvoiceLineTax(
                     line=line,
@@ -97,5 +102,6 @@ def invoice_lines_tax(
                 )
                 for t in taxes
             )
-    InvoiceLineTax.objects.bulk_create(rows, batch_size=5000)
+    if save:
+        InvoiceLineTax.objects.bulk_create(rows, batch_size=5000)
     return rows
