@@ -86,3 +86,19 @@ def plain(value: Decimal) -> str:
     """A Decimal without trailing zeros or exponent, for messages: 15.000000 → '15'."""
     text = f"{to_decimal(value).normalize():f}"
     return "0" if text in ("-0", "") else text
+
+
+def money_str(amount, currency: str) -> str:
+    """An amount as a plain decimal string in the currency's minor unit: '12.50', '1235'."""
+    if amount is None:
+        return None
+    return str(to_decimal(amount).quantize(minor_unit(currency), rounding=ROUND_HALF_UP))
+
+
+def money_display(amount, currency: str) -> str:
+    """For people: thousands separators and the currency code, '1,234.50 USD'."""
+    if amount is None:
+        return "—"
+    places = currency_exponent(currency)
+    value = to_decimal(amount).quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+    return f"{value:,.{places}f} {currency}"

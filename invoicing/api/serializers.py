@@ -2,10 +2,42 @@
 
 from rest_framework import serializers
 
+from core.money import money_str
 from invoicing.models import Invoice, InvoiceAddress, InvoiceLine, InvoiceLineTax
 
 
+class MoneyField(serializers.Field):
+    """An amount as a decimal string in its currency's minor unit ("12.50", JPY "1235").
+
+    The currency comes from the object (`currency`) or, for lines and taxes, their invoice.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        return (super().get_attribute(instance), _currency_of(instance))
+
+    def to_representation(self, value):
+        amount, currency = value
+        return money_str(amount, currency)
+
+
+def _currency_of(obj) -> str:
+    for path in ("currency", "invoice.currency", "line.invoice.currency"):
+        target = obj
+        for part in path.split("."):
+            target = getattr(target, part, None)
+        if target:
+            return target
+    return "USD"
+
+
 class InvoiceLineTaxSerializer(serializers.ModelSerializer):
+    amount = MoneyField()
+    taxable_amount = MoneyField()
+
     class Meta:
         model = InvoiceLineTax
         fields = ["name", "code", "rate", "kind", "taxable_amount", "amount", "status"]
@@ -14,6 +46,9 @@ class InvoiceLineTaxSerializer(serializers.ModelSerializer):
 class InvoiceLineSerializer(serializers.ModelSerializer):
     unit = serializers.SlugRelatedField(slug_field="code", read_only=True)
     taxes = InvoiceLineTaxSerializer(many=True, read_only=True)
+    amount = MoneyField()
+    tax_amount = MoneyField()
+    bundle_total = MoneyField()
 
     class Meta:
         model = InvoiceLine
@@ -51,6 +86,11 @@ class InvoiceAddressSerializer(serializers.ModelSerializer):
 class InvoiceSerializer(serializers.ModelSerializer):
     lines = InvoiceLineSerializer(many=True, read_only=True)
     addresses = InvoiceAddressSerializer(many=True, read_only=True)
+    total_charges = MoneyField()
+    total_adjustments = MoneyField()
+    total_tax = MoneyField()
+    total = MoneyField()
+    balance = MoneyField()
 
     class Meta:
         model = Invoice
@@ -91,7 +131,9 @@ def invoices_for_output(ids):
     """The invoices with everything the serializer reads, in a fixed number of queries."""
     return (
         Invoice.objects.filter(pk__in=list(ids))
-        .prefetch_related("lines__taxes", "lines__unit", "addresses")
+        .prefetch_related(
+            "lines__taxes__line__invoice", "lines__unit", "lines__invoice", "addresses"
+        )
         .order_by("id")
     )
 
@@ -130,6 +172,7 @@ class PreviewInputSerializer(serializers.Serializer):
 
 def preview_as_dict(preview) -> dict:
     invoice = preview.invoice
+    cur = invoice.currency
     index = {id(line): i for i, line in enumerate(preview.lines)}
 
     def line_dict(line):
@@ -145,11 +188,16 @@ def preview_as_dict(preview) -> dict:
             "quantity": str(line.quantity),
             "unit": line.unit.code if line.unit else None,
             "unit_price": str(line.unit_price),
-            "amount": str(line.amount),
-            "bundle_total": str(line.bundle_total) if line.bundle_total is not None else None,
-            "tax_amount": str(line.tax_amount),
+            "amount": money_str(line.amount, cur),
+            "bundle_total": money_str(line.bundle_total, cur),
+            "tax_amount": money_str(line.tax_amount, cur),
             "taxes": [
-                {"name": t.name, "code": t.code, "rate": str(t.rate), "amount": str(t.amount)}
+                {
+                    "name": t.name,
+                    "code": t.code,
+                    "rate": str(t.rate),
+                    "amount": money_str(t.amount, cur),
+                }
                 for t in getattr(line, "computed_taxes", [])
             ],
         }
@@ -162,8 +210,8 @@ def preview_as_dict(preview) -> dict:
         "due_date": invoice.due_date,
         "number": None,
         "status": "preview",
-        "total_charges": str(invoice.total_charges),
-        "total_tax": str(invoice.total_tax),
-        "total": str(invoice.total),
+        "total_charges": money_str(invoice.total_charges, cur),
+        "total_tax": money_str(invoice.total_tax, cur),
+        "total": money_str(invoice.total, cur),
         "lines": [line_dict(line) for line in preview.lines],
     }

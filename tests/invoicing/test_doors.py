@@ -59,7 +59,7 @@ def test_generate_command_posts_and_prints(billed_world):
         stdout=out,
     )
     text = out.getvalue()
-    assert "INV-0001" in text and "106.26" in text
+    assert "INV-0001" in text and "106.26 USD" in text
     assert "1 invoice(s) from 1 schedule(s); 0 schedule error(s)" in text
     invoice = Invoice.objects.get()
     # Jan + Feb at 50.00, 6.25% TX tax: 3.13 per line.
@@ -104,15 +104,15 @@ def test_api_generate_preview_post(billed_world, api):
     assert len(body["request_id"]) == 32
     (invoice,) = body["invoices"]
     assert invoice["status"] == "draft" and invoice["number"] is None
-    assert invoice["total"] == "53.1300"
+    assert invoice["total"] == "53.13"
     (line,) = invoice["lines"]
     assert (line["quantity"], line["unit"], line["amount"], line["period_start"]) == (
         "10.000000",
         "EA",
-        "50.0000",
+        "50.00",
         "2026-01-01",
     )
-    assert line["taxes"][0]["status"] == "estimated" and line["taxes"][0]["amount"] == "3.1300"
+    assert line["taxes"][0]["status"] == "estimated" and line["taxes"][0]["amount"] == "3.13"
     assert body["errors"] == []
 
     posted = api.post(reverse("invoice-post", args=[invoice["id"]]))

@@ -8,6 +8,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 
 from core.exceptions import DomainError
+from core.money import money_display
 from invoicing.services.generation import invoices_generate
 
 
@@ -52,7 +53,8 @@ class Command(BaseCommand):
         for invoice in result.invoices.select_related("account"):
             label = invoice.number or f"draft #{invoice.pk}"
             self.stdout.write(
-                f"{label:<24} {invoice.account.name:<32} {invoice.currency} {invoice.total:>14}"
+                f"{label:<24} {invoice.account.name:<32} "
+                f"{money_display(invoice.total, invoice.currency):>18}"
             )
         for error in result.errors:
             self.stderr.write(f"schedule {error.schedule_id}: [{error.code}] {error.message}")
