@@ -91,6 +91,13 @@ class Invoice(TimeStampedModel):
     )
     posted_at = models.DateTimeField(null=True, blank=True)
     posted_by = models.CharField(max_length=150, blank=True)
+    batch_run = models.ForeignKey(
+        "invoicing.InvoiceBatchRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invoices",
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -273,6 +280,13 @@ class BillingPeriodItem(TimeStampedModel):
     invoice_line = models.ForeignKey(
         InvoiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="period_items"
     )
+    batch_run = models.ForeignKey(
+        "invoicing.InvoiceBatchRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="period_items",
+    )
 
     class Meta:
         ordering = ["schedule_id", "period_start"]
@@ -389,6 +403,13 @@ class ErrorLog(TimeStampedModel):
     related_id = models.PositiveBigIntegerField(null=True, blank=True)
     related = GenericForeignKey("related_type", "related_id")
     request_id = models.CharField(max_length=64, blank=True)
+    batch_run = models.ForeignKey(
+        "invoicing.InvoiceBatchRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="error_logs",
+    )
     is_resolved = models.BooleanField(default=False)
     occurrences = models.PositiveIntegerField(default=1)
 
@@ -404,3 +425,426 @@ class ErrorLog(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"[{self.code}] {self.message[:80]}"
+
+
+# --- Batch runs ---------------------------------------------------------------------------
+
+
+class InvoiceScheduler(TimeStampedModel):
+    """A recurring (or one-off) invoice batch run, fired by Celery beat."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive"
+        CANCELED = "canceled", "Canceled"
+
+    class Cadence(models.TextChoices):
+        ONCE = "once", "Once"
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        MONTHLY = "monthly", "Monthly"
+
+    name = models.CharField(max_length=100, unique=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    cadence = models.CharField(max_length=20, choices=Cadence.choices, default=Cadence.MONTHLY)
+    weekday = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="0 = Monday … 6 = Sunday (weekly cadence)."
+    )
+    day_of_month = models.CharField(
+        max_length=4,
+        blank=True,
+        help_text="1–28, L (last day), L-1 (second to last) or L-2 (monthly cadence).",
+    )
+    time = models.TimeField(default="02:00")
+    timezone = models.CharField(max_length=64, default="UTC")
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+    exclude_weekends = models.BooleanField(
+        default=False, help_text="A run falling on a weekend moves to the next Monday."
+    )
+    invoice_status = models.CharField(
+        max_length=10, choices=[("draft", "Draft"), ("posted", "Posted")], default="draft"
+    )
+    target_date = models.DateField(null=True, blank=True, help_text="Explicit (cadence once).")
+    target_date_offset = models.IntegerField(
+        null=True, blank=True, help_text="Target date = run date + this many days."
+    )
+    invoice_date = models.DateField(null=True, blank=True)
+    invoice_date_offset = models.IntegerField(null=True, blank=True)
+    invoice_date_from_run_date = models.BooleanField(
+        default=False,
+        help_text="The invoice date offset counts from the run date (else from the target date).",
+    )
+    billing_period_count = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Bill at most this many periods per schedule (1–12)."
+    )
+    filters = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="currencies, legal_entity, accounts, matching_values, charge_types.",
+    )
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invoice_scheduler",
+    )
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(billing_period_count__isnull=True)
+                | Q(billing_period_count__gte=1, billing_period_count__lte=12),
+                name="scheduler_period_count_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(weekday__isnull=True) | Q(weekday__lte=6),
+                name="scheduler_weekday_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="scheduler_end_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InvoiceBatchRun(TimeStampedModel):
+    """One execution of a scheduler (or an ad hoc run), or a sub-run of one."""
+
+    class Kind(models.TextChoices):
+        GENERATION = "generation", "Invoice generation"
+        DRAFT_TO_POSTED = "draft_to_posted", "Draft to posted"
+        RECOVERY = "recovery", "Recovery"
+        EMAIL = "email", "Email send"
+
+    class Status(models.TextChoices):
+        STARTED = "started", "Started"
+        COMPLETED = "completed", "Completed"
+        COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    class Stage(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        FILTERING = "filtering", "Filtering"
+        GENERATING = "generating", "Generating"
+        TAX = "tax", "Tax"
+        UPDATING_SCHEDULES = "updating_schedules", "Updating schedules"
+        SUMMARIZING = "summarizing", "Summarizing"
+        DONE = "done", "Done"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.GENERATION)
+    scheduler = models.ForeignKey(
+        InvoiceScheduler, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    parent_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="sub_runs"
+    )
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.STARTED)
+    stage = models.CharField(max_length=30, choices=Stage.choices, default=Stage.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    run_date = models.DateField(null=True, blank=True)
+    target_date = models.DateField(null=True, blank=True)
+    invoice_date = models.DateField(null=True, blank=True)
+    invoice_status = models.CharField(max_length=10, default="draft")
+    billing_period_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    filters = models.JSONField(default=dict, blank=True)
+    matching_schedules = models.PositiveIntegerField(default=0)
+    schedules_processed = models.PositiveIntegerField(default=0)
+    schedules_failed = models.PositiveIntegerField(default=0)
+    invoices_generated = models.PositiveIntegerField(default=0)
+    invoices_failed = models.PositiveIntegerField(default=0)
+    draft_invoices = models.PositiveIntegerField(default=0)
+    posted_invoices = models.PositiveIntegerField(default=0)
+    amounts = models.JSONField(
+        default=list, blank=True, help_text='[{"currency", "draft", "posted"}] as strings.'
+    )
+    summary = models.JSONField(default=dict, blank=True, help_text="What a sub-run did.")
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.CharField(max_length=150, blank=True)
+    task_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="run_progress_max_100")
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.get_kind_display()})"
+
+
+class InvoiceBatchRunKey(TimeStampedModel):
+    """A planned grouping key of a run: the unit of work chunk tasks claim with
+    SELECT … FOR UPDATE SKIP LOCKED."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(InvoiceBatchRun, on_delete=models.CASCADE, related_name="keys")
+    chunk = models.PositiveIntegerField(db_index=True)
+    key = models.CharField(max_length=500)
+    schedule_ids = models.JSONField(default=list)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    invoice_ids = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run_id", "chunk", "id"]
+        indexes = [models.Index(fields=["run", "status", "chunk"], name="run_key_claim")]
+
+
+# --- Lifecycle: memos, payments, documents, email ----------------------------------------
+
+
+class CreditMemo(TimeStampedModel):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        POSTED = "posted", "Posted"
+
+    number = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="credit_memos")
+    legal_entity = models.ForeignKey(
+        LegalEntity, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    currency = CurrencyField()
+    invoice = models.ForeignKey(
+        Invoice,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="credit_memos",
+        help_text="The invoice it credits (a void's mirror), if any.",
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    memo_date = models.DateField()
+    posted_date = models.DateField(null=True, blank=True)
+    total_charges = MoneyAmountField()
+    total_tax = MoneyAmountField()
+    total = MoneyAmountField(help_text="Positive: the credit given.")
+    balance = MoneyAmountField(help_text="Credit not yet applied.")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="credit_memo_total_nonneg"),
+            models.CheckConstraint(
+                condition=Q(balance__gte=0) & Q(balance__lte=F("total")),
+                name="credit_memo_balance_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"Credit memo #{self.pk}"
+
+
+class CreditMemoLine(TimeStampedModel):
+    credit_memo = models.ForeignKey(CreditMemo, on_delete=models.CASCADE, related_name="lines")
+    invoice_line = models.ForeignKey(
+        InvoiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    sort_order = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=255)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    quantity = QuantityField(default=1)
+    unit_price = PriceField(default=0)
+    amount = MoneyAmountField(help_text="Positive for a credit of a charge.")
+    tax_amount = MoneyAmountField()
+
+    class Meta:
+        ordering = ["credit_memo_id", "sort_order", "id"]
+
+
+class CreditMemoLineTax(TimeStampedModel):
+    line = models.ForeignKey(CreditMemoLine, on_delete=models.CASCADE, related_name="taxes")
+    name = models.CharField(max_length=100)
+    code = models.CharField(max_length=50, blank=True)
+    rate = models.DecimalField(max_digits=9, decimal_places=4)
+    amount = MoneyAmountField()
+
+
+class CreditMemoApplication(TimeStampedModel):
+    credit_memo = models.ForeignKey(
+        CreditMemo, on_delete=models.PROTECT, related_name="applications"
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="credit_applications"
+    )
+    amount = MoneyAmountField()
+    applied_date = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credit_application_positive")
+        ]
+
+
+class DebitMemo(TimeStampedModel):
+    """Extra charges (late fees, undercharges), invoiced by the next generation whose target
+    date reaches next_billing_date, or turned into a draft invoice directly."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        POSTED = "posted", "Posted"
+        INVOICED = "invoiced", "Invoiced"
+        CANCELED = "canceled", "Canceled"
+
+    number = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="debit_memos")
+    legal_entity = models.ForeignKey(
+        LegalEntity, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    currency = CurrencyField()
+    reason = models.CharField(max_length=255, blank=True)
+    memo_date = models.DateField()
+    next_billing_date = models.DateField()
+    total = MoneyAmountField()
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="debit_memos"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "next_billing_date"], name="debit_memo_due")]
+
+    def __str__(self) -> str:
+        return self.number or f"Debit memo #{self.pk}"
+
+
+class DebitMemoLine(TimeStampedModel):
+    debit_memo = models.ForeignKey(DebitMemo, on_delete=models.CASCADE, related_name="lines")
+    sort_order = models.PositiveIntegerField(default=0)
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    name = models.CharField(max_length=255)
+    description = models.CharField(max_length=500, blank=True)
+    quantity = QuantityField(default=1)
+    unit_price = PriceField(default=0)
+    amount = MoneyAmountField()
+    taxable = models.BooleanField(default=True)
+    tax_code = models.CharField(max_length=50, blank=True)
+    invoice_line = models.ForeignKey(
+        InvoiceLine, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["debit_memo_id", "sort_order", "id"]
+
+
+class Payment(TimeStampedModel):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="payments")
+    amount = MoneyAmountField()
+    currency = CurrencyField()
+    payment_date = models.DateField()
+    saved_payment_method = models.ForeignKey(
+        SavedPaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reference = models.CharField(max_length=100, blank=True)
+    recorded_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-payment_date", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_positive")]
+
+
+class InvoiceDocument(TimeStampedModel):
+    """A rendered PDF of an invoice. Versioned: a regeneration adds a version."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="documents")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    file = models.FileField(upload_to="invoices/%Y/%m/", blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    page_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["invoice_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "version"], name="one_document_version")
+        ]
+
+
+class EmailTemplate(TimeStampedModel):
+    """Subject and body with merge fields {number}, {account}, {total}, {balance},
+    {due_date}, {link}. Resolved: the billing profile's → the legal entity's → the default."""
+
+    name = models.CharField(max_length=100, unique=True)
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    billing_profile = models.ForeignKey(
+        "accounts.BillingProfile",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="email_templates",
+    )
+    legal_entity = models.ForeignKey(
+        LegalEntity, null=True, blank=True, on_delete=models.CASCADE, related_name="email_templates"
+    )
+    is_default = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="one_default_email_template",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InvoiceEmail(TimeStampedModel):
+    """The dispatch history of an invoice's emails."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (opted out)"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="emails")
+    to = models.CharField(max_length=500)
+    subject = models.CharField(max_length=255)
+    template = models.ForeignKey(
+        EmailTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attached_pdf = models.BooleanField(default=False)
+    bulk = models.BooleanField(default=False)
+    batch_run = models.ForeignKey(
+        InvoiceBatchRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]

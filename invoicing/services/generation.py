@@ -393,7 +393,7 @@ def _fail_key(key: PlannedKey, *, options: GenerationOptions) -> GenerationResul
                 message=f"Billing schedule {s}: {message}",
                 primary=s,
                 request_id=options.request_id,
-                **({"batch_run_id": options.batch_run_id} if _has_batch_run_field() else {}),
+                batch_run_id=options.batch_run_id,
             )
             result.errors.append(ScheduleError(s.pk, code, message))
     return result
@@ -401,10 +401,6 @@ def _fail_key(key: PlannedKey, *, options: GenerationOptions) -> GenerationResul
 
 class _Rollback(Exception):
     pass
-
-
-def _has_batch_run_field() -> bool:
-    return any(f.name == "batch_run" for f in ErrorLog._meta.get_fields())
 
 
 # --- one chunk, set-based --------------------------------------------------------------------
