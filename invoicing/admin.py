@@ -24,12 +24,25 @@ from billing.models import BillingSchedule, Order
 from core.admin_actions import run_service
 from invoicing.models import (
     BillingPeriodItem,
+    CreditMemo,
+    CreditMemoApplication,
+    CreditMemoLine,
+    CreditMemoLineTax,
+    DebitMemo,
+    DebitMemoLine,
+    EmailTemplate,
     ErrorLog,
     Invoice,
     InvoiceAddress,
+    InvoiceBatchRun,
+    InvoiceBatchRunKey,
+    InvoiceDocument,
+    InvoiceEmail,
     InvoiceLine,
     InvoiceLineTax,
+    InvoiceScheduler,
     InvoiceStatus,
+    Payment,
     SequencePolicy,
     TaxRate,
 )
@@ -702,3 +715,177 @@ class AccountWithInvoicingAdmin(AccountAdmin):
 @admin.register(Order)
 class OrderWithInvoicingAdmin(OrderAdmin):
     actions = (*(OrderAdmin.actions or ()), _generate_action("order_id", "orders"))
+
+
+# --- batch runs and lifecycle records (read-mostly; the services write them) --------------
+
+
+@admin.register(InvoiceScheduler)
+class InvoiceSchedulerAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "status",
+        "cadence",
+        "time",
+        "timezone",
+        "invoice_status",
+        "last_run_at",
+    )
+    list_filter = ("status", "cadence", "invoice_status")
+    search_fields = ("name",)
+    readonly_fields = ("periodic_task", "last_run_at", *TIMESTAMPS)
+
+
+@admin.register(InvoiceBatchRun)
+class InvoiceBatchRunAdmin(NoBulkDeleteMixin, admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "scheduler",
+        "status",
+        "stage",
+        "progress",
+        "target_date",
+        "matching_schedules",
+        "invoices_generated",
+        "schedules_failed",
+        "started_at",
+        "completed_at",
+    )
+    list_filter = ("kind", "status", "stage")
+    list_select_related = ("scheduler",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(InvoiceBatchRunKey)
+class InvoiceBatchRunKeyAdmin(admin.ModelAdmin):
+    list_display = ("run", "chunk", "key", "status")
+    list_filter = ("status",)
+    raw_id_fields = ("run",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class CreditMemoLineInline(admin.TabularInline):
+    model = CreditMemoLine
+    extra = 0
+    fields = (
+        "name",
+        "period_start",
+        "period_end",
+        "quantity",
+        "unit_price",
+        "amount",
+        "tax_amount",
+    )
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(CreditMemo)
+class CreditMemoAdmin(NoBulkDeleteMixin, admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "account",
+        "invoice",
+        "status",
+        "memo_date",
+        "currency",
+        "total",
+        "balance",
+    )
+    list_filter = ("status", "currency")
+    list_select_related = ("account", "invoice")
+    search_fields = ("=number", "account__name", "invoice__number")
+    raw_id_fields = ("account", "invoice", "legal_entity")
+    inlines = (CreditMemoLineInline,)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CreditMemoLine, CreditMemoLineTax, CreditMemoApplication, DebitMemoLine)
+class MemoChildAdmin(admin.ModelAdmin):
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_raw_id_fields(self, request):
+        return [f.name for f in self.model._meta.fields if f.is_relation]
+
+
+class DebitMemoLineInline(admin.TabularInline):
+    model = DebitMemoLine
+    extra = 0
+    fields = ("product", "name", "quantity", "unit_price", "amount", "taxable", "tax_code")
+    raw_id_fields = ("product",)
+
+
+@admin.register(DebitMemo)
+class DebitMemoAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "account",
+        "status",
+        "memo_date",
+        "next_billing_date",
+        "currency",
+        "total",
+        "invoice",
+    )
+    list_filter = ("status", "currency")
+    list_select_related = ("account", "invoice")
+    raw_id_fields = ("account", "invoice", "legal_entity")
+    readonly_fields = ("number", "total", "invoice", *TIMESTAMPS)
+    inlines = (DebitMemoLineInline,)
+
+
+@admin.register(Payment)
+class PaymentAdmin(NoBulkDeleteMixin, admin.ModelAdmin):
+    list_display = ("invoice", "account", "payment_date", "amount", "currency", "reference")
+    list_select_related = ("invoice", "account")
+    raw_id_fields = ("invoice", "account", "saved_payment_method")
+    search_fields = ("invoice__number", "reference")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(InvoiceDocument)
+class InvoiceDocumentAdmin(admin.ModelAdmin):
+    list_display = ("invoice", "version", "status", "size", "page_count", "created_at")
+    list_filter = ("status",)
+    raw_id_fields = ("invoice",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(EmailTemplate)
+class EmailTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "legal_entity", "billing_profile", "is_default", "is_active")
+    list_filter = ("is_default", "is_active")
+    raw_id_fields = ("billing_profile", "legal_entity")
+
+
+@admin.register(InvoiceEmail)
+class InvoiceEmailAdmin(admin.ModelAdmin):
+    list_display = ("invoice", "to", "status", "bulk", "sent_at")
+    list_filter = ("status", "bulk")
+    raw_id_fields = ("invoice", "batch_run", "template")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -52,12 +52,25 @@ from billing.periods import period_price, term_total
 from core.money import round_money
 from invoicing.models import (
     BillingPeriodItem,
+    CreditMemo,
+    CreditMemoApplication,
+    CreditMemoLine,
+    CreditMemoLineTax,
+    DebitMemo,
+    DebitMemoLine,
+    EmailTemplate,
     ErrorLog,
     Invoice,
     InvoiceAddress,
+    InvoiceBatchRun,
+    InvoiceBatchRunKey,
+    InvoiceDocument,
+    InvoiceEmail,
     InvoiceLine,
     InvoiceLineTax,
+    InvoiceScheduler,
     InvoiceStatus,
+    Payment,
     SequencePolicy,
     TaxRate,
 )
@@ -532,3 +545,143 @@ class ErrorLogFactory(DjangoModelFactory):
     request_id = ""
     is_resolved = False
     occurrences = 1
+
+
+# --- batch runs and lifecycle ---------------------------------------------------------------
+
+
+class InvoiceSchedulerFactory(DjangoModelFactory):
+    """A draft monthly scheduler on the 1st at 02:00 UTC, producing drafts for the run date."""
+
+    class Meta:
+        model = InvoiceScheduler
+
+    name = factory.Sequence(lambda n: f"Monthly run {n}")
+    status = InvoiceScheduler.Status.DRAFT
+    cadence = InvoiceScheduler.Cadence.MONTHLY
+    day_of_month = "1"
+    time = dt.time(2, 0)
+    timezone = "UTC"
+    start_date = START
+    target_date_offset = 0
+
+
+class InvoiceBatchRunFactory(DjangoModelFactory):
+    class Meta:
+        model = InvoiceBatchRun
+
+    target_date = dt.date(2026, 1, 31)
+    invoice_date = dt.date(2026, 1, 31)
+
+
+class InvoiceBatchRunKeyFactory(DjangoModelFactory):
+    class Meta:
+        model = InvoiceBatchRunKey
+
+    run = factory.SubFactory(InvoiceBatchRunFactory)
+    chunk = 0
+    key = factory.Sequence(lambda n: f"key-{n}")
+    schedule_ids = factory.LazyFunction(list)
+
+
+class CreditMemoFactory(DjangoModelFactory):
+    class Meta:
+        model = CreditMemo
+
+    account = factory.SubFactory(AccountFactory)
+    legal_entity = factory.SelfAttribute("account.legal_entity")
+    currency = factory.SelfAttribute("account.currency")
+    memo_date = START
+    total_charges = Decimal("100.00")
+    total = Decimal("100.00")
+    balance = Decimal("100.00")
+
+
+class CreditMemoLineFactory(DjangoModelFactory):
+    class Meta:
+        model = CreditMemoLine
+
+    credit_memo = factory.SubFactory(CreditMemoFactory)
+    name = "Seat"
+    amount = Decimal("100.00")
+
+
+class CreditMemoLineTaxFactory(DjangoModelFactory):
+    class Meta:
+        model = CreditMemoLineTax
+
+    line = factory.SubFactory(CreditMemoLineFactory)
+    name = "Sales tax"
+    rate = Decimal("10")
+    amount = Decimal("10.00")
+
+
+class CreditMemoApplicationFactory(DjangoModelFactory):
+    class Meta:
+        model = CreditMemoApplication
+
+    credit_memo = factory.SubFactory(CreditMemoFactory)
+    invoice = factory.SubFactory(
+        InvoiceFactory, posted=True, account=factory.SelfAttribute("..credit_memo.account")
+    )
+    amount = Decimal("50.00")
+    applied_date = START
+
+
+class DebitMemoFactory(DjangoModelFactory):
+    class Meta:
+        model = DebitMemo
+
+    account = factory.SubFactory(AccountFactory)
+    legal_entity = factory.SelfAttribute("account.legal_entity")
+    currency = factory.SelfAttribute("account.currency")
+    memo_date = START
+    next_billing_date = START
+    total = Decimal("25.00")
+
+
+class DebitMemoLineFactory(DjangoModelFactory):
+    class Meta:
+        model = DebitMemoLine
+
+    debit_memo = factory.SubFactory(DebitMemoFactory)
+    name = "Late fee"
+    amount = Decimal("25.00")
+    unit_price = Decimal("25.00")
+
+
+class PaymentFactory(DjangoModelFactory):
+    class Meta:
+        model = Payment
+
+    invoice = factory.SubFactory(InvoiceFactory, posted=True)
+    account = factory.SelfAttribute("invoice.account")
+    currency = factory.SelfAttribute("invoice.currency")
+    amount = Decimal("10.00")
+    payment_date = START
+
+
+class InvoiceDocumentFactory(DjangoModelFactory):
+    class Meta:
+        model = InvoiceDocument
+
+    invoice = factory.SubFactory(InvoiceFactory, posted=True)
+    version = 1
+
+
+class EmailTemplateFactory(DjangoModelFactory):
+    class Meta:
+        model = EmailTemplate
+
+    name = factory.Sequence(lambda n: f"Template {n}")
+    subject = "Invoice {number} from Ledgerline"
+    body = "Dear {account}, invoice {number} for {total} is due on {due_date}: {link}"
+
+
+class InvoiceEmailFactory(DjangoModelFactory):
+    class Meta:
+        model = InvoiceEmail
+
+    invoice = factory.SubFactory(InvoiceFactory, posted=True)
+    to = "ap@example.com"
+    subject = "Invoice"
