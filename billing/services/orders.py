@@ -724,8 +724,12 @@ def _recompute_after_cancellation(schedule: BillingSchedule) -> None:
                 currency=schedule.currency,
             )
         # What was billed past the cancellation is credited by the cancellation schedule,
-        # so nothing stays pending beyond the new total.
-        schedule.pending_amount = max(ZERO, schedule.total_amount - schedule.billed_amount)
+        # so nothing stays pending beyond the new total. A decrease (negative quantity) bills
+        # negative amounts: its pending amount lies between zero and its negative remainder.
+        remaining = schedule.total_amount - schedule.billed_amount
+        schedule.pending_amount = (
+            min(ZERO, remaining) if schedule.quantity < 0 else max(ZERO, remaining)
+        )
     nothing_left = end is None or (
         schedule.next_charge_from_date is not None and schedule.next_charge_from_date > end
     )

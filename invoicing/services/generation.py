@@ -453,12 +453,15 @@ def _generate_set(chunk: Sequence[PlannedKey], *, options: GenerationOptions) ->
     lines_by_invoice: dict[int, list[_Line]] = {}
     for key, items in items_by_key.items():
         families = _build_lines(items)
+        key_invoices = []
         for part in _split(families, options.line_limit()):
             if not part:
                 continue
             invoice = _invoice_header(key, part, options=options)
             invoices.append(invoice)
+            key_invoices.append(invoice)
             lines_by_invoice[id(invoice)] = part
+        _attach_lineless_items(items, key_invoices, lines_by_invoice)
 
     _write(invoices, lines_by_invoice, billed, options=options)
     _advance_schedules(schedules, billed)
@@ -472,6 +475,29 @@ def _generate_set(chunk: Sequence[PlannedKey], *, options: GenerationOptions) ->
     result.invoice_ids = [i.pk for i in invoices]
     result.schedule_ids = list(billed)
     return result
+
+
+def _attach_lineless_items(
+    items: list[_Item], invoices: list[Invoice], lines_by_invoice: dict[int, list[_Line]]
+) -> None:
+    """A period item that makes no line (zero amount, treatment skip) still belongs to an
+    invoice of its key, so it is posted and voided with it: the invoice that carries its
+    bundle parent's line, else the key's first invoice."""
+    if not invoices:
+        return
+    on_lines: set[int] = set()
+    holder: dict[int, Invoice] = {}
+    for invoice in invoices:
+        for family in lines_by_invoice[id(invoice)]:
+            for line in family.walk():
+                for it in line.items:
+                    on_lines.add(id(it))
+                    holder.setdefault(it.schedule.pk, invoice)
+                    if it.schedule.original_schedule_id:
+                        holder.setdefault(it.schedule.original_schedule_id, invoice)
+    for it in items:
+        if id(it) not in on_lines:
+            it.obj.invoice = holder.get(it.schedule.parent_schedule_id, invoices[0])
 
 
 def _lock_schedules(ids: list[int], *, options: GenerationOptions) -> list[BillingSchedule]:
@@ -663,7 +689,11 @@ def _build_lines(items: list[_Item]) -> list[_Line]:
             and not it.obj.usage_summary_id
         ):
             continue
-        mergeable = it.obj.quantity > 0 and s.charge_type != ChargeType.USAGE
+        mergeable = (
+            it.obj.quantity > 0
+            and s.charge_type != ChargeType.USAGE
+            and s.category != ScheduleCategory.CANCELLATION
+        )
         merge_key = (s.group_id, it.obj.period_start, it.obj.period_end, it.line_unit_price)
         line = merged.get(merge_key) if mergeable else None
         if line is not None:

@@ -143,8 +143,9 @@ def invoices_post_locked(
             invoice.posted_by = posted_by
             posted.append(invoice)
 
-    if failures and tax_done:
-        # Their lines carry actual tax rows from generation: they are estimates on a draft.
+    if failures:
+        # Their lines carry actual tax rows (from generation, or from _actual_tax above): on a
+        # draft they are estimates.
         InvoiceLineTax.objects.filter(line__invoice_id__in=[f.invoice_id for f in failures]).update(
             status=InvoiceLineTax.Status.ESTIMATED
         )
