@@ -27,6 +27,8 @@ run: $(STAMP) ## Migrate, load demo data, create a staff login, serve on 127.0.0
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: $(STAMP) check-db ## Run the whole test suite on PostgreSQL (DATABASE_URL, default the local server)
+	@# The browser tests drive Debian's Chromium; they fail (never skip) where it is missing.
+	-command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	DATABASE_URL=$(DATABASE_URL) DJANGO_SETTINGS_MODULE=config.settings.test \
 		$(PY) manage.py makemigrations --check --dry-run > /dev/null \
 		|| { echo "Models and migrations differ: run 'make migrations' and commit them."; exit 1; }

@@ -217,6 +217,17 @@ class OrderItem(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.order} / {self.line_number}: {self.product.sku}"
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.end_date and self.start_date and self.end_date < self.start_date:
+            raise ValidationError(
+                {
+                    "end_date": f"The end date {self.end_date} is before the start date "
+                    f"{self.start_date}; leave it empty for an evergreen item."
+                }
+            )
+
 
 class BillingScheduleGroup(TimeStampedModel):
     """Every schedule of one asset (a source order item): original, amendments,

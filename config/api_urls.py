@@ -4,4 +4,9 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("invoicing.api.urls")),
+    path("", include("invoicing.api.lifecycle_urls")),
+    path("", include("accounts.api.urls")),
+    path("", include("billing.api.urls")),
+    path("", include("invoicing.api.resource_urls")),
+    path("", include("invoicing.api.batch_urls")),
 ]

@@ -18,7 +18,11 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
+            # A list serializer's errors are a dict keyed by item index (DRF 3.15+).
+            if isinstance(key, int):
+                path = f"{prefix}[{key}]"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
             out.update(_flatten(value, path))
     elif isinstance(detail, list) and detail and not all(isinstance(d, str) for d in detail):
         for i, value in enumerate(detail):

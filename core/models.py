@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 
@@ -57,3 +58,35 @@ class CurrencyField(models.CharField):
             validate_currency(value)
         except ValidationError as exc:
             raise DjangoValidationError(exc.details["currency"][0], code="invalid_currency")
+
+
+class IdempotencyKey(models.Model):
+    """The first response to a POST sent with an `Idempotency-Key` header (core/idempotency.py).
+
+    The row is inserted before the request runs, under the unique (user, key) constraint, so
+    two simultaneous requests with one key never both run: the loser sees the row. Rows older
+    than core.idempotency.KEY_TTL are purged on write.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the request body.")
+    response_status = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Empty while the first request is still running."
+    )
+    response_body = models.BinaryField(default=b"", blank=True)
+    response_content_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    locked_at = models.DateTimeField(help_text="When the request that owns the key started.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.method} {self.path})"

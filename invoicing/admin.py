@@ -889,3 +889,7 @@ class InvoiceEmailAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Admin subclasses with the batch-run and lifecycle actions (they re-register models above).
+from invoicing import admin_batch, admin_lifecycle  # noqa: E402,F401, I001

@@ -33,7 +33,11 @@ def world(db) -> World:
         tax_id="US-12-3456789",
         is_default=True,
         address=Address.objects.create(
-            line1="1 Market St", city="San Francisco", region="CA", postal_code="94105", country="US"
+            line1="1 Market St",
+            city="San Francisco",
+            region="CA",
+            postal_code="94105",
+            country="US",
         ),
     )
     w.net30 = PaymentTerm.objects.create(name="Net 30", kind="net", days=30, is_default=True)

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "accounts",
     "billing",
     "invoicing",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -42,6 +43,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -85,7 +87,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 MEDIA_URL = "media/"
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:dashboard"
 
 # --- Celery -----------------------------------------------------------------------------
 # With no broker configured, tasks run eagerly in the calling process.
@@ -100,6 +103,7 @@ CELERY_TASK_TIME_LIMIT = 60 * 30
 CELERY_TASK_SOFT_TIME_LIMIT = 60 * 25
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+CELERY_IMPORTS = ["invoicing.tasks_lifecycle"]
 
 # --- Email ------------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -117,7 +121,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.permissions.RolePermission"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -133,6 +137,37 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Billing schedules, invoice generation, posting, numbering and batch runs.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.idempotency.schema_add_idempotency_header",
+    ],
+    # One name per choice set: many models have a `status` or `kind` of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "InvoiceStatusEnum": "invoicing.models.InvoiceStatus",
+        "InvoiceEmailStatusEnum": "invoicing.models.Invoice.EmailStatus",
+        "DraftOrPostedEnum": ["draft", "posted"],
+        "MemoStatusEnum": "invoicing.models.CreditMemo.Status",
+        "DebitMemoStatusEnum": "invoicing.models.DebitMemo.Status",
+        "OrderStatusEnum": "billing.models.Order.Status",
+        "UsageSummaryStatusEnum": "billing.models.UsageSummary.Status",
+        "BillingScheduleStatusEnum": "billing.choices.ScheduleStatus",
+        "PeriodItemInvoiceStatusEnum": "invoicing.models.BillingPeriodItem.InvoiceStatus",
+        "TaxStatusEnum": "invoicing.models.InvoiceLineTax.Status",
+        "BatchRunStatusEnum": "invoicing.models.InvoiceBatchRun.Status",
+        "BatchRunKindEnum": "invoicing.models.InvoiceBatchRun.Kind",
+        "BatchRunKeyStatusEnum": "invoicing.models.InvoiceBatchRunKey.Status",
+        "SchedulerStatusEnum": "invoicing.models.InvoiceScheduler.Status",
+        "DocumentStatusEnum": "invoicing.models.InvoiceDocument.Status",
+        "EmailDispatchStatusEnum": "invoicing.models.InvoiceEmail.Status",
+        "PaymentTermKindEnum": "accounts.models.PaymentTerm.Kind",
+        "PaymentMethodKindEnum": "accounts.models.SavedPaymentMethod.Kind",
+        "TaxRateKindEnum": "invoicing.models.TaxRate.Kind",
+        "AddressKindEnum": "invoicing.models.InvoiceAddress.Kind",
+        "ScheduleCategoryEnum": "billing.choices.ScheduleCategory",
+        "ErrorCategoryEnum": "invoicing.models.ErrorLog.Category",
+        "ItemActionEnum": "billing.choices.ItemAction",
+        "ChargeTypeEnum": "billing.choices.ChargeType",
+    },
 }
 
 # --- Ledgerline -------------------------------------------------------------------------
@@ -144,6 +179,8 @@ LEDGERLINE = {
     # System defaults, used when neither the order, its profile nor the account says.
     "DEFAULT_CURRENCY": env("LEDGERLINE_DEFAULT_CURRENCY", default="USD"),
     "SITE_URL": env("LEDGERLINE_SITE_URL", default="http://127.0.0.1:8000"),
+    # Render each invoice's PDF (a Celery task) when it is posted.
+    "RENDER_PDF_ON_POST": env.bool("LEDGERLINE_RENDER_PDF_ON_POST", default=True),
 }
 
 LOGGING = {

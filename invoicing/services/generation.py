@@ -451,6 +451,7 @@ def _generate_set(chunk: Sequence[PlannedKey], *, options: GenerationOptions) ->
 
     invoices: list[Invoice] = []
     lines_by_invoice: dict[int, list[_Line]] = {}
+    memo_lines = _due_debit_memo_lines(items_by_key, options=options)
     for key, items in items_by_key.items():
         families = _build_lines(items)
         key_invoices = []
@@ -462,8 +463,16 @@ def _generate_set(chunk: Sequence[PlannedKey], *, options: GenerationOptions) ->
             key_invoices.append(invoice)
             lines_by_invoice[id(invoice)] = part
         _attach_lineless_items(items, key_invoices, lines_by_invoice)
+        if key_invoices and key in memo_lines:
+            lines_by_invoice[id(key_invoices[-1])] += [
+                _Line(obj=line, items=[]) for _, line in memo_lines[key]
+            ]
 
     _write(invoices, lines_by_invoice, billed, options=options)
+    if memo_lines:
+        from invoicing.services.memos import debit_memos_mark_invoiced
+
+        debit_memos_mark_invoiced(pair for pairs in memo_lines.values() for pair in pairs)
     _advance_schedules(schedules, billed)
     if options.post:
         from invoicing.services.posting import invoices_post_locked
@@ -475,6 +484,21 @@ def _generate_set(chunk: Sequence[PlannedKey], *, options: GenerationOptions) ->
     result.invoice_ids = [i.pk for i in invoices]
     result.schedule_ids = list(billed)
     return result
+
+
+def _due_debit_memo_lines(
+    items_by_key: dict[tuple, list[_Item]], *, options: GenerationOptions
+) -> dict[tuple, list]:
+    """Posted debit memos due by the target date, as extra lines of the first key of their
+    account, currency and legal entity (invoicing/services/memos.py). They ride on the key's
+    last invoice, after its schedule lines (the max-lines split counts schedule lines)."""
+    from invoicing.services.memos import debit_memo_lines_for_keys
+
+    return debit_memo_lines_for_keys(
+        {key: (key[0], key[2], key[4]) for key in items_by_key},  # see invoice_key()
+        target_date=options.target_date,
+        skip_locked=options.skip_locked,
+    )
 
 
 def _attach_lineless_items(

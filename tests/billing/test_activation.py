@@ -560,3 +560,18 @@ def test_order_create_reports_item_field_paths(world):
         )
     assert list(exc.value.details) == ["items[1].billing_frequency"]
     assert Order.objects.count() == 0 and OrderItem.objects.count() == 0
+
+
+def test_item_ending_before_it_starts_names_the_field(world):
+    with pytest.raises(ValidationError) as exc:
+        order_create(
+            account=world.account,
+            items=[seats(world, start_date=d(2026, 3, 1), end_date=d(2026, 2, 1))],
+        )
+    assert exc.value.details == {
+        "items[0].end_date": [
+            "The end date 2026-02-01 is before the start date 2026-03-01; leave it empty for "
+            "an evergreen item."
+        ]
+    }
+    assert Order.objects.count() == 0

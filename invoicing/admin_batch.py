@@ -1,0 +1,254 @@
+"""Admin for invoice schedulers and batch runs, with the batch-run actions (run now,
+activate, deactivate, cancel; recover, draft to posted, cancel a run). Imported at the end of
+invoicing/admin.py: it replaces the plain registrations made there with subclasses whose
+saves and actions go through the services (invoicing.services.scheduling / batch)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_protect
+
+from core.admin_actions import run_service
+from core.exceptions import DomainError, ValidationError
+from invoicing.admin import InvoiceBatchRunAdmin, InvoiceSchedulerAdmin
+from invoicing.models import InvoiceBatchRun, InvoiceScheduler
+from invoicing.services.batch import (
+    batch_run_cancel,
+    batch_run_draft_to_posted,
+    batch_run_recover,
+    scheduler_run_now,
+)
+from invoicing.services.scheduling import (
+    EDITABLE_FIELDS,
+    scheduler_activate,
+    scheduler_cancel,
+    scheduler_deactivate,
+    scheduler_delete,
+    scheduler_next_run_at,
+    scheduler_save,
+    scheduler_validate,
+)
+
+EDITABLE_STATUSES = (InvoiceScheduler.Status.DRAFT, InvoiceScheduler.Status.INACTIVE)
+
+
+class InvoiceSchedulerForm(forms.ModelForm):
+    """The model's checks, then every scheduler rule (scheduler_validate), on the form."""
+
+    class Meta:
+        model = InvoiceScheduler
+        fields = ("status", *EDITABLE_FIELDS, "periodic_task", "last_run_at")
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            scheduler_validate(self.instance)
+        except ValidationError as exc:
+            for path, problems in exc.details.items():
+                field = path.split(".")[0]
+                self.add_error(field if field in self.fields else None, problems)
+
+
+def _each(modeladmin, request, queryset, label: str, service, done: str) -> None:
+    ok = 0
+    for obj in queryset.order_by("pk"):
+        if run_service(modeladmin, request, f"{label} {obj}", lambda obj=obj: service(obj)):
+            ok += 1
+    if ok:
+        modeladmin.message_user(request, f"{ok} {done}.", level=messages.SUCCESS)
+
+
+admin.site.unregister(InvoiceScheduler)
+admin.site.unregister(InvoiceBatchRun)
+
+
+@admin.register(InvoiceScheduler)
+class InvoiceSchedulerBatchAdmin(InvoiceSchedulerAdmin):
+    form = InvoiceSchedulerForm
+    list_display = (*InvoiceSchedulerAdmin.list_display, "next_run")
+    actions = ("run_now", "activate", "deactivate", "cancel")
+
+    @admin.display(description="next run")
+    def next_run(self, obj: InvoiceScheduler):
+        if obj.status != InvoiceScheduler.Status.ACTIVE:
+            return "—"
+        from django.utils import timezone
+
+        at = scheduler_next_run_at(obj, after=timezone.now())
+        return at.strftime("%Y-%m-%d %H:%M %Z") if at else "—"
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = ("status", *InvoiceSchedulerAdmin.readonly_fields)
+        if obj is not None and obj.status not in EDITABLE_STATUSES:
+            # Only a draft or inactive scheduler can be edited: deactivate it first.
+            return (*EDITABLE_FIELDS, *readonly)
+        return readonly
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_run_permission(self, request) -> bool:
+        return request.user.has_perm("invoicing.add_invoicebatchrun")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.status == InvoiceScheduler.Status.ACTIVE:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    # The services own their (durable) transactions: the add/change and delete views must not
+    # wrap them in the admin's own atomic block.
+    @method_decorator(csrf_protect)
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return self._changeform_view(request, object_id, form_url, extra_context)
+
+    @method_decorator(csrf_protect)
+    def delete_view(self, request, object_id, extra_context=None):
+        return self._delete_view(request, object_id, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        fields = {f: getattr(obj, f) for f in EDITABLE_FIELDS}
+        try:
+            saved = scheduler_save(scheduler_id=obj.pk if change else None, **fields)
+        except DomainError as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
+            return
+        obj.__dict__.update(saved.__dict__)
+
+    def delete_model(self, request, obj):
+        run_service(self, request, str(obj), lambda: scheduler_delete(scheduler_id=obj.pk))
+
+    @admin.action(description="Run now (start a batch run today)", permissions=["run"])
+    def run_now(self, request, queryset):
+        for obj in queryset.order_by("pk"):
+            run = run_service(
+                self,
+                request,
+                str(obj),
+                lambda obj=obj: scheduler_run_now(
+                    scheduler_id=obj.pk, requested_by=request.user.username
+                ),
+            )
+            if run is not None:
+                url = reverse("admin:invoicing_invoicebatchrun_change", args=[run.pk])
+                self.message_user(
+                    request,
+                    format_html('{}: <a href="{}">batch run {}</a> started.', obj, url, run.pk),
+                    level=messages.SUCCESS,
+                )
+
+    @admin.action(description="Activate (beat fires them)", permissions=["change"])
+    def activate(self, request, queryset):
+        _each(
+            self,
+            request,
+            queryset,
+            "Activate",
+            lambda s: scheduler_activate(scheduler_id=s.pk),
+            "scheduler(s) activated",
+        )
+
+    @admin.action(description="Deactivate (stop firing; editable again)", permissions=["change"])
+    def deactivate(self, request, queryset):
+        _each(
+            self,
+            request,
+            queryset,
+            "Deactivate",
+            lambda s: scheduler_deactivate(scheduler_id=s.pk),
+            "scheduler(s) deactivated",
+        )
+
+    @admin.action(description="Cancel (for good)", permissions=["change"])
+    def cancel(self, request, queryset):
+        _each(
+            self,
+            request,
+            queryset,
+            "Cancel",
+            lambda s: scheduler_cancel(scheduler_id=s.pk),
+            "scheduler(s) canceled",
+        )
+
+
+class SubRunInline(admin.TabularInline):
+    model = InvoiceBatchRun
+    fk_name = "parent_run"
+    extra = 0
+    fields = ("kind", "status", "progress", "started_at", "completed_at", "summary")
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(InvoiceBatchRun)
+class InvoiceBatchRunBatchAdmin(InvoiceBatchRunAdmin):
+    list_display = (*InvoiceBatchRunAdmin.list_display, "kind", "parent_run")
+    list_select_related = ("scheduler", "parent_run")
+    actions = ("recover", "draft_to_posted", "cancel_run")
+    inlines = (SubRunInline,)
+
+    def has_recover_permission(self, request) -> bool:
+        return request.user.has_perm("invoicing.add_invoicebatchrun")
+
+    def has_post_permission(self, request) -> bool:
+        return request.user.has_perm("invoicing.add_invoicebatchrun") and request.user.has_perm(
+            "invoicing.change_invoice"
+        )
+
+    def has_stop_permission(self, request) -> bool:
+        return request.user.has_perm("invoicing.change_invoicebatchrun")
+
+    def _sub_runs(self, request, queryset, label: str, service) -> None:
+        for run in queryset.order_by("pk"):
+            sub = run_service(
+                self,
+                request,
+                f"Run {run.pk}",
+                lambda run=run: service(run_id=run.pk, requested_by=request.user.username),
+            )
+            if sub is not None:
+                sub.refresh_from_db()
+                url = reverse("admin:invoicing_invoicebatchrun_change", args=[sub.pk])
+                self.message_user(
+                    request,
+                    format_html(
+                        'Run {}: {} <a href="{}">sub-run {}</a> {}.',
+                        run.pk,
+                        label,
+                        url,
+                        sub.pk,
+                        sub.get_status_display().lower(),
+                    ),
+                    level=messages.SUCCESS,
+                )
+
+    @admin.action(
+        description="Recover (reset stuck schedules, cancel stuck drafts)",
+        permissions=["recover"],
+    )
+    def recover(self, request, queryset):
+        self._sub_runs(request, queryset, "recovery", batch_run_recover)
+
+    @admin.action(description="Post the run's draft invoices", permissions=["post"])
+    def draft_to_posted(self, request, queryset):
+        self._sub_runs(request, queryset, "draft-to-posted", batch_run_draft_to_posted)
+
+    @admin.action(description="Cancel the run (drop its unprocessed keys)", permissions=["stop"])
+    def cancel_run(self, request, queryset):
+        _each(
+            self,
+            request,
+            queryset,
+            "Cancel",
+            lambda run: batch_run_cancel(run_id=run.pk),
+            "run(s) canceled",
+        )

@@ -1,0 +1,371 @@
+"""Editing and deleting draft invoices.
+
+A draft is a proposal, not a document: staff may change its invoice date, due date,
+description and bill-to contact, and add, edit or remove manual adjustment lines (credits
+or extra charges typed in by hand). Every change re-estimates the tax of every line and
+recomputes the totals, so a draft always shows what posting it would produce (posting
+replaces the estimate with the actual tax).
+
+Lines that came from billing schedules stay as generated: their amounts are what the period
+items billed. To bill a schedule differently, delete the draft: that releases its period
+items and rolls the schedules back, so the next generation bills those periods again.
+
+Posted (and voided) invoices are immutable: a change is refused with `invoice_immutable`;
+corrections are credit memos (void) or debit memos.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Max
+
+from accounts.models import Contact
+from billing.models import Product
+from core.exceptions import Conflict, NotFound, ValidationError, django_validation_details
+from core.money import ZERO, currency_exponent, round_money, to_decimal
+from invoicing.models import BillingPeriodItem, Invoice, InvoiceLine, InvoiceLineTax, InvoiceStatus
+from invoicing.services.posting import InvoiceNotDraft
+from invoicing.services.taxing import invoice_lines_tax
+from invoicing.services.void import (
+    InvoiceNotFound,
+    debit_memos_release,
+    invoice_lock_with_schedules,
+    later_live_periods_check,
+    period_items_release,
+    processing_schedules_check,
+)
+
+_IMMUTABLE = {InvoiceStatus.POSTED, InvoiceStatus.VOID_IN_PROGRESS, InvoiceStatus.VOIDED}
+
+
+class _Keep:
+    """Sentinel: leave the field as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
+
+
+class InvoiceImmutable(Conflict):
+    code = "invoice_immutable"
+
+
+class LineNotAdjustment(Conflict):
+    code = "line_not_adjustment"
+
+
+class InvoiceLineNotFound(NotFound):
+    code = "invoice_line_not_found"
+
+
+def _refuse_unless_draft(invoice: Invoice, *, action: str) -> None:
+    if invoice.status in _IMMUTABLE:
+        raise InvoiceImmutable(
+            f"Invoice {invoice} is {invoice.get_status_display().lower()}; a posted invoice "
+            f"cannot be {action}. Correct it with a credit memo (void it) or a debit memo.",
+            details={"invoice": invoice.pk, "status": invoice.status},
+        )
+    if invoice.status != InvoiceStatus.DRAFT:
+        raise InvoiceNotDraft(
+            f"Invoice {invoice} is {invoice.get_status_display().lower()}; only a draft "
+            f"invoice can be {action}.",
+            details={"invoice": invoice.pk, "status": invoice.status},
+        )
+
+
+def _lock_invoice(invoice_id: int) -> Invoice:
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("payment_term")
+        .filter(pk=invoice_id)
+        .first()
+    )
+    if invoice is None:
+        raise InvoiceNotFound.for_id(invoice_id)
+    return invoice
+
+
+def _full_clean(obj, **kwargs) -> None:
+    try:
+        obj.full_clean(**kwargs)
+    except DjangoValidationError as exc:
+        raise ValidationError(django_validation_details(exc))
+
+
+def draft_totals_refresh(invoice: Invoice) -> None:
+    """Re-estimate every line's tax and recompute the totals of a (locked) draft."""
+    from invoicing.services.generation import invoice_totals_set
+
+    InvoiceLineTax.objects.filter(line__invoice=invoice).delete()
+    lines = list(invoice.lines.order_by("sort_order", "id"))
+    for line in lines:
+        line.tax_amount = ZERO
+    invoice_lines_tax([(invoice, lines)], estimate=True)
+    InvoiceLine.objects.bulk_update(lines, ["tax_amount"], batch_size=2000)
+    invoice_totals_set(invoice, lines)
+    invoice.save(
+        update_fields=[
+            "total_charges",
+            "total_adjustments",
+            "total_tax",
+            "total",
+            "balance",
+            "updated_at",
+        ]
+    )
+
+
+# --- header ---------------------------------------------------------------------------------
+
+
+def invoice_update(
+    *,
+    invoice_id: int,
+    invoice_date: dt.date = KEEP,
+    due_date: dt.date | None = KEEP,
+    description: str = KEEP,
+    bill_to_id: int | None = KEEP,
+) -> Invoice:
+    """Change a draft's header. A new invoice date without a due date recomputes the due date
+    from the invoice's payment term. Tax is re-estimated (rates depend on the date)."""
+    with transaction.atomic(durable=True):
+        invoice = _lock_invoice(invoice_id)
+        _refuse_unless_draft(invoice, action="changed")
+        fields = []
+        if invoice_date is not KEEP and invoice_date != invoice.invoice_date:
+            invoice.invoice_date = invoice_date
+            fields.append("invoice_date")
+            if due_date is KEEP:
+                term = invoice.payment_term
+                invoice.due_date = term.due_date(invoice_date) if term else invoice_date
+                fields.append("due_date")
+        if due_date is not KEEP:
+            invoice.due_date = due_date
+            fields.append("due_date")
+        if description is not KEEP:
+            invoice.description = description or ""
+            fields.append("description")
+        if bill_to_id is not KEEP:
+            if (
+                bill_to_id is not None
+                and not Contact.objects.filter(
+                    pk=bill_to_id, account_id=invoice.account_id
+                ).exists()
+            ):
+                raise ValidationError(
+                    {
+                        "bill_to": f"Contact {bill_to_id} is not a contact of account "
+                        f"{invoice.account_id}; choose one of the account's contacts."
+                    }
+                )
+            invoice.bill_to_id = bill_to_id
+            fields.append("bill_to")
+        if invoice.due_date is not None and invoice.due_date < invoice.invoice_date:
+            raise ValidationError({"due_date": "The due date cannot be before the invoice date."})
+        if fields:
+            _full_clean(invoice, exclude=["number", "unique_identifier"])
+            invoice.save(update_fields=sorted(set(fields)) + ["updated_at"])
+            if "invoice_date" in fields:
+                draft_totals_refresh(invoice)
+    invoice.refresh_from_db()
+    return invoice
+
+
+# --- adjustment lines -------------------------------------------------------------------------
+
+
+def _line_values(
+    invoice: Invoice,
+    *,
+    name: str,
+    quantity: Any,
+    unit_price: Any,
+    description: str,
+    taxable: bool,
+    tax_code: str,
+    product_id: int | None,
+    period_start: dt.date | None,
+    period_end: dt.date | None,
+) -> dict:
+    errors: dict[str, str] = {}
+    if not (name or "").strip():
+        errors["name"] = "Give the adjustment a name, e.g. 'Goodwill credit'."
+    try:
+        qty = to_decimal(quantity)
+        if not qty.is_finite() or qty == 0:
+            errors["quantity"] = "The quantity must be a non-zero number."
+    except (InvalidOperation, TypeError, ValueError):
+        errors["quantity"] = "The quantity must be a number, e.g. '1'."
+        qty = Decimal(1)
+    try:
+        price = to_decimal(unit_price)
+        if not price.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, TypeError, ValueError):
+        errors["unit_price"] = "The unit price must be a number, e.g. '-25.00' for a credit."
+        price = ZERO
+    if product_id is not None and not Product.objects.filter(pk=product_id).exists():
+        errors["product"] = f"Product {product_id} does not exist."
+    if period_start and period_end and period_end < period_start:
+        errors["period_end"] = "The period cannot end before it starts."
+    if errors:
+        raise ValidationError(errors)
+    amount = round_money(qty * price, invoice.currency)
+    if abs(amount) >= Decimal(10) ** (15 - currency_exponent(invoice.currency)):
+        raise ValidationError({"unit_price": "The amount is too large."})
+    return {
+        "name": name.strip(),
+        "description": description or "",
+        "quantity": qty,
+        "unit_price": price,
+        "amount": amount,
+        "taxable": taxable,
+        "tax_code": tax_code or "",
+        "product_id": product_id,
+        "period_start": period_start,
+        "period_end": period_end,
+    }
+
+
+def invoice_adjustment_add(
+    *,
+    invoice_id: int,
+    name: str,
+    unit_price: Any,
+    quantity: Any = "1",
+    description: str = "",
+    taxable: bool = True,
+    tax_code: str = "",
+    product_id: int | None = None,
+    period_start: dt.date | None = None,
+    period_end: dt.date | None = None,
+) -> InvoiceLine:
+    """Add a manual adjustment line (amount = quantity × unit price, rounded to the currency;
+    a negative unit price is a credit). Tax and totals are recomputed."""
+    with transaction.atomic(durable=True):
+        invoice = _lock_invoice(invoice_id)
+        _refuse_unless_draft(invoice, action="changed")
+        values = _line_values(
+            invoice,
+            name=name,
+            quantity=quantity,
+            unit_price=unit_price,
+            description=description,
+            taxable=taxable,
+            tax_code=tax_code,
+            product_id=product_id,
+            period_start=period_start,
+            period_end=period_end,
+        )
+        last = invoice.lines.aggregate(m=Max("sort_order"))["m"] or 0
+        line = InvoiceLine(
+            invoice=invoice, type=InvoiceLine.Type.ADJUSTMENT, sort_order=last + 1, **values
+        )
+        if line.product_id:
+            line.unit_id = Product.objects.values_list("unit_id", flat=True).get(pk=line.product_id)
+        _full_clean(line)
+        line.save()
+        draft_totals_refresh(invoice)
+    line.refresh_from_db()
+    return line
+
+
+def _adjustment_of(invoice: Invoice, line_id: int) -> InvoiceLine:
+    line = invoice.lines.filter(pk=line_id).first()
+    if line is None:
+        raise InvoiceLineNotFound(
+            f"Invoice {invoice} has no line {line_id}.",
+            details={"invoice": invoice.pk, "line": line_id},
+        )
+    if line.type != InvoiceLine.Type.ADJUSTMENT:
+        raise LineNotAdjustment(
+            f"Line '{line.name}' of invoice {invoice} was billed from a billing schedule; only "
+            "manual adjustment lines can be changed or removed. To bill the schedule "
+            "differently, delete the draft and generate again, or add an adjustment line.",
+            details={"invoice": invoice.pk, "line": line.pk, "type": line.type},
+        )
+    return line
+
+
+def invoice_adjustment_update(
+    *,
+    invoice_id: int,
+    line_id: int,
+    name: str = KEEP,
+    unit_price: Any = KEEP,
+    quantity: Any = KEEP,
+    description: str = KEEP,
+    taxable: bool = KEEP,
+    tax_code: str = KEEP,
+) -> InvoiceLine:
+    """Change a manual adjustment line of a draft; tax and totals are recomputed."""
+    with transaction.atomic(durable=True):
+        invoice = _lock_invoice(invoice_id)
+        _refuse_unless_draft(invoice, action="changed")
+        line = _adjustment_of(invoice, line_id)
+
+        def pick(value, current):
+            return current if value is KEEP else value
+
+        values = _line_values(
+            invoice,
+            name=pick(name, line.name),
+            quantity=pick(quantity, line.quantity),
+            unit_price=pick(unit_price, line.unit_price),
+            description=pick(description, line.description),
+            taxable=pick(taxable, line.taxable),
+            tax_code=pick(tax_code, line.tax_code),
+            product_id=line.product_id,
+            period_start=line.period_start,
+            period_end=line.period_end,
+        )
+        for field, value in values.items():
+            setattr(line, field, value)
+        _full_clean(line)
+        line.save()
+        draft_totals_refresh(invoice)
+    line.refresh_from_db()
+    return line
+
+
+def invoice_adjustment_remove(*, invoice_id: int, line_id: int) -> Invoice:
+    """Remove a manual adjustment line of a draft; tax and totals are recomputed."""
+    with transaction.atomic(durable=True):
+        invoice = _lock_invoice(invoice_id)
+        _refuse_unless_draft(invoice, action="changed")
+        line = _adjustment_of(invoice, line_id)
+        line.delete()
+        draft_totals_refresh(invoice)
+    invoice.refresh_from_db()
+    return invoice
+
+
+# --- deletion -----------------------------------------------------------------------------
+
+
+def invoice_draft_delete(*, invoice_id: int) -> None:
+    """Delete a draft invoice and release what it billed: its period items are deleted, its
+    schedules roll back over those periods (next dates, billed and pending amounts, status)
+    and its debit memos are due again, so the next generation bills them again.
+
+    Refused for a posted invoice (`invoice_immutable`: void it instead), for other statuses
+    (`invoice_not_draft`), and when a schedule on it has a later period on another live
+    invoice (`invoice_not_latest`: delete or void that one first).
+    """
+    with transaction.atomic(durable=True):
+        locked = invoice_lock_with_schedules(invoice_id)
+        invoice = locked.invoice
+        _refuse_unless_draft(invoice, action="deleted")
+        items = list(BillingPeriodItem.objects.filter(invoice=invoice).order_by("id"))
+        processing_schedules_check(invoice, locked.schedules.values())
+        later_live_periods_check(invoice, items)
+        period_items_release(items, locked.schedules, voided=False)
+        debit_memos_release(invoice)
+        invoice.delete()

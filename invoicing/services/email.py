@@ -1,0 +1,296 @@
+"""Emailing posted invoices through Django's mail API (any backend: django-anymail's
+providers in production, the console backend by default, the locmem outbox in tests).
+
+Template: the first active EmailTemplate of the invoice's billing profile (the order's
+profile, then the account's default profile), else of its legal entity, else the system
+default template (is_default), else a built-in one. Subject and body take the merge fields
+{number}, {account}, {total}, {balance}, {due_date} and {link}; other braces stay as typed.
+
+Attachment: the PDF is attached when the resolved attach_pdf says so: the billing profile's
+setting, else the legal entity's, else yes. The stored current document is used (rendered
+first when there is none).
+
+Recipient: the `to` override, else the invoice's bill-to contact, else the profile's bill-to
+contact, else the account email.
+
+A single send (staff, API) ignores Account.bulk_email_opt_out; a bulk send (a run's send)
+honours it and records the email as skipped. Every attempt is an InvoiceEmail row (the
+dispatch history) and sets Invoice.email_status. A failure (no recipient, PDF or provider
+error) is recorded, not raised: InvoiceEmail failed with the error, and an ErrorLog row
+(category email) against the invoice; the next successful send resolves it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import EmailMessage
+from django.core.validators import validate_email
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import BillingProfile
+from core.exceptions import DomainError, ValidationError
+from core.money import money_display
+from invoicing.models import EmailTemplate, ErrorLog, Invoice, InvoiceEmail, InvoiceStatus
+from invoicing.services.errors import error_log_record, error_logs_resolve
+from invoicing.services.void import InvoiceNotFound, InvoiceNotPosted
+
+logger = logging.getLogger(__name__)
+
+MERGE_FIELDS = ("number", "account", "total", "balance", "due_date", "link")
+
+BUILTIN_SUBJECT = "Invoice {number}"
+BUILTIN_BODY = (
+    "Dear {account},\n\n"
+    "Please find invoice {number} for {total}, due on {due_date}.\n"
+    "Open balance: {balance}.\n\n"
+    "The invoice: {link}\n\n"
+    "Thank you for your business."
+)
+
+
+def builtin_template() -> EmailTemplate:
+    """Used when no template is stored at all (never saved)."""
+    return EmailTemplate(name="Built-in invoice email", subject=BUILTIN_SUBJECT, body=BUILTIN_BODY)
+
+
+@dataclass(frozen=True)
+class ResolvedEmail:
+    template: EmailTemplate
+    source: str  # billing_profile, legal_entity, system_default, builtin
+    attach_pdf: bool
+    recipient: str
+
+
+def _profiles(invoice: Invoice) -> list[BillingProfile]:
+    chain = []
+    order = invoice.reference_order
+    if order is not None and order.billing_profile_id:
+        chain.append(order.billing_profile)
+    default = invoice.account.default_profile
+    if default is not None and all(p.pk != default.pk for p in chain):
+        chain.append(default)
+    return chain
+
+
+def email_template_resolve(invoice: Invoice) -> tuple[EmailTemplate, str]:
+    """The template and where it came from (billing_profile, legal_entity, system_default,
+    builtin)."""
+    active = EmailTemplate.objects.filter(is_active=True).order_by("name", "id")
+    for profile in _profiles(invoice):
+        template = active.filter(billing_profile=profile).first()
+        if template is not None:
+            return template, "billing_profile"
+    if invoice.legal_entity_id:
+        template = active.filter(legal_entity_id=invoice.legal_entity_id).first()
+        if template is not None:
+            return template, "legal_entity"
+    template = active.filter(is_default=True).first()
+    if template is not None:
+        return template, "system_default"
+    return builtin_template(), "builtin"
+
+
+def attach_pdf_resolve(invoice: Invoice) -> bool:
+    for profile in _profiles(invoice):
+        if profile.attach_pdf is not None:
+            return profile.attach_pdf
+    entity = invoice.legal_entity
+    if entity is not None and entity.attach_pdf is not None:
+        return entity.attach_pdf
+    return True
+
+
+def recipient_resolve(invoice: Invoice) -> str:
+    if invoice.bill_to_id:
+        return invoice.bill_to.email
+    for profile in _profiles(invoice):
+        if profile.bill_to_id:
+            return profile.bill_to.email
+    return invoice.account.email or ""
+
+
+def email_resolve(invoice: Invoice, *, to: str | None = None) -> ResolvedEmail:
+    template, source = email_template_resolve(invoice)
+    return ResolvedEmail(
+        template=template,
+        source=source,
+        attach_pdf=attach_pdf_resolve(invoice),
+        recipient=to or recipient_resolve(invoice),
+    )
+
+
+def merge_fields(invoice: Invoice) -> dict[str, str]:
+    link = settings.LEDGERLINE["SITE_URL"].rstrip("/") + reverse("invoice-pdf", args=[invoice.pk])
+    return {
+        "number": invoice.number or f"#{invoice.pk}",
+        "account": invoice.account.name,
+        "total": money_display(invoice.total, invoice.currency),
+        "balance": money_display(invoice.balance, invoice.currency),
+        "due_date": invoice.due_date.isoformat() if invoice.due_date else "",
+        "link": link,
+    }
+
+
+def render_merge(text: str, values: dict[str, str]) -> str:
+    """Replace the known {field}s only, so any other braces in a template stay literal."""
+    for name in MERGE_FIELDS:
+        text = text.replace("{" + name + "}", values[name])
+    return text
+
+
+def _invoice_for_email(invoice_id: int) -> Invoice:
+    invoice = (
+        Invoice.objects.select_related(
+            "account", "bill_to", "legal_entity", "reference_order__billing_profile__bill_to"
+        )
+        .filter(pk=invoice_id)
+        .first()
+    )
+    if invoice is None:
+        raise InvoiceNotFound.for_id(invoice_id)
+    return invoice
+
+
+def invoice_email_send(
+    *,
+    invoice_id: int,
+    to: str | None = None,
+    bulk: bool = False,
+    batch_run_id: int | None = None,
+) -> InvoiceEmail:
+    """Email one posted invoice (see the module docstring). Returns the InvoiceEmail row;
+    its status is sent, skipped (bulk, opted out) or failed (with the error)."""
+    if to:
+        try:
+            validate_email(to)
+        except DjangoValidationError:
+            raise ValidationError({"to": f"'{to}' is not an email address."})
+    invoice = _invoice_for_email(invoice_id)
+    if invoice.status != InvoiceStatus.POSTED:
+        raise InvoiceNotPosted(
+            f"Only a posted invoice can be emailed; invoice {invoice} is "
+            f"{invoice.get_status_display().lower()}.",
+            details={"invoice": invoice.pk, "status": invoice.status},
+        )
+    resolved = email_resolve(invoice, to=to)
+    values = merge_fields(invoice)
+    subject = render_merge(resolved.template.subject, values)[:255]
+    record = InvoiceEmail(
+        invoice=invoice,
+        to=resolved.recipient[:500],
+        subject=subject,
+        template=resolved.template if resolved.template.pk else None,
+        attached_pdf=False,
+        bulk=bulk,
+        batch_run_id=batch_run_id,
+    )
+    if bulk and invoice.account.bulk_email_opt_out:
+        record.status = InvoiceEmail.Status.SKIPPED
+        record.error = f"Account {invoice.account} opted out of bulk email."
+        record.save()
+        _email_status_set(invoice, Invoice.EmailStatus.SKIPPED)
+        return record
+
+    record.status = InvoiceEmail.Status.QUEUED
+    record.save()
+    _email_status_set(invoice, Invoice.EmailStatus.QUEUED)
+    try:
+        if not resolved.recipient:
+            raise _EmailFailure(
+                "email_no_recipient",
+                f"Invoice {invoice} has no recipient: set a bill-to contact with an email on "
+                "the invoice or the account's billing profile, or an account email, or send "
+                "it with an explicit 'to' address.",
+            )
+        message = EmailMessage(
+            subject=subject,
+            body=render_merge(resolved.template.body, values),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[resolved.recipient],
+            reply_to=[invoice.legal_entity.email]
+            if invoice.legal_entity_id and invoice.legal_entity.email
+            else None,
+        )
+        # django-anymail extensions; other backends ignore them.
+        message.metadata = {"invoice_id": invoice.pk, "invoice_number": invoice.number}
+        message.tags = ["invoice", "bulk" if bulk else "single"]
+        if resolved.attach_pdf:
+            pdf, filename = _pdf_for(invoice)
+            message.attach(filename, pdf, "application/pdf")
+            record.attached_pdf = True
+        message.send(fail_silently=False)
+    except Exception as exc:  # noqa: BLE001 - a provider or PDF failure is recorded
+        if isinstance(exc, _EmailFailure | DomainError):
+            code, text = exc.code, exc.message
+        else:
+            logger.warning("Email of invoice %s failed", invoice.pk, exc_info=True)
+            code = "email_failed"
+            text = (
+                f"The email of invoice {invoice} to {resolved.recipient} failed: "
+                f"{type(exc).__name__}: {exc}. Check the email settings (EMAIL_BACKEND, "
+                "ANYMAIL) and the address, then send it again."
+            )
+        record.status = InvoiceEmail.Status.FAILED
+        record.error = text[:5000]
+        record.save(update_fields=["status", "error", "attached_pdf", "updated_at"])
+        _email_status_set(invoice, Invoice.EmailStatus.FAILED)
+        error_log_record(
+            category=ErrorLog.Category.EMAIL,
+            code=code,
+            message=text,
+            primary=invoice,
+            **({"batch_run_id": batch_run_id} if batch_run_id else {}),
+        )
+        return record
+
+    record.status = InvoiceEmail.Status.SENT
+    record.sent_at = timezone.now()
+    record.save(update_fields=["status", "sent_at", "attached_pdf", "updated_at"])
+    _email_status_set(invoice, Invoice.EmailStatus.SENT)
+    error_logs_resolve(primaries=[invoice], category=ErrorLog.Category.EMAIL)
+    return record
+
+
+class _EmailFailure(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _pdf_for(invoice: Invoice) -> tuple[bytes, str]:
+    from invoicing.services.documents import invoice_pdf_bytes
+
+    return invoice_pdf_bytes(invoice_id=invoice.pk)
+
+
+def _email_status_set(invoice: Invoice, status: str) -> None:
+    # A plain update, not save(): the dispatch status is not a change of the document, so
+    # updated_at (which dates the stored PDF's freshness) stays.
+    Invoice.objects.filter(pk=invoice.pk).update(email_status=status)
+    invoice.email_status = status
+
+
+def invoices_email_send_bulk(
+    *, invoice_ids: Iterable[int], batch_run_id: int | None = None
+) -> dict[str, int]:
+    """A run's bulk send: honours opt-outs and skips invoices already emailed (status sent),
+    so a repeated run sends nothing twice. Returns counts per outcome."""
+    counts = {"sent": 0, "skipped": 0, "failed": 0, "already_sent": 0, "not_posted": 0}
+    for invoice_id in sorted(set(invoice_ids)):
+        status = Invoice.objects.filter(pk=invoice_id).values_list("status", "email_status").first()
+        if status is None or status[0] != InvoiceStatus.POSTED:
+            counts["not_posted"] += 1
+            continue
+        if status[1] == Invoice.EmailStatus.SENT:
+            counts["already_sent"] += 1
+            continue
+        record = invoice_email_send(invoice_id=invoice_id, bulk=True, batch_run_id=batch_run_id)
+        counts[record.status] += 1
+    return counts

@@ -1,0 +1,559 @@
+"""Credit memos and debit memos.
+
+Credit memos
+    A credit memo gives credit: positive amounts credit charges. A void creates one that
+    mirrors the voided invoice (invoicing/services/void.py); staff may also create a
+    standalone one and post it, then apply it to posted invoices of the same account and
+    currency. A posted credit memo is numbered by the one active `credit_memo` sequence
+    policy matching its legal entity, currency and date (gapless, like invoices). When no
+    such policy exists the memo is posted unnumbered: credit memo numbering is optional, and
+    a missing policy must not block a void. Several matching policies are a configuration
+    error and refuse the posting.
+
+Debit memos
+    Extra charges (late fees, undercharges). Created as a draft with lines, then posted. A
+    posted debit memo whose next billing date the target date reaches is invoiced by the next
+    generation: its lines are merged into the generated invoice of the same account, currency
+    and legal entity (`debit_memos_take` / `debit_memos_mark_invoiced`, called by the
+    generation engine). `debit_memo_invoice` turns one into a draft (or posted) invoice of its
+    own at once, for an account with nothing else to bill. Voiding or deleting that invoice
+    makes the memo due again.
+
+Lock order (invoicing/locks.py), with memos placed after the invoice they touch:
+account → schedule group → schedule → invoice → credit/debit memo → sequence policy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Prefetch, prefetch_related_objects
+from django.utils import timezone
+
+from accounts.models import Account, LegalEntity
+from accounts.selectors import billing_terms_resolve
+from billing.models import Product
+from core.exceptions import Conflict, NotFound, ValidationError
+from core.money import ZERO, money_display, round_money, to_decimal, validate_currency
+from invoicing.exceptions import NoSequencePolicy
+from invoicing.models import (
+    CreditMemo,
+    CreditMemoApplication,
+    DebitMemo,
+    DebitMemoLine,
+    Invoice,
+    InvoiceAddress,
+    InvoiceLine,
+    InvoiceStatus,
+    SequencePolicy,
+)
+from invoicing.services.numbering import sequence_numbers_take, sequence_policy_select
+from invoicing.services.void import InvoiceNotFound, InvoiceNotPosted
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class CreditMemoNotFound(NotFound):
+    code = "credit_memo_not_found"
+
+
+class CreditMemoNotDraft(Conflict):
+    code = "credit_memo_not_draft"
+
+
+class CreditMemoNotPosted(Conflict):
+    code = "credit_memo_not_posted"
+
+
+class CreditExceedsBalance(Conflict):
+    code = "credit_exceeds_balance"
+
+
+class DebitMemoNotFound(NotFound):
+    code = "debit_memo_not_found"
+
+
+class DebitMemoNotDraft(Conflict):
+    code = "debit_memo_not_draft"
+
+
+class DebitMemoNotPosted(Conflict):
+    code = "debit_memo_not_posted"
+
+
+def _name(memo: CreditMemo | DebitMemo) -> str:
+    """'Credit memo CM-001' / 'Debit memo #7' (an unnumbered memo's str names its kind)."""
+    kind = "Credit memo" if isinstance(memo, CreditMemo) else "Debit memo"
+    return f"{kind} {memo.number}" if memo.number else str(memo)
+
+
+# --- credit memos ---------------------------------------------------------------------------
+
+
+def credit_memo_number_take(memo: CreditMemo) -> str | None:
+    """The next number of the one active credit-memo policy matching the memo, or None when
+    no policy matches. Must run inside the posting transaction (the policy stays locked).
+    AmbiguousSequencePolicy propagates: several matching policies are a configuration error.
+    """
+    on_date = memo.posted_date or memo.memo_date
+    try:
+        policy = sequence_policy_select(
+            target=SequencePolicy.Target.CREDIT_MEMO,
+            legal_entity_id=memo.legal_entity_id,
+            currency=memo.currency,
+            on_date=on_date,
+        )
+    except NoSequencePolicy:
+        return None
+    return sequence_numbers_take(policy_id=policy.pk, on_dates=[on_date])[0]
+
+
+def _credit_memo_lock(credit_memo_id: int) -> CreditMemo:
+    memo = CreditMemo.objects.select_for_update().filter(pk=credit_memo_id).first()
+    if memo is None:
+        raise CreditMemoNotFound(
+            f"Credit memo {credit_memo_id} does not exist.",
+            details={"credit_memo": credit_memo_id},
+        )
+    return memo
+
+
+def credit_memo_post(*, credit_memo_id: int, posted_date: dt.date | None = None) -> CreditMemo:
+    """Post a draft credit memo: totals from its lines, posted date, number (when a credit
+    memo policy matches). Its whole total is then available to apply."""
+    posted_date = posted_date or timezone.localdate()
+    with transaction.atomic(durable=True):
+        memo = _credit_memo_lock(credit_memo_id)
+        if memo.status != CreditMemo.Status.DRAFT:
+            raise CreditMemoNotDraft(
+                f"{_name(memo)} is already posted.",
+                details={"credit_memo": memo.pk, "status": memo.status},
+            )
+        lines = list(memo.lines.all())
+        if not lines:
+            raise ValidationError({"lines": "A credit memo needs at least one line to post."})
+        memo.total_charges = sum((line.amount for line in lines), ZERO)
+        memo.total_tax = sum((line.tax_amount for line in lines), ZERO)
+        memo.total = memo.total_charges + memo.total_tax
+        if memo.total < ZERO:
+            raise ValidationError(
+                {"lines": "The lines add up to a negative credit; use a debit memo instead."}
+            )
+        memo.balance = memo.total
+        memo.status = CreditMemo.Status.POSTED
+        memo.posted_date = posted_date
+        memo.number = credit_memo_number_take(memo)
+        memo.save(
+            update_fields=[
+                "total_charges",
+                "total_tax",
+                "total",
+                "balance",
+                "status",
+                "posted_date",
+                "number",
+                "updated_at",
+            ]
+        )
+    return memo
+
+
+def credit_memo_apply(
+    *,
+    credit_memo_id: int,
+    invoice_id: int,
+    amount: Any,
+    applied_date: dt.date | None = None,
+) -> CreditMemoApplication:
+    """Apply part of a posted credit memo's unapplied balance to a posted invoice of the same
+    account and currency: the invoice balance and settlement status follow."""
+    from invoicing.services.payments import settlement_status_of
+
+    applied_date = applied_date or timezone.localdate()
+    with transaction.atomic(durable=True):
+        account_id = (
+            CreditMemo.objects.filter(pk=credit_memo_id)
+            .values_list("account_id", flat=True)
+            .first()
+        )
+        if account_id is None:
+            raise CreditMemoNotFound(
+                f"Credit memo {credit_memo_id} does not exist.",
+                details={"credit_memo": credit_memo_id},
+            )
+        list(Account.objects.select_for_update().filter(pk=account_id).values_list("pk"))
+        invoice = Invoice.objects.select_for_update(of=("self",)).filter(pk=invoice_id).first()
+        if invoice is None:
+            raise InvoiceNotFound.for_id(invoice_id)
+        memo = _credit_memo_lock(credit_memo_id)
+        value = _money_input(amount, memo.currency, field="amount")
+        if memo.status != CreditMemo.Status.POSTED:
+            raise CreditMemoNotPosted(
+                f"{_name(memo)} is a draft; post it before applying it.",
+                details={"credit_memo": memo.pk},
+            )
+        if invoice.status != InvoiceStatus.POSTED:
+            raise InvoiceNotPosted(
+                f"Credit can only be applied to a posted invoice; invoice {invoice} is "
+                f"{invoice.get_status_display().lower()}.",
+                details={"invoice": invoice.pk, "status": invoice.status},
+            )
+        if invoice.account_id != memo.account_id or invoice.currency != memo.currency:
+            raise ValidationError(
+                {"invoice": "The invoice must belong to the credit memo's account and currency."}
+            )
+        if value > memo.balance or value > invoice.balance:
+            raise CreditExceedsBalance(
+                f"Cannot apply {money_display(value, memo.currency)}: {_name(memo)} has "
+                f"{money_display(memo.balance, memo.currency)} left and invoice {invoice} is "
+                f"open for {money_display(invoice.balance, invoice.currency)}.",
+                details={
+                    "amount": str(value),
+                    "credit_memo_balance": str(memo.balance),
+                    "invoice_balance": str(invoice.balance),
+                },
+            )
+        application = CreditMemoApplication.objects.create(
+            credit_memo=memo, invoice=invoice, amount=value, applied_date=applied_date
+        )
+        memo.balance -= value
+        memo.save(update_fields=["balance", "updated_at"])
+        invoice.balance -= value
+        invoice.settlement_status = settlement_status_of(invoice)
+        invoice.save(update_fields=["balance", "settlement_status", "updated_at"])
+    return application
+
+
+def _money_input(value: Any, currency: str, *, field: str) -> Decimal:
+    try:
+        amount = to_decimal(value)
+        if not amount.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValidationError({field: "Give an amount as a decimal string, e.g. '25.00'."})
+    if amount <= ZERO:
+        raise ValidationError({field: "The amount must be more than zero."})
+    if round_money(amount, currency) != amount:
+        raise ValidationError({field: f"{amount} has more decimal places than {currency} allows."})
+    return amount
+
+
+# --- debit memos ----------------------------------------------------------------------------
+
+
+def _debit_memo_lines(lines: Sequence[dict], currency: str) -> list[DebitMemoLine]:
+    if not lines:
+        raise ValidationError({"lines": "A debit memo needs at least one line."})
+    errors: dict[str, list[str]] = {}
+    out = []
+    product_ids = {line.get("product_id") for line in lines if line.get("product_id")}
+    products = {p.pk: p for p in Product.objects.filter(pk__in=product_ids)}
+    for index, raw in enumerate(lines):
+        path = f"lines[{index}]"
+        name = (raw.get("name") or "").strip()
+        product = products.get(raw.get("product_id")) if raw.get("product_id") else None
+        if raw.get("product_id") and product is None:
+            errors[f"{path}.product"] = [f"Product {raw['product_id']} does not exist."]
+        if not name and product is not None:
+            name = product.name
+        if not name:
+            errors[f"{path}.name"] = ["Name the charge, e.g. 'Late fee'."]
+        try:
+            quantity = to_decimal(raw.get("quantity", "1"))
+            price = to_decimal(raw.get("unit_price"))
+            if not (quantity.is_finite() and price.is_finite()):
+                raise InvalidOperation
+        except (InvalidOperation, TypeError, ValueError):
+            errors[f"{path}.unit_price"] = ["Quantity and unit price must be decimal numbers."]
+            continue
+        if quantity <= 0:
+            errors[f"{path}.quantity"] = ["The quantity must be more than zero."]
+        if price < 0:
+            errors[f"{path}.unit_price"] = ["A debit memo charges; use a credit memo for a credit."]
+        out.append(
+            DebitMemoLine(
+                sort_order=index + 1,
+                product=product,
+                name=name,
+                description=raw.get("description", "") or "",
+                quantity=quantity,
+                unit_price=price,
+                amount=round_money(quantity * price, currency),
+                taxable=raw.get("taxable", product.taxable if product else True),
+                tax_code=raw.get("tax_code", product.tax_code if product else "") or "",
+            )
+        )
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def debit_memo_create(
+    *,
+    account_id: int,
+    lines: Sequence[dict],
+    memo_date: dt.date | None = None,
+    next_billing_date: dt.date | None = None,
+    reason: str = "",
+    currency: str = "",
+    legal_entity_id: int | None = None,
+    post: bool = False,
+) -> DebitMemo:
+    """Create a debit memo with its lines (dicts: name, quantity, unit_price, product_id,
+    description, taxable, tax_code); amount = quantity × unit price rounded per line. It is
+    billed from next_billing_date (default: the memo date). post=True posts it at once."""
+    account = Account.objects.filter(pk=account_id).first()
+    if account is None:
+        raise ValidationError({"account": f"Account {account_id} does not exist."})
+    currency = validate_currency(currency or account.currency)
+    memo_date = memo_date or timezone.localdate()
+    if legal_entity_id is not None and not LegalEntity.objects.filter(pk=legal_entity_id).exists():
+        raise ValidationError({"legal_entity": f"Legal entity {legal_entity_id} does not exist."})
+    memo_lines = _debit_memo_lines(lines, currency)
+    with transaction.atomic(durable=True):
+        memo = DebitMemo(
+            account=account,
+            legal_entity_id=legal_entity_id or account.legal_entity_id,
+            currency=currency,
+            reason=reason or "",
+            memo_date=memo_date,
+            next_billing_date=next_billing_date or memo_date,
+            total=sum((line.amount for line in memo_lines), ZERO),
+            status=DebitMemo.Status.POSTED if post else DebitMemo.Status.DRAFT,
+        )
+        memo.full_clean(exclude=["number"])
+        memo.save()
+        for line in memo_lines:
+            line.debit_memo = memo
+        DebitMemoLine.objects.bulk_create(memo_lines)
+    return memo
+
+
+def _debit_memo_lock(debit_memo_id: int) -> DebitMemo:
+    memo = DebitMemo.objects.select_for_update().filter(pk=debit_memo_id).first()
+    if memo is None:
+        raise DebitMemoNotFound(
+            f"Debit memo {debit_memo_id} does not exist.",
+            details={"debit_memo": debit_memo_id},
+        )
+    return memo
+
+
+def debit_memo_totals_refresh(*, debit_memo_id: int) -> DebitMemo:
+    """Recompute a draft debit memo's line amounts and total (after staff edited lines)."""
+    with transaction.atomic(durable=True):
+        memo = _debit_memo_lock(debit_memo_id)
+        if memo.status != DebitMemo.Status.DRAFT:
+            return memo
+        lines = list(memo.lines.all())
+        for line in lines:
+            line.amount = round_money(line.quantity * line.unit_price, memo.currency)
+        DebitMemoLine.objects.bulk_update(lines, ["amount"])
+        memo.total = sum((line.amount for line in lines), ZERO)
+        memo.save(update_fields=["total", "updated_at"])
+    return memo
+
+
+def debit_memo_post(*, debit_memo_id: int) -> DebitMemo:
+    """Post a draft debit memo: from its next billing date it is invoiced by generation."""
+    with transaction.atomic(durable=True):
+        memo = _debit_memo_lock(debit_memo_id)
+        if memo.status != DebitMemo.Status.DRAFT:
+            raise DebitMemoNotDraft(
+                f"{_name(memo)} is {memo.get_status_display().lower()}; only a draft can be "
+                "posted.",
+                details={"debit_memo": memo.pk, "status": memo.status},
+            )
+        if not memo.lines.exists():
+            raise ValidationError({"lines": "A debit memo needs at least one line to post."})
+        memo.status = DebitMemo.Status.POSTED
+        memo.save(update_fields=["status", "updated_at"])
+    return memo
+
+
+def _memo_label(memo: DebitMemo) -> str:
+    return _name(memo) + (f": {memo.reason}" if memo.reason else "")
+
+
+def debit_memo_invoice_lines(memo: DebitMemo) -> list[tuple[DebitMemoLine, InvoiceLine]]:
+    """Unsaved invoice lines for a debit memo's lines (charges), paired with them."""
+    label = _memo_label(memo)
+    pairs = []
+    for line in sorted(memo.lines.all(), key=lambda x: (x.sort_order, x.pk)):
+        product = line.product
+        pairs.append(
+            (
+                line,
+                InvoiceLine(
+                    type=InvoiceLine.Type.CHARGE,
+                    product=product,
+                    name=line.name,
+                    description=(line.description or label)[:500],
+                    quantity=line.quantity,
+                    unit_id=product.unit_id if product else None,
+                    unit_price=line.unit_price,
+                    amount=line.amount,
+                    taxable=line.taxable,
+                    tax_code=line.tax_code,
+                ),
+            )
+        )
+    return pairs
+
+
+def debit_memos_mark_invoiced(
+    pairs: Iterable[tuple[DebitMemoLine, InvoiceLine]],
+) -> list[int]:
+    """After the lines are saved: link each memo line to its invoice line and mark its memo
+    invoiced on that invoice. Returns the memo ids."""
+    memo_invoice: dict[int, int] = {}
+    memo_lines = []
+    for memo_line, invoice_line in pairs:
+        memo_line.invoice_line_id = invoice_line.pk
+        memo_lines.append(memo_line)
+        memo_invoice[memo_line.debit_memo_id] = invoice_line.invoice_id
+    if not memo_lines:
+        return []
+    DebitMemoLine.objects.bulk_update(memo_lines, ["invoice_line"])
+    by_invoice: dict[int, list[int]] = defaultdict(list)
+    for memo_id, invoice_id in memo_invoice.items():
+        by_invoice[invoice_id].append(memo_id)
+    now = timezone.now()
+    for invoice_id, memo_ids in by_invoice.items():
+        DebitMemo.objects.filter(pk__in=memo_ids).update(
+            status=DebitMemo.Status.INVOICED, invoice_id=invoice_id, updated_at=now
+        )
+    return sorted(memo_invoice)
+
+
+def debit_memos_take(
+    keys: Iterable[tuple[int, str, int | None]],
+    *,
+    target_date: dt.date,
+    skip_locked: bool = False,
+) -> dict[tuple[int, str, int | None], list[DebitMemo]]:
+    """Lock the posted debit memos due by target_date of these (account, currency, legal
+    entity) triples, with their lines; called by generation inside its chunk transaction,
+    after it locked the schedules. A memo another transaction is invoicing is waited for (or
+    skipped, for batch workers) and, once invoiced there, no longer matches."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    memos = (
+        DebitMemo.objects.select_for_update(of=("self",), skip_locked=skip_locked)
+        .filter(
+            account_id__in={k[0] for k in wanted},
+            status=DebitMemo.Status.POSTED,
+            next_billing_date__lte=target_date,
+        )
+        .order_by("id")
+    )
+    out: dict[tuple[int, str, int | None], list[DebitMemo]] = defaultdict(list)
+    for memo in memos:
+        key = (memo.account_id, memo.currency, memo.legal_entity_id)
+        if key in wanted:
+            out[key].append(memo)
+    prefetch_related_objects(
+        [m for ms in out.values() for m in ms],
+        Prefetch("lines", queryset=DebitMemoLine.objects.select_related("product")),
+    )
+    return dict(out)
+
+
+def debit_memo_lines_for_keys(
+    keys: dict[tuple, tuple[int, str, int | None]],
+    *,
+    target_date: dt.date,
+    skip_locked: bool = False,
+) -> dict[tuple, list[tuple[DebitMemoLine, InvoiceLine]]]:
+    """For the generation engine: the due posted debit memos of the keys' (account,
+    currency, legal entity), locked, as unsaved invoice lines paired with their memo lines.
+
+    `keys` maps each grouping key of a chunk to its (account, currency, legal entity); a
+    memo goes to the first key of its triple (keys in the engine's order), so it is merged
+    into exactly one invoice. After the lines are saved, call debit_memos_mark_invoiced().
+    """
+    first_key: dict[tuple[int, str, int | None], tuple] = {}
+    for key, triple in keys.items():
+        first_key.setdefault(triple, key)
+    memos = debit_memos_take(first_key, target_date=target_date, skip_locked=skip_locked)
+    out: dict[tuple, list[tuple[DebitMemoLine, InvoiceLine]]] = defaultdict(list)
+    for triple, due in memos.items():
+        for memo in due:
+            out[first_key[triple]] += debit_memo_invoice_lines(memo)
+    return dict(out)
+
+
+def debit_memo_invoice(
+    *,
+    debit_memo_id: int,
+    invoice_date: dt.date | None = None,
+    post: bool = False,
+    posted_by: str = "",
+) -> Invoice:
+    """Turn a posted debit memo into an invoice of its own (source debit_memo) at once: a
+    draft, or posted with post=True. Bill-to, payment term, payment method and billing
+    address resolve from the account's default billing profile."""
+    from invoicing.services.drafts import draft_totals_refresh
+    from invoicing.services.posting import invoices_post_locked
+
+    invoice_date = invoice_date or timezone.localdate()
+    with transaction.atomic(durable=True):
+        account_id = (
+            DebitMemo.objects.filter(pk=debit_memo_id).values_list("account_id", flat=True).first()
+        )
+        if account_id is None:
+            raise DebitMemoNotFound(
+                f"Debit memo {debit_memo_id} does not exist.",
+                details={"debit_memo": debit_memo_id},
+            )
+        account = Account.objects.select_for_update().get(pk=account_id)
+        memo = _debit_memo_lock(debit_memo_id)
+        if memo.status != DebitMemo.Status.POSTED:
+            raise DebitMemoNotPosted(
+                f"{_name(memo)} is {memo.get_status_display().lower()}; only a posted, "
+                "not yet invoiced debit memo can be invoiced.",
+                details={"debit_memo": memo.pk, "status": memo.status},
+            )
+        terms = billing_terms_resolve(
+            account=account, currency=memo.currency, legal_entity=memo.legal_entity
+        )
+        term = terms.payment_term
+        invoice = Invoice(
+            status=InvoiceStatus.DRAFT,
+            account=account,
+            legal_entity_id=memo.legal_entity_id,
+            bill_to=terms.bill_to,
+            currency=memo.currency,
+            invoice_date=invoice_date,
+            due_date=term.due_date(invoice_date) if term else invoice_date,
+            target_date=invoice_date,
+            source=Invoice.Source.DEBIT_MEMO,
+            payment_term=term,
+            saved_payment_method=terms.saved_payment_method,
+            description=_memo_label(memo),
+        )
+        invoice.save()
+        if terms.billing_address is not None:
+            InvoiceAddress.objects.create(
+                invoice=invoice,
+                kind=InvoiceAddress.Kind.BILLING,
+                name=account.name,
+                **terms.billing_address.as_dict(),
+            )
+        pairs = debit_memo_invoice_lines(memo)
+        for order, (_, line) in enumerate(pairs, start=1):
+            line.invoice = invoice
+            line.sort_order = order
+        InvoiceLine.objects.bulk_create([line for _, line in pairs])
+        draft_totals_refresh(invoice)
+        debit_memos_mark_invoiced(pairs)
+        if post:
+            invoices_post_locked([invoice], posted_by=posted_by)
+    invoice.refresh_from_db()
+    return invoice

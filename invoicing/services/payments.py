@@ -1,0 +1,118 @@
+"""Recording payments against posted invoices.
+
+A payment (amount, date, saved payment method) lowers the invoice balance; the settlement
+status follows: not_settled (nothing paid), partially_settled, settled (balance zero). A
+payment above the open balance is refused (`payment_exceeds_balance`): Ledgerline keeps no
+unapplied cash, so an overpayment is a refund or a credit to handle outside. Only a posted
+invoice takes payments (`invoice_not_posted`). The database checks a payment is positive.
+
+Locks: account → invoice (the global order of invoicing/locks.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account, SavedPaymentMethod
+from core.exceptions import Conflict, ValidationError
+from core.money import ZERO, money_display, round_money, to_decimal
+from invoicing.models import Invoice, InvoiceStatus, Payment
+from invoicing.services.void import InvoiceNotFound, InvoiceNotPosted
+
+
+class PaymentExceedsBalance(Conflict):
+    code = "payment_exceeds_balance"
+
+
+def settlement_status_of(invoice: Invoice) -> str:
+    if invoice.balance <= ZERO and invoice.total > ZERO:
+        return Invoice.Settlement.SETTLED
+    if invoice.balance < invoice.total:
+        return Invoice.Settlement.PARTIALLY_SETTLED
+    return Invoice.Settlement.NOT_SETTLED
+
+
+def _amount(value: Any, currency: str) -> Decimal:
+    try:
+        amount = to_decimal(value)
+        if not amount.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValidationError({"amount": "Give the amount as a decimal string, e.g. '125.00'."})
+    if amount <= ZERO:
+        raise ValidationError({"amount": "A payment must be more than zero."})
+    if round_money(amount, currency) != amount:
+        raise ValidationError({"amount": f"{amount} has more decimal places than {currency} has."})
+    return amount
+
+
+def payment_record(
+    *,
+    invoice_id: int,
+    amount: Any,
+    payment_date: dt.date | None = None,
+    saved_payment_method_id: int | None = None,
+    reference: str = "",
+    recorded_by: str = "",
+) -> Payment:
+    """Record a payment of a posted invoice and update its balance and settlement status."""
+    payment_date = payment_date or timezone.localdate()
+    with transaction.atomic(durable=True):
+        account_id = (
+            Invoice.objects.filter(pk=invoice_id).values_list("account_id", flat=True).first()
+        )
+        if account_id is None:
+            raise InvoiceNotFound.for_id(invoice_id)
+        list(Account.objects.select_for_update().filter(pk=account_id).values_list("pk"))
+        invoice = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice_id)
+        if invoice.status != InvoiceStatus.POSTED:
+            raise InvoiceNotPosted(
+                f"Only a posted invoice takes payments; invoice {invoice} is "
+                f"{invoice.get_status_display().lower()}.",
+                details={"invoice": invoice.pk, "status": invoice.status},
+            )
+        value = _amount(amount, invoice.currency)
+        if (
+            saved_payment_method_id is not None
+            and not SavedPaymentMethod.objects.filter(
+                pk=saved_payment_method_id, account_id=invoice.account_id
+            ).exists()
+        ):
+            raise ValidationError(
+                {
+                    "saved_payment_method": f"Saved payment method {saved_payment_method_id} "
+                    f"is not one of account {invoice.account}'s payment methods."
+                }
+            )
+        if value > invoice.balance:
+            raise PaymentExceedsBalance(
+                f"A payment of {money_display(value, invoice.currency)} is more than the "
+                f"{money_display(invoice.balance, invoice.currency)} open on invoice {invoice}. "
+                "Record at most the open balance; refund or credit the difference.",
+                details={
+                    "invoice": invoice.pk,
+                    "amount": str(value),
+                    "balance": str(invoice.balance),
+                },
+            )
+        payment = Payment(
+            invoice=invoice,
+            account_id=invoice.account_id,
+            amount=value,
+            currency=invoice.currency,
+            payment_date=payment_date,
+            saved_payment_method_id=saved_payment_method_id,
+            reference=reference or "",
+            recorded_by=recorded_by or "",
+        )
+        payment.full_clean()
+        payment.save()
+        invoice.balance -= value
+        invoice.settlement_status = settlement_status_of(invoice)
+        invoice.save(update_fields=["balance", "settlement_status", "updated_at"])
+    return payment

@@ -1,0 +1,78 @@
+from django.urls import path, re_path
+
+from web.views import accounts, dashboard, errors, invoices, orders, runs, schedulers, schedules
+
+app_name = "web"
+
+urlpatterns = [
+    path("login/", dashboard.LoginView.as_view(), name="login"),
+    path("logout/", dashboard.LogoutView.as_view(), name="logout"),
+    path("", dashboard.DashboardView.as_view(), name="dashboard"),
+    # accounts
+    path("accounts/", accounts.AccountListView.as_view(), name="account_list"),
+    path("accounts/<int:pk>/", accounts.AccountDetailView.as_view(), name="account_detail"),
+    path("accounts/<int:pk>/generate", accounts.GenerateView.as_view(), name="account_generate"),
+    path(
+        "generations/<str:request_id>/",
+        accounts.GenerationResultView.as_view(),
+        name="generation_result",
+    ),
+    # orders
+    path("orders/", orders.OrderListView.as_view(), name="order_list"),
+    path("orders/<int:pk>/", orders.OrderDetailView.as_view(), name="order_detail"),
+    path("orders/<int:pk>/activate", orders.OrderActivateView.as_view(), name="order_activate"),
+    path("orders/<int:pk>/generate", orders.OrderGenerateView.as_view(), name="order_generate"),
+    # billing schedules
+    path("schedules/", schedules.ScheduleListView.as_view(), name="schedule_list"),
+    path("schedules/<int:pk>/", schedules.ScheduleDetailView.as_view(), name="schedule_detail"),
+    # invoices
+    path("invoices/", invoices.InvoiceListView.as_view(), name="invoice_list"),
+    path("invoices/<int:pk>/", invoices.InvoiceDetailView.as_view(), name="invoice_detail"),
+    path("invoices/<int:pk>/pdf", invoices.InvoicePdfView.as_view(), name="invoice_pdf"),
+    path("invoices/<int:pk>/post", invoices.InvoicePostView.as_view(), name="invoice_post"),
+    path("invoices/<int:pk>/void", invoices.InvoiceVoidView.as_view(), name="invoice_void"),
+    path("invoices/<int:pk>/email", invoices.InvoiceEmailView.as_view(), name="invoice_email"),
+    path(
+        "invoices/<int:pk>/payment", invoices.InvoicePaymentView.as_view(), name="invoice_payment"
+    ),
+    path("invoices/<int:pk>/edit", invoices.InvoiceEditView.as_view(), name="invoice_edit"),
+    path(
+        "invoices/<int:pk>/adjustments",
+        invoices.AdjustmentAddView.as_view(),
+        name="invoice_adjustment_add",
+    ),
+    path(
+        "invoices/<int:pk>/adjustments/<int:line_pk>/remove",
+        invoices.AdjustmentRemoveView.as_view(),
+        name="invoice_adjustment_remove",
+    ),
+    path("invoices/<int:pk>/delete", invoices.DraftDeleteView.as_view(), name="invoice_delete"),
+    # batch runs
+    path("runs/", runs.RunListView.as_view(), name="run_list"),
+    path("runs/start", runs.RunStartView.as_view(), name="run_start"),
+    path("runs/<int:pk>/", runs.RunDetailView.as_view(), name="run_detail"),
+    path("runs/<int:pk>/progress.json", runs.RunProgressView.as_view(), name="run_progress"),
+    path("runs/<int:pk>/recover", runs.RunRecoverView.as_view(), name="run_recover"),
+    path(
+        "runs/<int:pk>/draft-to-posted",
+        runs.RunDraftToPostedView.as_view(),
+        name="run_draft_to_posted",
+    ),
+    path("runs/<int:pk>/send-emails", runs.RunSendEmailsView.as_view(), name="run_send_emails"),
+    # schedulers
+    path("schedulers/", schedulers.SchedulerListView.as_view(), name="scheduler_list"),
+    path("schedulers/new", schedulers.SchedulerFormView.as_view(), name="scheduler_new"),
+    path("schedulers/<int:pk>/", schedulers.SchedulerFormView.as_view(), name="scheduler_edit"),
+    path(
+        "schedulers/<int:pk>/run-now",
+        schedulers.SchedulerRunNowView.as_view(),
+        name="scheduler_run_now",
+    ),
+    re_path(
+        r"^schedulers/(?P<pk>[0-9]+)/(?P<to>activate|deactivate|cancel)$",
+        schedulers.SchedulerStatusView.as_view(),
+        name="scheduler_status",
+    ),
+    # error logs
+    path("errors/", errors.ErrorListView.as_view(), name="error_list"),
+]

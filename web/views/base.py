@@ -1,0 +1,87 @@
+"""What every page and action of the staff UI shares: login, role, pagination, and the one
+way an action calls its service and reports the service's own error message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponseRedirect
+from django.views import View
+from django.views.generic import TemplateView
+
+from core.exceptions import DomainError
+from web.roles import Role, require_act
+
+PAGE_SIZE = 50
+
+
+def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE):
+    """The requested page of a queryset (a bad or out-of-range page number gives the nearest
+    page, never an error)."""
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def call_service(request: HttpRequest, call: Callable[[], Any], *, success: str | None = None):
+    """Call one service. A DomainError becomes an error message with the service's own text
+    (and None is returned); on success the optional message is shown."""
+    try:
+        result = call()
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return None
+    if success:
+        messages.success(request, success)
+    return result
+
+
+def actor(request: HttpRequest) -> str:
+    """The name services record as the person who acted."""
+    return request.user.get_username()
+
+
+class PageView(LoginRequiredMixin, TemplateView):
+    """A page: login required; `role` in the context says which buttons to show."""
+
+    nav = ""  # the nav item this page belongs to
+    title = ""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.setdefault("role", Role(self.request.user))
+        context.setdefault("nav", self.nav)
+        context.setdefault("title", self.title)
+        return context
+
+
+class FormPageView(PageView):
+    """A page with a form that runs an action on POST. A read-only user gets 403 on POST,
+    and on GET too unless `readable` (a page worth reading without its form's action)."""
+
+    readable = False
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and (request.method == "POST" or not self.readable):
+            require_act(request.user)
+        return super().dispatch(request, *args, **kwargs)
+
+
+class ActionView(LoginRequiredMixin, View):
+    """A POST-only action: login, then a role check (403 for read-only), then `act()`, which
+    calls exactly one service and returns where to go next."""
+
+    http_method_names = ["post"]
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            require_act(request.user)
+        return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        return HttpResponseRedirect(self.act(request, *args, **kwargs))
+
+    def act(self, request, *args, **kwargs) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -1,0 +1,124 @@
+"""Orders: list; detail with items (bundles nested), schedules, activation, generation and a
+preview of the invoices of the next periods."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.models import BillingSchedule, Order, OrderItem
+from billing.services.orders import order_activate
+from core.exceptions import DomainError
+from invoicing.models import BillingPeriodItem, Invoice
+from invoicing.services.preview import invoices_preview
+from web import selectors
+from web.forms import GenerateForm, OrderFilterForm, PreviewForm
+from web.views.accounts import GenerateView
+from web.views.base import ActionView, PageView, actor, call_service, paginate
+
+
+class OrderListView(PageView):
+    template_name = "web/orders/list.html"
+    nav = "orders"
+    title = "Orders"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = OrderFilterForm(self.request.GET)
+        data = form.cleaned_data if form.is_valid() else {}
+        qs = selectors.order_list(q=data.get("q", ""), status=data.get("status", ""))
+        context.update(form=form, page=paginate(self.request, qs))
+        return context
+
+
+def item_tree(items: list[OrderItem]) -> list[tuple[OrderItem, int]]:
+    """Items in line order with bundle children right under their parent: (item, depth)."""
+    children: dict[int | None, list[OrderItem]] = {}
+    ids = {i.pk for i in items}
+    for item in items:
+        parent = item.parent_item_id if item.parent_item_id in ids else None
+        children.setdefault(parent, []).append(item)
+    out: list[tuple[OrderItem, int]] = []
+
+    def walk(parent, depth):
+        for item in children.get(parent, []):
+            out.append((item, depth))
+            walk(item.pk, depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+class OrderDetailView(PageView):
+    template_name = "web/orders/detail.html"
+    nav = "orders"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        order = get_object_or_404(
+            Order.objects.select_related(
+                "account",
+                "billing_profile",
+                "legal_entity",
+                "payment_term",
+                "bill_to",
+                "saved_payment_method",
+            ),
+            pk=kwargs["pk"],
+        )
+        items = list(
+            order.items.select_related("product", "amends_item").order_by("line_number", "id")
+        )
+        schedules = (
+            BillingSchedule.objects.filter(order=order)
+            .select_related("product", "order_item")
+            .order_by("id")
+        )
+        preview_form = PreviewForm(self.request.GET or None)
+        preview, preview_error = None, None
+        if order.status == Order.Status.ACTIVATED:
+            periods, preview_date = 2, timezone.localdate()
+            if preview_form.is_bound and preview_form.is_valid():
+                periods = preview_form.cleaned_data["periods"]
+                preview_date = preview_form.cleaned_data["preview_date"] or preview_date
+            try:
+                preview = [
+                    (p.invoice, [(line, p.depth[id(line)]) for line in p.lines])
+                    for p in invoices_preview(
+                        order_id=order.pk, periods=periods, preview_date=preview_date
+                    )
+                ]
+            except DomainError as exc:
+                preview_error = exc.message
+        context.update(
+            title=str(order),
+            order=order,
+            items=item_tree(items),
+            schedules=schedules,
+            invoices=Invoice.objects.filter(
+                pk__in=BillingPeriodItem.objects.filter(schedule__order=order).values("invoice_id")
+            )
+            .select_related("account")
+            .order_by("-id")[:50],
+            generate_form=GenerateForm(),
+            preview_form=preview_form if preview_form.is_bound else PreviewForm(),
+            preview=preview,
+            preview_error=preview_error,
+        )
+        return context
+
+
+class OrderActivateView(ActionView):
+    def act(self, request, pk):
+        order = get_object_or_404(Order, pk=pk)
+        call_service(
+            request,
+            lambda: order_activate(order_id=order.pk, activated_by=actor(request)),
+            success=f"Order {order} activated: its billing schedules are ready for invoicing.",
+        )
+        return reverse("web:order_detail", args=[order.pk])
+
+
+class OrderGenerateView(GenerateView):
+    scope = "order_id"

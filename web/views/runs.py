@@ -1,0 +1,228 @@
+"""Batch runs: list; start an ad hoc run; detail with a live progress bar and counters (the
+page polls `run_progress` every 2 s while the run is started), its invoices, error log and
+sub-runs; actions recover, draft to posted and send emails."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views import View
+
+from invoicing.models import ErrorLog, Invoice, InvoiceBatchRun, InvoiceStatus
+from web.forms import RunFilterForm, StartRunForm
+from web.optional import available, service
+from web.views.base import ActionView, FormPageView, PageView, actor, call_service, paginate
+
+Run = InvoiceBatchRun
+COUNTERS = (
+    ("matching_schedules", "Matching schedules"),
+    ("schedules_processed", "Schedules processed"),
+    ("schedules_failed", "Schedules failed"),
+    ("invoices_generated", "Invoices generated"),
+    ("invoices_failed", "Invoices failed"),
+    ("draft_invoices", "Draft invoices"),
+    ("posted_invoices", "Posted invoices"),
+)
+RUN_ACTIONS = ("run_start", "run_recover", "run_draft_to_posted", "run_send_emails", "email_bulk")
+
+
+def run_progress_data(run: Run) -> dict:
+    """What the progress bar and counters show; also the JSON the page polls."""
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "status_display": run.get_status_display(),
+        "stage": run.stage,
+        "stage_display": run.get_stage_display(),
+        "progress": run.progress,
+        "finished": run.status != Run.Status.STARTED,
+        "chunks_total": run.chunks_total,
+        "chunks_done": run.chunks_done,
+        "counters": {name: getattr(run, name) for name, _ in COUNTERS},
+        "amounts": run.amounts or [],
+        "completed_at": run.completed_at.isoformat() if run.completed_at else None,
+    }
+
+
+def _plain_items(values: dict) -> list[tuple[str, str]]:
+    """A run's filters or summary as (label, text) pairs for people."""
+    out = []
+    for key, value in (values or {}).items():
+        if isinstance(value, dict):
+            text = value.get("message") or ", ".join(f"{k} {v}" for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            text = ", ".join(str(v) for v in value)
+        else:
+            text = str(value)
+        out.append((key.replace("_", " "), text))
+    return out
+
+
+class RunListView(PageView):
+    template_name = "web/runs/list.html"
+    nav = "runs"
+    title = "Batch runs"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = RunFilterForm(self.request.GET)
+        data = form.cleaned_data if form.is_valid() else {}
+        qs = Run.objects.select_related("scheduler").order_by("-id")
+        if data.get("status"):
+            qs = qs.filter(status=data["status"])
+        if data.get("kind"):
+            qs = qs.filter(kind=data["kind"])
+        else:
+            qs = qs.filter(parent_run__isnull=True)
+        context.update(form=form, page=paginate(self.request, qs), actions=available(*RUN_ACTIONS))
+        return context
+
+
+class RunStartView(FormPageView):
+    template_name = "web/runs/start.html"
+    nav = "runs"
+    title = "Start a batch run"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            form=kwargs.get("form") or StartRunForm(), available=service("run_start") is not None
+        )
+        return context
+
+    def post(self, request):
+        start = service("run_start")
+        form = StartRunForm(request.POST)
+        if start is None:
+            messages.error(request, "Batch runs are not available on this installation.")
+            return HttpResponseRedirect(reverse("web:run_list"))
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form))
+        data = form.cleaned_data
+        run = call_service(
+            request,
+            lambda: start(
+                target_date=data["target_date"],
+                invoice_date=data["invoice_date"],
+                invoice_status=data["invoice_status"],
+                filters=form.filters(),
+                billing_period_count=data["billing_period_count"],
+                requested_by=actor(request),
+            ),
+        )
+        if run is None:
+            return self.render_to_response(self.get_context_data(form=form))
+        messages.success(request, f"Run {run.pk} started.")
+        return HttpResponseRedirect(reverse("web:run_detail", args=[run.pk]))
+
+
+class RunDetailView(PageView):
+    template_name = "web/runs/detail.html"
+    nav = "runs"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        run = get_object_or_404(
+            Run.objects.select_related("scheduler", "parent_run"), pk=kwargs["pk"]
+        )
+        invoices = Invoice.objects.filter(batch_run=run).select_related("account").order_by("id")
+        errors = (
+            ErrorLog.objects.filter(batch_run=run)
+            .select_related("primary_type", "related_type")
+            .order_by("-updated_at", "-id")
+        )
+        data = run_progress_data(run)
+        context.update(
+            title=str(run),
+            run=run,
+            progress=data,
+            counters=[(name, label, getattr(run, name)) for name, label in COUNTERS],
+            page=paginate(self.request, invoices),
+            errors=errors[:100],
+            error_count=errors.count(),
+            sub_runs=run.sub_runs.order_by("-id"),
+            actions=available(*RUN_ACTIONS),
+            filter_items=_plain_items(run.filters),
+            summary_items=_plain_items(run.summary),
+            is_generation=run.kind == Run.Kind.GENERATION,
+            is_started=run.status == Run.Status.STARTED,
+        )
+        return context
+
+
+class RunProgressView(LoginRequiredMixin, View):
+    """The run's progress and counters as JSON, polled by the run page while it is started."""
+
+    def get(self, request, pk):
+        run = get_object_or_404(Run, pk=pk)
+        response = JsonResponse(run_progress_data(run))
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class RunRecoverView(ActionView):
+    def act(self, request, pk):
+        run = get_object_or_404(Run, pk=pk)
+        recover = service("run_recover")
+        if recover is None:
+            messages.error(request, "Run recovery is not available on this installation.")
+            return reverse("web:run_detail", args=[run.pk])
+        sub = call_service(request, lambda: recover(run_id=run.pk, requested_by=actor(request)))
+        if sub is not None:
+            messages.success(request, f"Recovery started as run {sub.pk}.")
+            return reverse("web:run_detail", args=[sub.pk])
+        return reverse("web:run_detail", args=[run.pk])
+
+
+class RunDraftToPostedView(ActionView):
+    def act(self, request, pk):
+        run = get_object_or_404(Run, pk=pk)
+        post = service("run_draft_to_posted")
+        if post is None:
+            messages.error(request, "Draft to posted is not available on this installation.")
+            return reverse("web:run_detail", args=[run.pk])
+        sub = call_service(request, lambda: post(run_id=run.pk, requested_by=actor(request)))
+        if sub is not None:
+            messages.success(request, f"Posting the drafts of run {run.pk} as run {sub.pk}.")
+            return reverse("web:run_detail", args=[sub.pk])
+        return reverse("web:run_detail", args=[run.pk])
+
+
+class RunSendEmailsView(ActionView):
+    """Email the run's posted invoices: the batch service's email sub-run where installed,
+    else the email service's bulk send over the run's posted invoices (opt-outs honoured,
+    invoices already emailed skipped)."""
+
+    def act(self, request, pk):
+        run = get_object_or_404(Run, pk=pk)
+        back = reverse("web:run_detail", args=[run.pk])
+        send_run = service("run_send_emails")
+        if send_run is not None:
+            sub = call_service(
+                request, lambda: send_run(run_id=run.pk, requested_by=actor(request))
+            )
+            if sub is not None:
+                messages.success(request, f"Sending the emails of run {run.pk} as run {sub.pk}.")
+                return reverse("web:run_detail", args=[sub.pk])
+            return back
+        send_bulk = service("email_bulk")
+        if send_bulk is None:
+            messages.error(request, "Sending emails is not available on this installation.")
+            return back
+        ids = list(
+            Invoice.objects.filter(batch_run=run, status=InvoiceStatus.POSTED).values_list(
+                "pk", flat=True
+            )
+        )
+        counts = call_service(request, lambda: send_bulk(invoice_ids=ids, batch_run_id=run.pk))
+        if counts is not None:
+            messages.success(
+                request,
+                f"Emails of run {run.pk}: {counts.get('sent', 0)} sent, "
+                f"{counts.get('skipped', 0)} skipped (opted out), "
+                f"{counts.get('already_sent', 0)} already sent, {counts.get('failed', 0)} failed.",
+            )
+        return back
