@@ -241,8 +241,8 @@ def test_ensure_demo_staff_is_idempotent():
         out = StringIO()
         call_command("ensure_demo_staff", stdout=out)
         assert (
-            "Staff login: http://127.0.0.1:8000/admin/  user: admin  password: ledgerline-demo"
-            in out.getvalue()
+            "Staff login: http://127.0.0.1:8000/  user: admin  password: ledgerline-demo  "
+            "(admin: http://127.0.0.1:8000/admin/)" in out.getvalue()
         )
     users = get_user_model().objects.filter(is_superuser=True)
     assert [u.username for u in users] == ["admin"]

@@ -27,4 +27,6 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"User '{USERNAME}' already exists; its password was left unchanged.")
         url = settings.LEDGERLINE.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
-        self.stdout.write(f"Staff login: {url}/admin/  user: {USERNAME}  password: {PASSWORD}")
+        self.stdout.write(
+            f"Staff login: {url}/  user: {USERNAME}  password: {PASSWORD}  (admin: {url}/admin/)"
+        )
