@@ -27,7 +27,7 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from accounts.models import BillingProfile
 from billing.choices import (
@@ -41,6 +41,7 @@ from billing.choices import (
 )
 from billing.models import BillingSchedule, UsageSummary
 from billing.periods import Period, iter_periods, period_price, periods_through
+from core.db import rows_update
 from core.exceptions import DomainError, ValidationError
 from core.money import ZERO, round_money
 from invoicing.models import (
@@ -309,6 +310,10 @@ def invoice_key(schedule: BillingSchedule) -> tuple:
 
 
 def plan_keys(schedules: Iterable[BillingSchedule]) -> list[PlannedKey]:
+    """Group schedule ids by invoice key. A queryset is streamed, so memory holds the plan
+    (ids), never every schedule."""
+    if isinstance(schedules, QuerySet):
+        schedules = schedules.iterator(chunk_size=2000)
     keys: dict[tuple, list[int]] = defaultdict(list)
     for s in schedules:
         keys[invoice_key(s)].append(s.pk)
@@ -887,18 +892,13 @@ def _write(
         [(invoice, [line.obj for line in flat]) for invoice, flat in line_sets],
         estimate=not options.post,
     )
-    InvoiceLine.objects.bulk_update(
+    rows_update(
         [line.obj for _, flat in line_sets for line in flat if line.obj.tax_amount],
         ["tax_amount"],
-        batch_size=2000,
     )
     for invoice, flat in line_sets:
         invoice_totals_set(invoice, [line.obj for line in flat])
-    Invoice.objects.bulk_update(
-        invoices,
-        ["total_charges", "total_adjustments", "total_tax", "total", "balance"],
-        batch_size=2000,
-    )
+    rows_update(invoices, ["total_charges", "total_adjustments", "total_tax", "total", "balance"])
 
     period_items = []
     for _, flat in line_sets:
@@ -973,10 +973,9 @@ def _advance_schedules(schedules: list[BillingSchedule], billed: dict[int, list[
         if s.total_amount is not None:
             s.pending_amount = s.total_amount - s.billed_amount
         changed.append(s)
-    BillingSchedule.objects.bulk_update(
+    rows_update(
         changed,
         ["next_charge_from_date", "next_billing_date", "billed_amount", "pending_amount", "status"],
-        batch_size=2000,
     )
 
 

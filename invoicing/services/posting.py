@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import UsageSummary
+from core.db import rows_update
 from core.exceptions import Conflict, DomainError
 from invoicing import hooks
 from invoicing.models import (
@@ -159,9 +160,7 @@ def invoices_post_locked(
             )
     if not posted:
         return failures
-    Invoice.objects.bulk_update(
-        posted, ["number", "status", "posted_date", "posted_at", "posted_by"], batch_size=2000
-    )
+    rows_update(posted, ["number", "status", "posted_date", "posted_at", "posted_by"])
     ids = [i.pk for i in posted]
     BillingPeriodItem.objects.filter(invoice_id__in=ids).update(
         invoice_status=BillingPeriodItem.InvoiceStatus.POSTED
@@ -188,15 +187,9 @@ def _actual_tax(invoices: Sequence[Invoice]) -> None:
         for line in lines:
             line.tax_amount = 0
     invoice_lines_tax(pairs, estimate=False)
-    InvoiceLine.objects.bulk_update(
-        [line for _, lines in pairs for line in lines], ["tax_amount"], batch_size=2000
-    )
+    rows_update([line for _, lines in pairs for line in lines], ["tax_amount"])
     for invoice, lines in pairs:
         paid = invoice.total - invoice.balance
         invoice_totals_set(invoice, lines)
         invoice.balance = invoice.total - paid
-    Invoice.objects.bulk_update(
-        list(invoices),
-        ["total_charges", "total_adjustments", "total_tax", "total", "balance"],
-        batch_size=2000,
-    )
+    rows_update(invoices, ["total_charges", "total_adjustments", "total_tax", "total", "balance"])
