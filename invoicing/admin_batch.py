@@ -18,6 +18,7 @@ from invoicing.services.batch import (
     batch_run_cancel,
     batch_run_draft_to_posted,
     batch_run_recover,
+    batch_run_send_email,
     scheduler_run_now,
 )
 from invoicing.services.scheduling import (
@@ -193,7 +194,7 @@ class SubRunInline(admin.TabularInline):
 class InvoiceBatchRunBatchAdmin(InvoiceBatchRunAdmin):
     list_display = (*InvoiceBatchRunAdmin.list_display, "kind", "parent_run")
     list_select_related = ("scheduler", "parent_run")
-    actions = ("recover", "draft_to_posted", "cancel_run")
+    actions = ("recover", "draft_to_posted", "send_email", "cancel_run")
     inlines = (SubRunInline,)
 
     def has_recover_permission(self, request) -> bool:
@@ -241,6 +242,10 @@ class InvoiceBatchRunBatchAdmin(InvoiceBatchRunAdmin):
     @admin.action(description="Post the run's draft invoices", permissions=["post"])
     def draft_to_posted(self, request, queryset):
         self._sub_runs(request, queryset, "draft-to-posted", batch_run_draft_to_posted)
+
+    @admin.action(description="Email the run's posted invoices", permissions=["post"])
+    def send_email(self, request, queryset):
+        self._sub_runs(request, queryset, "email", batch_run_send_email)
 
     @admin.action(description="Cancel the run (drop its unprocessed keys)", permissions=["stop"])
     def cancel_run(self, request, queryset):

@@ -49,6 +49,11 @@ def batch_run_draft_to_posted_task(sub_run_id: int) -> str:
     return batch.batch_run_draft_to_posted_execute(sub_run_id=sub_run_id).status
 
 
+@shared_task(name="invoicing.batch_run_send_email", soft_time_limit=3000, time_limit=3600, **RETRY)
+def batch_run_send_email_task(sub_run_id: int) -> str:
+    return batch.batch_run_send_email_execute(sub_run_id=sub_run_id).status
+
+
 @shared_task(name="invoicing.batch_run_recover", soft_time_limit=1500, time_limit=1800, **RETRY)
 def batch_run_recover_task(sub_run_id: int) -> str:
     return batch.batch_run_recover_execute(sub_run_id=sub_run_id).status

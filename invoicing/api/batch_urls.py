@@ -35,6 +35,11 @@ urlpatterns = [
         name="invoice-batch-run-draft-to-posted",
     ),
     path(
+        "invoice-batch-runs/<int:pk>/send-email",
+        views.BatchRunSendEmailApi.as_view(),
+        name="invoice-batch-run-send-email",
+    ),
+    path(
         "invoice-batch-runs/<int:pk>/cancel",
         views.BatchRunCancelApi.as_view(),
         name="invoice-batch-run-cancel",

@@ -20,6 +20,7 @@ from invoicing.services.batch import (
     batch_run_cancel,
     batch_run_draft_to_posted,
     batch_run_recover,
+    batch_run_send_email,
     billing_schedules_recover,
     scheduler_run_now,
 )
@@ -182,6 +183,16 @@ class BatchRunDraftToPostedApi(_SubRunApi):
         "POST": ["invoicing.add_invoicebatchrun", "invoicing.change_invoice"],
     }
     service = staticmethod(batch_run_draft_to_posted)
+
+
+class BatchRunSendEmailApi(_SubRunApi):
+    """Email sub-run: email every posted invoice of a finished run (bulk: opt-outs honoured,
+    nothing sent twice)."""
+
+    required_permissions = {
+        "POST": ["invoicing.add_invoicebatchrun", "invoicing.change_invoice"],
+    }
+    service = staticmethod(batch_run_send_email)
 
 
 class BatchRunCancelApi(APIView):

@@ -713,9 +713,10 @@ def _sub_run_start(run_id: int, kind: str, requested_by: str) -> Run:
                 f"parent run {parent.parent_run_id}.",
                 details={"kind": parent.kind, "parent_run": parent.parent_run_id},
             )
-        if kind == Run.Kind.DRAFT_TO_POSTED and parent.status == Run.Status.STARTED:
+        if kind != Run.Kind.RECOVERY and parent.status == Run.Status.STARTED:
+            what = "post its drafts" if kind == Run.Kind.DRAFT_TO_POSTED else "email its invoices"
             raise BatchRunInProgress(
-                f"Batch run {parent.pk} is still running; post its drafts once it has finished.",
+                f"Batch run {parent.pk} is still running; {what} once it has finished.",
                 details={"status": parent.status, "stage": parent.stage},
             )
         sub = Run.objects.create(
@@ -731,11 +732,11 @@ def _sub_run_start(run_id: int, kind: str, requested_by: str) -> Run:
             started_at=timezone.now(),
             requested_by=requested_by,
         )
-        task = (
-            _tasks().batch_run_draft_to_posted_task
-            if kind == Run.Kind.DRAFT_TO_POSTED
-            else _tasks().batch_run_recover_task
-        )
+        task = {
+            Run.Kind.DRAFT_TO_POSTED: _tasks().batch_run_draft_to_posted_task,
+            Run.Kind.RECOVERY: _tasks().batch_run_recover_task,
+            Run.Kind.EMAIL: _tasks().batch_run_send_email_task,
+        }[kind]
         transaction.on_commit(lambda: task.delay(sub.pk))
     return sub
 
@@ -805,6 +806,46 @@ def batch_run_draft_to_posted_execute(*, sub_run_id: int) -> Run:
         sub.stage, sub.progress, sub.completed_at = Run.Stage.DONE, 100, timezone.now()
         sub.save()
         _figures_refresh(sub.parent_run_id)
+    return sub
+
+
+# --------------------------------------------------------------------------------------------
+# Email
+
+
+def batch_run_send_email(*, run_id: int, requested_by: str = "") -> Run:
+    """Start emailing the posted invoices of a finished run as an email sub-run."""
+    return _sub_run_start(run_id, Run.Kind.EMAIL, requested_by)
+
+
+def batch_run_send_email_execute(*, sub_run_id: int) -> Run:
+    """Email the parent run's posted invoices through the bulk send (opt-outs honoured, an
+    invoice already sent is not sent again). The sub-run's summary holds the counts per
+    outcome; failures are logged (ErrorLog category email, batch_run = the sub-run)."""
+    from invoicing.services.email import invoices_email_send_bulk
+
+    sub = _get_run(sub_run_id)
+    if sub.status != Run.Status.STARTED or sub.kind != Run.Kind.EMAIL:
+        return sub
+    ids = list(
+        Invoice.objects.filter(batch_run_id=sub.parent_run_id, status=InvoiceStatus.POSTED)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    Run.objects.filter(pk=sub.pk).update(stage=Run.Stage.GENERATING, progress=5)
+    counts = invoices_email_send_bulk(invoice_ids=ids, batch_run_id=sub.pk)
+    with transaction.atomic(durable=True):
+        sub = _get_run(sub_run_id, lock=True)
+        sub.summary = {"invoices_selected": len(ids), **counts}
+        sub.invoices_failed = counts.get("failed", 0)
+        if sub.invoices_failed and not counts.get("sent", 0):
+            sub.status = Run.Status.FAILED
+        elif sub.invoices_failed:
+            sub.status = Run.Status.COMPLETED_WITH_ERRORS
+        else:
+            sub.status = Run.Status.COMPLETED
+        sub.stage, sub.progress, sub.completed_at = Run.Stage.DONE, 100, timezone.now()
+        sub.save()
     return sub
 
 

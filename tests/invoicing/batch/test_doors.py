@@ -171,11 +171,20 @@ def test_api_run_now_then_the_run_its_recovery_and_draft_to_posted(
     assert sorted(Invoice.objects.values_list("number", flat=True)) == ["INV-0001", "INV-0002"]
 
     with django_capture_on_commit_callbacks(execute=True):
+        emailed = api.post(reverse("invoice-batch-run-send-email", args=[run_id]))
+    assert emailed.status_code == 202
+    assert (emailed.json()["kind"], emailed.json()["parent_run"]) == ("email", run_id)
+    sub = api.get(reverse("invoice-batch-run-detail", args=[emailed.json()["id"]])).json()
+    assert (sub["status"], sub["summary"]["sent"]) == ("completed", 2)
+
+    with django_capture_on_commit_callbacks(execute=True):
         recovered = api.post(reverse("invoice-batch-run-recover", args=[run_id]))
     assert recovered.status_code == 202
     assert recovered.json()["kind"] == "recovery"
     run = api.get(reverse("invoice-batch-run-detail", args=[run_id])).json()
-    assert sorted(run["sub_runs"]) == sorted([posted.json()["id"], recovered.json()["id"]])
+    assert sorted(run["sub_runs"]) == sorted(
+        [posted.json()["id"], emailed.json()["id"], recovered.json()["id"]]
+    )
     assert run["amounts"] == [{"currency": "USD", "draft": "0.00", "posted": "212.52"}]
 
     missing = api.post(reverse("invoice-batch-run-recover", args=[987654]))

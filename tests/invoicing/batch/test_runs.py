@@ -745,3 +745,48 @@ def test_two_runs_over_the_same_schedules_in_two_threads_bill_each_period_once(w
     assert len(counts) == 32 and set(counts.values()) == {1}
     assert sum(r.schedules_processed for r in runs) == 16
     assert sum(r.invoices_generated for r in runs) == Invoice.objects.count() == 16
+
+
+# --------------------------------------------------------------------------------------------
+# Email
+
+
+def test_send_email_sub_run_emails_the_posted_invoices_once(
+    billed, run_batch, django_capture_on_commit_callbacks, mailoutbox
+):
+    from accounts.models import Account
+    from invoicing.services.batch import batch_run_send_email
+
+    accounts = customers(billed, 2)
+    Account.objects.filter(pk=accounts[1].pk).update(bulk_email_opt_out=True)
+    draft_run = run_batch(target_date=d(2026, 1, 15))  # January, left draft
+    run = run_batch(target_date=TARGET, invoice_status="posted")  # February, posted
+    assert run.status == "completed" and run.posted_invoices == 2
+
+    def send():
+        with django_capture_on_commit_callbacks(execute=True):
+            sub = batch_run_send_email(run_id=run.pk, requested_by="ops")
+        sub.refresh_from_db()
+        return sub
+
+    sub = send()
+    assert (sub.kind, sub.parent_run_id, sub.status, sub.stage) == (
+        "email",
+        run.pk,
+        "completed",
+        "done",
+    )
+    assert sub.summary == {
+        "invoices_selected": 2,
+        "sent": 1,
+        "skipped": 1,
+        "failed": 0,
+        "already_sent": 0,
+        "not_posted": 0,
+    }
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == ["ap@example.com"]
+    assert sub.summary["sent"] == 1
+    again = send()
+    assert (again.summary["sent"], again.summary["already_sent"]) == (0, 1)
+    assert len(mailoutbox) == 1
+    assert draft_run.draft_invoices == 2  # drafts of the other run are not emailed
