@@ -1,5 +1,6 @@
 """Shared fixtures: a small, fixed world of sellers, terms, units, products and an account."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -79,3 +80,21 @@ def make_account(name: str, *, seller: LegalEntity, currency: str = "USD", **pro
 
 
 D = Decimal
+
+
+def seats(world, **kw) -> dict:
+    """An order item: 10 seats at 5.00 a month, billed monthly in advance, anniversary
+    periods, Jan 1 – Dec 31 2026. Keyword arguments override any field."""
+    item = {
+        "product": world.seat,
+        "quantity": Decimal("10"),
+        "unit_price": Decimal("5.00"),
+        "pricing_term": "month",
+        "start_date": dt.date(2026, 1, 1),
+        "end_date": dt.date(2026, 12, 31),
+        "billing_frequency": "monthly",
+        "billing_type": "advance",
+        "period_boundary": "anniversary",
+    }
+    item.update(kw)
+    return item

@@ -9,6 +9,7 @@ from billing.exceptions import OrderNotDraft
 from billing.models import BillingSchedule, BillingScheduleGroup, Order, OrderItem
 from billing.services.orders import order_activate, order_create
 from core.exceptions import ValidationError
+from tests.conftest import seats
 
 pytestmark = pytest.mark.django_db
 
@@ -18,22 +19,6 @@ d = dt.date
 def activate(account, items, **fields) -> Order:
     order = order_create(account=account, items=items, **fields)
     return order_activate(order_id=order.pk)
-
-
-def seats(world, **kw):
-    item = {
-        "product": world.seat,
-        "quantity": D("10"),
-        "unit_price": D("5.00"),
-        "pricing_term": "month",
-        "start_date": d(2026, 1, 1),
-        "end_date": d(2026, 12, 31),
-        "billing_frequency": "monthly",
-        "billing_type": "advance",
-        "period_boundary": "anniversary",
-    }
-    item.update(kw)
-    return item
 
 
 def only_schedule(order) -> BillingSchedule:

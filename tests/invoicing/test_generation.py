@@ -32,7 +32,7 @@ from invoicing.models import (
 from invoicing.services.generation import GenerationResult, invoices_generate
 from invoicing.services.posting import invoice_post
 from invoicing.tax import BuiltinTaxEngine, TaxEngine
-from tests.conftest import make_account
+from tests.conftest import make_account, seats
 
 pytestmark = pytest.mark.django_db
 
@@ -47,23 +47,6 @@ ZERO = D("0")
 def activate(account, items, **fields) -> Order:
     order = order_create(account=account, items=items, **fields)
     return order_activate(order_id=order.pk)
-
-
-def seats(world, **kw) -> dict:
-    """10 seats at 5.00 a month, billed monthly in advance, Jan 1 – Dec 31 2026."""
-    item = {
-        "product": world.seat,
-        "quantity": D("10"),
-        "unit_price": D("5.00"),
-        "pricing_term": "month",
-        "start_date": d(2026, 1, 1),
-        "end_date": d(2026, 12, 31),
-        "billing_frequency": "monthly",
-        "billing_type": "advance",
-        "period_boundary": "anniversary",
-    }
-    item.update(kw)
-    return item
 
 
 def support(world, **kw) -> dict:
