@@ -24,7 +24,7 @@ SERVICES: dict[str, tuple[str, str]] = {
     "run_start": ("invoicing.services.batch", "batch_run_start"),
     "run_recover": ("invoicing.services.batch", "batch_run_recover"),
     "run_draft_to_posted": ("invoicing.services.batch", "batch_run_draft_to_posted"),
-    "run_send_emails": ("invoicing.services.batch", "batch_run_send_emails"),
+    "run_send_emails": ("invoicing.services.batch", "batch_run_send_email"),
     "scheduler_save": ("invoicing.services.scheduling", "scheduler_save"),
     "scheduler_activate": ("invoicing.services.scheduling", "scheduler_activate"),
     "scheduler_deactivate": ("invoicing.services.scheduling", "scheduler_deactivate"),
