@@ -312,13 +312,15 @@ def test_two_overlapping_runs_on_two_workers_bill_each_period_once(seller, broke
     finally:
         for w in workers:
             w.stop()
+    # Whatever the interleaving (the second run may plan while the first bills, or after it
+    # has finished and find nothing due), every period is billed exactly once and each run's
+    # counters tell the truth. test_runs.py forces a real split between two runs.
+    runs = [InvoiceBatchRun.objects.get(pk=r.pk) for r in runs]
     assert_every_schedule_billed_jan_and_feb_once()
+    assert runs[0].matching_schedules == 24
     for run in runs:
         assert run.status == "completed"
-        assert run.matching_schedules == 24
+        assert run.matching_schedules == run.schedules_processed + run.summary["schedules_skipped"]
         assert_counters_true(run)
     assert sum(r.schedules_processed for r in runs) == 24
     assert sum(r.invoices_generated for r in runs) == Invoice.objects.count()
-    assert sum(r.summary["schedules_skipped"] for r in runs) == 24
-    for w in workers:  # the work was shared
-        assert "Task invoicing.batch_run_chunk" in w.output(), w.output()
