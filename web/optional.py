@@ -1,7 +1,8 @@
-"""Services the UI offers only where they are installed.
+"""The services behind the UI's actions, by action name.
 
-Some lifecycle and batch-run services arrive in their own modules; the UI shows the action of
-a service only when `service()` finds it, so a page never offers a button that cannot work.
+Resolution is strict: a module or function that does not exist raises ImproperlyConfigured
+(tests/web/test_services.py resolves every entry), so a renamed service fails loudly instead
+of silently losing its button.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
 
 # action name → (module, function)
 SERVICES: dict[str, tuple[str, str]] = {
@@ -34,14 +37,15 @@ SERVICES: dict[str, tuple[str, str]] = {
 }
 
 
-def service(name: str) -> Callable[..., Any] | None:
-    """The service function for an action name, or None where it is not installed."""
+def service(name: str) -> Callable[..., Any]:
+    """The service function for an action name."""
     module_name, attr = SERVICES[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    return getattr(module, attr, None)
+    function = getattr(importlib.import_module(module_name), attr, None)
+    if function is None:
+        raise ImproperlyConfigured(
+            f"web.optional.SERVICES[{name!r}]: {module_name}.{attr} is missing"
+        )
+    return function
 
 
 def available(*names: str) -> dict[str, bool]:

@@ -34,6 +34,7 @@ from billing.choices import (
 from billing.exceptions import OrderNotDraft
 from billing.models import BillingSchedule, BillingScheduleGroup, Order, OrderItem, Product
 from billing.periods import iter_periods, period_price, term_total
+from billing.schedules import schedule_anchor, schedule_billable_end, schedule_effective_end
 from core.exceptions import ValidationError
 from core.money import plain, round_money, validate_currency
 
@@ -418,14 +419,6 @@ def _validate_bundle(item: OrderItem, items: list[OrderItem], p: str, err) -> No
 # --- schedule construction ------------------------------------------------------------------
 
 
-def _effective_end(schedule: BillingSchedule) -> dt.date | None:
-    """The last billable day: the end date, or the day before the cancellation date."""
-    if schedule.cancellation_date:
-        cancel_end = schedule.cancellation_date - ONE_DAY
-        return min(schedule.end_date, cancel_end) if schedule.end_date else cancel_end
-    return schedule.end_date
-
-
 def _group_last_day(group: BillingScheduleGroup) -> dt.date | None:
     return group.end_date
 
@@ -440,7 +433,7 @@ def _quantity_in_force(group: BillingScheduleGroup, on: dt.date) -> Decimal:
             ScheduleCategory.RENEWAL,
         ],
     ):
-        end = _effective_end(s)
+        end = schedule_effective_end(s)
         if s.start_date <= on and (end is None or on <= end):
             total += s.quantity
     return total
@@ -524,12 +517,6 @@ def _schedule_from_item(
     return schedule
 
 
-def schedule_anchor(schedule: BillingSchedule) -> dt.date:
-    """The date that fixes a schedule's period grid: its original's start date."""
-    original = schedule.original_schedule if schedule.original_schedule_id else None
-    return original.start_date if original else schedule.start_date
-
-
 def _compute_amounts(schedule: BillingSchedule, *, anchor: dt.date) -> None:
     """Period amount, total, pending and the first billing dates of a fresh schedule."""
     currency = schedule.currency
@@ -556,9 +543,7 @@ def _compute_amounts(schedule: BillingSchedule, *, anchor: dt.date) -> None:
         "bill_day": schedule.bill_day_of_month,
         "anchor": anchor,
     }
-    end = _effective_end(schedule)
-    if end is None and schedule.billing_frequency == BillingFrequency.ONE_TIME:
-        end = schedule.start_date  # a one-time charge is a single period, never evergreen
+    end = schedule_billable_end(schedule)
     first = next(iter_periods(start=schedule.start_date, end=end, **cadence), None)
     if first is None:
         schedule.next_billing_date = None
@@ -700,7 +685,7 @@ def _activate_cancellation(order: Order, item: OrderItem, plan: _Plan, terms: Bi
 
 
 def _recompute_after_cancellation(schedule: BillingSchedule) -> None:
-    end = _effective_end(schedule)
+    end = schedule_effective_end(schedule)
     anchor = schedule_anchor(schedule)
     if schedule.charge_type != ChargeType.USAGE:
         full_price = period_price(

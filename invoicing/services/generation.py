@@ -41,6 +41,7 @@ from billing.choices import (
 )
 from billing.models import BillingSchedule, UsageSummary
 from billing.periods import Period, iter_periods, period_price, periods_through
+from billing.schedules import schedule_billable_end, schedule_cadence
 from core.db import rows_update
 from core.exceptions import DomainError, ValidationError
 from core.money import ZERO, round_money
@@ -120,10 +121,6 @@ class PlannedKey:
 
     key: tuple
     schedule_ids: tuple[int, ...]
-
-
-class GenerationRefused(DomainError):
-    code = "generation_refused"
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,16 +330,12 @@ def generate_for_keys(
         try:
             with transaction.atomic():
                 result.merge(_generate_set(chunk, options=options))
-        except Exception:  # noqa: BLE001 - isolate the failure, then retry key by key
+        except Exception as exc:  # noqa: BLE001 - isolate the failure, then retry key by key
             if len(chunk) == 1:
-                result.merge(_fail_key(chunk[0], options=options))
-                continue
-            for key in chunk:
-                try:
-                    with transaction.atomic():
-                        result.merge(_generate_set([key], options=options))
-                except Exception:  # noqa: BLE001
-                    result.merge(_fail_key(key, options=options))
+                result.merge(_fail_key(chunk[0], exc, options=options))
+            else:
+                for key in chunk:
+                    result.merge(_retry_alone(key, options=options))
     return result
 
 
@@ -361,16 +354,17 @@ def chunk_keys(planned: Sequence[PlannedKey], size: int) -> list[list[PlannedKey
     return chunks
 
 
-def _fail_key(key: PlannedKey, *, options: GenerationOptions) -> GenerationResult:
-    """Re-run the key to capture its error, then record it: schedules to error, ErrorLog."""
+def _retry_alone(key: PlannedKey, *, options: GenerationOptions) -> GenerationResult:
+    """Generate one key in its own transaction; if it fails, record the failure."""
     try:
         with transaction.atomic():
-            _generate_set([key], options=options)
-            raise _Rollback  # it succeeded this time: do not keep a third attempt's work
-    except _Rollback:
-        exc: Exception = RuntimeError("the key failed twice, then succeeded; generate again")
-    except Exception as caught:  # noqa: BLE001
-        exc = caught
+            return _generate_set([key], options=options)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded against the key
+        return _fail_key(key, exc, options=options)
+
+
+def _fail_key(key: PlannedKey, exc: Exception, *, options: GenerationOptions) -> GenerationResult:
+    """Record a key's failure: its schedules to error, an ErrorLog row per schedule."""
     if isinstance(exc, DomainError):
         code, message = exc.code, exc.message
     elif isinstance(exc, IntegrityError):
@@ -402,10 +396,6 @@ def _fail_key(key: PlannedKey, *, options: GenerationOptions) -> GenerationResul
             )
             result.errors.append(ScheduleError(s.pk, code, message))
     return result
-
-
-class _Rollback(Exception):
-    pass
 
 
 # --- one chunk, set-based --------------------------------------------------------------------
@@ -578,28 +568,6 @@ def _usage_summaries(
     return out
 
 
-def effective_end(schedule: BillingSchedule) -> dt.date | None:
-    if schedule.cancellation_date:
-        cancel_end = schedule.cancellation_date - ONE_DAY
-        return min(schedule.end_date, cancel_end) if schedule.end_date else cancel_end
-    return schedule.end_date
-
-
-def schedule_cadence(schedule: BillingSchedule) -> dict:
-    anchor = (
-        schedule.original_schedule.start_date
-        if schedule.original_schedule_id
-        else schedule.start_date
-    )
-    return {
-        "frequency": schedule.billing_frequency,
-        "boundary": schedule.period_boundary,
-        "billing_type": schedule.billing_type,
-        "bill_day": schedule.bill_day_of_month,
-        "anchor": anchor,
-    }
-
-
 def _line_unit_price(schedule: BillingSchedule) -> Decimal:
     """The price of one unit for one full billing period (a yearly 1,200 billed monthly: 100)."""
     term = PRICING_TERM_MONTHS.get(schedule.pricing_term)
@@ -615,9 +583,7 @@ def _period_items(
 ) -> list[_Item]:
     if s.charge_type == ChargeType.USAGE:
         return [_usage_item(s, summary) for summary in usage[: options.period_count or None]]
-    end = effective_end(s)
-    if end is None and s.billing_frequency == "one_time":
-        end = s.start_date
+    end = schedule_billable_end(s)
     periods: list[Period] = periods_through(
         start=s.start_date,
         end=end,
@@ -984,9 +950,7 @@ def schedule_advance(s: BillingSchedule, *, billed_through: dt.date) -> None:
     s.next_charge_from_date = billed_through + ONE_DAY
     if s.charge_type == ChargeType.USAGE:
         return  # usage stays open for late usage; eligibility looks at its summaries
-    end = effective_end(s)
-    if end is None and s.billing_frequency == "one_time":
-        end = s.start_date
+    end = schedule_billable_end(s)
     nxt = next(
         iter_periods(
             start=s.start_date,

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views import View
 
-from invoicing.models import ErrorLog, Invoice, InvoiceBatchRun, InvoiceStatus
+from invoicing.models import ErrorLog, Invoice, InvoiceBatchRun
 from web.forms import RunFilterForm, StartRunForm
 from web.optional import available, service
 from web.views.base import ActionView, FormPageView, PageView, actor, call_service, paginate
@@ -192,37 +192,14 @@ class RunDraftToPostedView(ActionView):
 
 
 class RunSendEmailsView(ActionView):
-    """Email the run's posted invoices: the batch service's email sub-run where installed,
-    else the email service's bulk send over the run's posted invoices (opt-outs honoured,
-    invoices already emailed skipped)."""
+    """Email the run's posted invoices as an email sub-run (opt-outs honoured, invoices
+    already emailed skipped)."""
 
     def act(self, request, pk):
         run = get_object_or_404(Run, pk=pk)
-        back = reverse("web:run_detail", args=[run.pk])
         send_run = service("run_send_emails")
-        if send_run is not None:
-            sub = call_service(
-                request, lambda: send_run(run_id=run.pk, requested_by=actor(request))
-            )
-            if sub is not None:
-                messages.success(request, f"Sending the emails of run {run.pk} as run {sub.pk}.")
-                return reverse("web:run_detail", args=[sub.pk])
-            return back
-        send_bulk = service("email_bulk")
-        if send_bulk is None:
-            messages.error(request, "Sending emails is not available on this installation.")
-            return back
-        ids = list(
-            Invoice.objects.filter(batch_run=run, status=InvoiceStatus.POSTED).values_list(
-                "pk", flat=True
-            )
-        )
-        counts = call_service(request, lambda: send_bulk(invoice_ids=ids, batch_run_id=run.pk))
-        if counts is not None:
-            messages.success(
-                request,
-                f"Emails of run {run.pk}: {counts.get('sent', 0)} sent, "
-                f"{counts.get('skipped', 0)} skipped (opted out), "
-                f"{counts.get('already_sent', 0)} already sent, {counts.get('failed', 0)} failed.",
-            )
-        return back
+        sub = call_service(request, lambda: send_run(run_id=run.pk, requested_by=actor(request)))
+        if sub is None:
+            return reverse("web:run_detail", args=[run.pk])
+        messages.success(request, f"Sending the emails of run {run.pk} as run {sub.pk}.")
+        return reverse("web:run_detail", args=[sub.pk])
