@@ -78,7 +78,15 @@ class TaxResult:
 
 
 class TaxEngine(abc.ABC):
-    """The interface every tax engine implements."""
+    """The interface every tax engine implements.
+
+    `deterministic`: the engine's result for a line depends only on the line's fields
+    (amount, tax code, taxable, quantity) and the context, so the generation engine may send
+    identical lines of one context once. An engine that records each line (a tax service's
+    transaction log) leaves it False.
+    """
+
+    deterministic = False
 
     @abc.abstractmethod
     def calculate(
@@ -106,6 +114,8 @@ def get_tax_engine() -> TaxEngine:
 
 class BuiltinTaxEngine(TaxEngine):
     """Tax from the TaxRate table. One query per calculate() call, whatever the line count."""
+
+    deterministic = True
 
     def calculate(
         self, *, lines: list[TaxableLine], context: TaxContext, estimate: bool

@@ -17,6 +17,7 @@ bill impossible even if every other guard failed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
 from collections import defaultdict
@@ -79,6 +80,7 @@ class GenerationOptions:
     skip_locked: bool = False  # batch workers: skip rows another worker holds
     batch_run_id: int | None = None
     max_lines: int = 0  # 0: settings.LEDGERLINE["MAX_INVOICE_LINES"]
+    lean: bool = True  # False: every key takes the general path (the lean path's tests)
 
     def line_limit(self) -> int:
         return self.max_lines or settings.LEDGERLINE["MAX_INVOICE_LINES"]
@@ -427,6 +429,21 @@ class _Line:
 
 
 def _generate_set(chunk: Sequence[PlannedKey], *, options: GenerationOptions) -> GenerationResult:
+    from invoicing.services import generation_lean
+
+    result = GenerationResult(request_id=options.request_id)
+    if generation_lean.enabled() and options.lean:
+        result, chunk = generation_lean.generate(chunk, options=options)
+        if not chunk:
+            return result
+    result.merge(_generate_general(chunk, options=options))
+    return result
+
+
+def _generate_general(
+    chunk: Sequence[PlannedKey], *, options: GenerationOptions
+) -> GenerationResult:
+    """The general path: model instances for bundles, amendments, usage and debit memos."""
     result = GenerationResult(request_id=options.request_id)
     key_of = {sid: key.key for key in chunk for sid in key.schedule_ids}
     schedules = _lock_schedules(list(key_of), options=options)
@@ -568,13 +585,13 @@ def _usage_summaries(
     return out
 
 
-def _line_unit_price(schedule: BillingSchedule) -> Decimal:
+def line_unit_price(unit_price: Decimal, pricing_term: str, frequency: str) -> Decimal:
     """The price of one unit for one full billing period (a yearly 1,200 billed monthly: 100)."""
-    term = PRICING_TERM_MONTHS.get(schedule.pricing_term)
-    freq = FREQUENCY_MONTHS.get(schedule.billing_frequency)
+    term = PRICING_TERM_MONTHS.get(pricing_term)
+    freq = FREQUENCY_MONTHS.get(frequency)
     if term is None or freq is None:
-        return schedule.unit_price
-    value = Fraction(schedule.unit_price) * Fraction(freq, term)
+        return unit_price
+    value = Fraction(unit_price) * Fraction(freq, term)
     return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.000001"))
 
 
@@ -598,7 +615,7 @@ def _period_items(
         pricing_term=s.pricing_term,
         frequency=s.billing_frequency,
     )
-    unit_price = _line_unit_price(s)
+    unit_price = line_unit_price(s.unit_price, s.pricing_term, s.billing_frequency)
     items = []
     for p in periods:
         proration = p.proration
@@ -750,21 +767,41 @@ def _roll_up_bundle(line: _Line) -> Decimal:
     return total
 
 
+def line_description(
+    *,
+    category: str,
+    period_start: dt.date,
+    period_end: dt.date,
+    proration,
+    quantity: Decimal,
+    is_usage: bool,
+) -> str:
+    """A generated line's description: prorated days, credit or decrease."""
+    description = ""
+    if proration != 1 and not is_usage:
+        description = f"Prorated {period_end.toordinal() - period_start.toordinal() + 1} days"
+    if category == ScheduleCategory.CANCELLATION:
+        description = ("Cancellation credit. " + description).strip()
+    elif category == ScheduleCategory.AMENDMENT and quantity < 0:
+        description = ("Quantity decrease. " + description).strip()
+    return description
+
+
 def _line_for(it: _Item) -> InvoiceLine:
     s = it.schedule
     p = it.obj
-    description = ""
-    if p.proration != 1 and not p.usage_summary_id:
-        description = f"Prorated {p.period_end.toordinal() - p.period_start.toordinal() + 1} days"
-    if s.category == ScheduleCategory.CANCELLATION:
-        description = ("Cancellation credit. " + description).strip()
-    elif s.category == ScheduleCategory.AMENDMENT and p.quantity < 0:
-        description = ("Quantity decrease. " + description).strip()
     return InvoiceLine(
         type=InvoiceLine.Type.CHARGE,
         product=s.product,
         name=s.product.name,
-        description=description,
+        description=line_description(
+            category=s.category,
+            period_start=p.period_start,
+            period_end=p.period_end,
+            proration=p.proration,
+            quantity=p.quantity,
+            is_usage=bool(p.usage_summary_id),
+        ),
         period_start=p.period_start,
         period_end=p.period_end,
         quantity=p.quantity,
@@ -804,25 +841,55 @@ def _invoice_header(key: tuple, families: list[_Line], *, options: GenerationOpt
     )
     orders = {it.schedule.order_id for f in families for line in f.walk() for it in line.items}
     term = first.payment_term
-    return Invoice(
-        status=InvoiceStatus.DRAFT,
-        account_id=first.account_id,
-        legal_entity_id=first.legal_entity_id,
-        bill_to_id=first.bill_to_id,
-        currency=first.currency,
-        invoice_date=options.invoice_date,
-        due_date=term.due_date(options.invoice_date) if term else options.invoice_date,
-        target_date=options.target_date,
-        source=Invoice.Source.GENERATED,
-        request_id=options.request_id,
-        correlation_id=options.correlation_id,
-        reference_order_id=next(iter(orders)) if len(orders) == 1 else None,
-        payment_term=term,
-        saved_payment_method_id=first.saved_payment_method_id,
-        tax_treatment=first.tax_treatment,
-        group_key="|".join("" if v is None else str(v) for v in key)[:500],
-        **({"batch_run_id": options.batch_run_id} if options.batch_run_id else {}),
+    fields = invoice_header_fields(key, first, term, orders, options=options)
+    del fields["payment_term_id"]
+    return Invoice(status=InvoiceStatus.DRAFT, payment_term=term, **fields)
+
+
+INVOICE_HEADER_FIELDS = (
+    "account_id",
+    "legal_entity_id",
+    "bill_to_id",
+    "currency",
+    "invoice_date",
+    "due_date",
+    "target_date",
+    "source",
+    "request_id",
+    "correlation_id",
+    "reference_order_id",
+    "payment_term_id",
+    "saved_payment_method_id",
+    "tax_treatment",
+    "group_key",
+    "batch_run_id",
+)
+
+
+def invoice_header_fields(
+    key: tuple, first, term, orders: set[int], *, options: GenerationOptions
+) -> dict:
+    """A generated invoice's header from its key, its first schedule (`first`: anything with
+    the schedule's attributes), payment term and the orders of its lines."""
+    values = (
+        first.account_id,
+        first.legal_entity_id,
+        first.bill_to_id,
+        first.currency,
+        options.invoice_date,
+        term.due_date(options.invoice_date) if term else options.invoice_date,
+        options.target_date,
+        Invoice.Source.GENERATED,
+        options.request_id,
+        options.correlation_id,
+        next(iter(orders)) if len(orders) == 1 else None,
+        first.payment_term_id,
+        first.saved_payment_method_id,
+        first.tax_treatment,
+        "|".join("" if v is None else str(v) for v in key)[:500],
+        options.batch_run_id or None,
     )
+    return dict(zip(INVOICE_HEADER_FIELDS, values, strict=True))
 
 
 def _write(
@@ -950,19 +1017,22 @@ def schedule_advance(s: BillingSchedule, *, billed_through: dt.date) -> None:
     s.next_charge_from_date = billed_through + ONE_DAY
     if s.charge_type == ChargeType.USAGE:
         return  # usage stays open for late usage; eligibility looks at its summaries
-    end = schedule_billable_end(s)
-    nxt = next(
-        iter_periods(
-            start=s.start_date,
-            end=end,
-            from_date=s.next_charge_from_date,
-            **schedule_cadence(s),
-        ),
-        None,
+    s.next_billing_date, s.status = schedule_next_bill(
+        start=s.start_date,
+        end=schedule_billable_end(s),
+        from_date=s.next_charge_from_date,
+        cadence=tuple(sorted(schedule_cadence(s).items())),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def schedule_next_bill(
+    *, start: dt.date, end: dt.date | None, from_date: dt.date, cadence: tuple
+) -> tuple[dt.date | None, str]:
+    """(next billing date, status) of a recurring schedule billed up to the day before
+    `from_date`: ready with the next period's billing date, or completely billed. Pure, so
+    cached: schedules on the same grid share the answer."""
+    nxt = next(iter_periods(start=start, end=end, from_date=from_date, **dict(cadence)), None)
     if nxt is None or (end is not None and nxt.start > end):
-        s.next_billing_date = None
-        s.status = ScheduleStatus.COMPLETELY_BILLED
-    else:
-        s.next_billing_date = nxt.billing_date
-        s.status = ScheduleStatus.READY
+        return None, ScheduleStatus.COMPLETELY_BILLED
+    return nxt.billing_date, ScheduleStatus.READY
