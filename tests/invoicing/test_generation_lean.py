@@ -196,9 +196,11 @@ def simple_world(world):
     activate(acme, [seats(world, quantity=D("2"))], invoice_group_type="per_schedule")
     activate(acme, [seats(world)], invoice_group_type="custom", custom_group_key="Key-1")
     activate(
-        acme, [seats(world, unit_price=D("1.25"))], invoice_group_type="custom",
+        acme,
+        [seats(world, unit_price=D("1.25"))],
+        invoice_group_type="custom",
         custom_group_key="key-1",
-    )  # fmt: skip
+    )
     exempt = make_account("Exempt Co", seller=world.seller)
     exempt.tax_exempt = True
     exempt.save()
@@ -209,7 +211,14 @@ def simple_world(world):
     yen = make_account("Tokyo KK", seller=world.seller, currency="JPY")
     activate(
         yen,
-        [seats(world, unit_price=D("1333"), start_date=d(2026, 1, 10), period_boundary="align_to_calendar")],
+        [
+            seats(
+                world,
+                unit_price=D("1333"),
+                start_date=d(2026, 1, 10),
+                period_boundary="align_to_calendar",
+            )
+        ],
         currency="JPY",
     )
     # The second zero-priced schedule skips its zero lines (its periods are still billed).
