@@ -61,7 +61,7 @@ class InvoiceGenerateApi(APIView):
                 "invoices": InvoiceSerializer(
                     invoices_for_output(result.invoice_ids), many=True
                 ).data,
-                "billing_schedules_processed": result.schedule_ids,
+                "billing_schedules_processed": list(result.schedule_ids),
                 "errors": [e.as_dict() for e in result.errors]
                 + [{"invoice": e["invoice_id"], **e} for e in result.posting_errors],
             }

@@ -455,7 +455,7 @@ def _generate_keys(
     if options.post and ids:
         transaction.on_commit(partial(hooks.invoices_posted, ids))
     result.invoice_ids += ids
-    result.schedule_ids += list(billed)
+    result.schedule_ids += billed
 
 
 class _Related:
