@@ -114,7 +114,7 @@ BUILD_BATCH_ACCOUNTS = 1000  # accounts (with their orders and schedules) per bu
 MIB = 1024 * 1024
 
 # Targets from the performance issue, judged on the largest size of a run.
-TARGET_RATIO = 3.0  # engine / floor (TEMP tables) at N = 100,000
+TARGET_RATIO = 3.0  # engine / floor (logged copies: the issue's CREATE TABLE) at N = 100,000
 TARGET_MEMORY_RATIO = 1.5  # peak memory at the largest size / at the smallest
 
 
@@ -537,6 +537,7 @@ class BenchFigures:
     maxrss: int = 0
     floor_temp_seconds: float = 0.0
     floor_logged_seconds: float = 0.0
+    bound_seconds: float = 0.0
     floor_tables: dict[str, tuple[int, float, float]] = field(default_factory=dict)
     hooks_disabled: int = 0
     profile: str = ""
@@ -560,6 +561,10 @@ class BenchFigures:
     @property
     def ratio_temp(self) -> float:
         return self.engine_seconds / self.floor_temp_seconds if self.floor_temp_seconds else 0.0
+
+    @property
+    def ratio_bound(self) -> float:
+        return self.engine_seconds / self.bound_seconds if self.bound_seconds else 0.0
 
     @property
     def ratio_logged(self) -> float:
@@ -782,6 +787,57 @@ def _floor_one(world: BenchWorld, model: type, *, temporary: bool) -> tuple[floa
     return seconds, rows
 
 
+def bound_measure(world: BenchWorld) -> float:
+    """Seconds PostgreSQL needs to write the request's rows into the *real* tables
+    set-based, their foreign keys checked, and to advance the schedules with one UPDATE:
+    what any engine pays on this schema, however it computes the rows. The floor leaves both
+    out (LIKE copies no foreign keys, and it updates nothing).
+
+    In one transaction that is rolled back: the rows and the schedules' billing state are
+    copied aside, the rows deleted and the schedules rewound (not timed); then, with every
+    constraint immediate, one INSERT … SELECT per table and one UPDATE … FROM (timed)."""
+    q = connection.ops.quote_name
+    sources = _floor_sources()
+    schedule = q(BillingSchedule._meta.db_table)
+    state = "next_charge_from_date, next_billing_date, billed_amount, pending_amount, status"
+    aside = {model: q(f"bench_bound_{model._meta.model_name}") for model, _ in sources}
+    with transaction.atomic(), connection.cursor() as cursor:
+        for model, where in sources:
+            cursor.execute(
+                f"CREATE TEMP TABLE {aside[model]} AS "
+                f"SELECT * FROM {q(model._meta.db_table)} WHERE {where}",
+                [world.request_id],
+            )
+        cursor.execute(
+            f"CREATE TEMP TABLE bench_bound_schedule AS SELECT id, {state} FROM {schedule} "
+            "WHERE legal_entity_id = %s",
+            [world.entity_id],
+        )
+        for model, where in reversed(sources):  # children first, invoices last
+            cursor.execute(
+                f"DELETE FROM {q(model._meta.db_table)} WHERE {where}", [world.request_id]
+            )
+        cursor.execute(
+            f"UPDATE {schedule} SET status = %s, next_billing_date = %s, "
+            "next_charge_from_date = %s, billed_amount = 0, pending_amount = total_amount "
+            "WHERE legal_entity_id = %s",
+            [ScheduleStatus.READY, START, START, world.entity_id],
+        )
+        cursor.execute("ANALYZE bench_bound_schedule")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        started = time.perf_counter()
+        for model, _ in sources:
+            cursor.execute(f"INSERT INTO {q(model._meta.db_table)} SELECT * FROM {aside[model]}")
+        cursor.execute(
+            f"UPDATE {schedule} AS s SET "
+            + ", ".join(f"{c} = b.{c}" for c in state.split(", "))
+            + " FROM bench_bound_schedule AS b WHERE s.id = b.id"
+        )
+        seconds = time.perf_counter() - started
+        transaction.set_rollback(True)
+    return seconds
+
+
 # --------------------------------------------------------------------------------------------
 # Cleaning up
 
@@ -940,6 +996,7 @@ def bench_one(
         _analyze()  # the floor's subqueries need statistics of the rows just written
         figures.floor_temp_seconds = floor_measure(world, temporary=True)[0]
         figures.floor_logged_seconds = floor_measure(world, temporary=False)[0]
+        figures.bound_seconds = bound_measure(world)
         if floor_detail:
             figures.floor_tables = floor_measure_tables(world)
         if trace_memory:
@@ -988,6 +1045,10 @@ def _mib(value: int | None) -> str:
     return "n/a" if value is None else f"{value / MIB:,.1f}"
 
 
+def _ratio_text(a: float, b: float) -> str:
+    return f"{a / b:.1f}" if a and b else "n/a"
+
+
 def _ratio(a: float | int | None, b: float | int | None) -> float | None:
     return a / b if a and b else None
 
@@ -1032,6 +1093,12 @@ def report_lines(runs: list[BenchFigures]) -> list[str]:
         ("floor, logged tables (s)", lambda f: f"{f.floor_logged_seconds:.2f}"),
         ("ratio engine/floor (TEMP)", lambda f: f"{f.ratio_temp:.1f}"),
         ("ratio engine/floor (logged)", lambda f: f"{f.ratio_logged:.1f}"),
+        ("database bound, real tables (s)", lambda f: f"{f.bound_seconds:.2f}"),
+        ("ratio engine/database bound", lambda f: f"{f.ratio_bound:.1f}"),
+        (
+            "ratio database bound/floor (logged)",
+            lambda f: _ratio_text(f.bound_seconds, f.floor_logged_seconds),
+        ),
     ]
     cells = [[label] + [render(f) for f in runs] for label, render in rows]
     width = max(len(c[0]) for c in cells)
@@ -1040,12 +1107,14 @@ def report_lines(runs: list[BenchFigures]) -> list[str]:
     lines.insert(1, "-" * len(lines[0]))
 
     largest = runs[-1]
-    verdict = "met" if largest.ratio_temp <= TARGET_RATIO else "NOT met"
+    verdict = "met" if largest.ratio_logged <= TARGET_RATIO else "NOT met"
     lines += [
         "",
         f"Target engine/floor ≤ {TARGET_RATIO:g} at N={largest.schedules:,}: "
-        f"{largest.ratio_temp:.1f} (TEMP floor) → {verdict}; "
-        f"{largest.ratio_logged:.1f} against the logged floor.",
+        f"{largest.ratio_logged:.1f} (floor into logged copies, as the issue's CREATE TABLE) "
+        f"→ {verdict}; {largest.ratio_temp:.1f} against TEMP copies. The database bound (the "
+        "same rows into the real tables, foreign keys checked, and the schedules' UPDATE) is "
+        f"{_ratio_text(largest.bound_seconds, largest.floor_logged_seconds)}× the floor.",
     ]
     for other in runs[:-1]:
         # The largest run against each smaller one: the issue's target compares N=100,000
