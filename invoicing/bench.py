@@ -793,14 +793,25 @@ def bound_measure(world: BenchWorld) -> float:
     what any engine pays on this schema, however it computes the rows. The floor leaves both
     out (LIKE copies no foreign keys, and it updates nothing).
 
-    In one transaction that is rolled back: the rows and the schedules' billing state are
-    copied aside, the rows deleted and the schedules rewound (not timed); then, with every
-    constraint immediate, one INSERT … SELECT per table and one UPDATE … FROM (timed)."""
+    In one transaction that is rolled back. Not timed: the rows are copied aside and given
+    new ids (references remapped), new numbers and periods a year later, so they clash with
+    no unique constraint; the schedules' next state is their state a month on. Timed, with
+    every constraint immediate: one INSERT … SELECT per table, then one UPDATE … FROM."""
     q = connection.ops.quote_name
     sources = _floor_sources()
     schedule = q(BillingSchedule._meta.db_table)
-    state = "next_charge_from_date, next_billing_date, billed_amount, pending_amount, status"
     aside = {model: q(f"bench_bound_{model._meta.model_name}") for model, _ in sources}
+    shift = 1_000_000_000  # new ids: the old ones plus this
+    remap = {
+        Invoice: "id = id + %(s)s, number = number || '-b'",
+        InvoiceAddress: "id = id + %(s)s, invoice_id = invoice_id + %(s)s",
+        InvoiceLine: "id = id + %(s)s, invoice_id = invoice_id + %(s)s, "
+        "parent_line_id = parent_line_id + %(s)s",
+        InvoiceLineTax: "id = id + %(s)s, line_id = line_id + %(s)s",
+        BillingPeriodItem: "id = id + %(s)s, invoice_id = invoice_id + %(s)s, "
+        "invoice_line_id = invoice_line_id + %(s)s, period_start = period_start + 365, "
+        "period_end = period_end + 365",
+    }
     with transaction.atomic(), connection.cursor() as cursor:
         for model, where in sources:
             cursor.execute(
@@ -808,30 +819,25 @@ def bound_measure(world: BenchWorld) -> float:
                 f"SELECT * FROM {q(model._meta.db_table)} WHERE {where}",
                 [world.request_id],
             )
+            cursor.execute(f"UPDATE {aside[model]} SET {remap[model]}", {"s": shift})
         cursor.execute(
-            f"CREATE TEMP TABLE bench_bound_schedule AS SELECT id, {state} FROM {schedule} "
-            "WHERE legal_entity_id = %s",
+            "CREATE TEMP TABLE bench_bound_schedule AS SELECT id, "
+            "next_charge_from_date + 31 AS next_charge_from_date, "
+            "next_billing_date + 31 AS next_billing_date, billed_amount + period_amount AS "
+            "billed_amount, pending_amount - period_amount AS pending_amount "
+            f"FROM {schedule} WHERE legal_entity_id = %s",
             [world.entity_id],
         )
-        for model, where in reversed(sources):  # children first, invoices last
-            cursor.execute(
-                f"DELETE FROM {q(model._meta.db_table)} WHERE {where}", [world.request_id]
-            )
-        cursor.execute(
-            f"UPDATE {schedule} SET status = %s, next_billing_date = %s, "
-            "next_charge_from_date = %s, billed_amount = 0, pending_amount = total_amount "
-            "WHERE legal_entity_id = %s",
-            [ScheduleStatus.READY, START, START, world.entity_id],
-        )
-        cursor.execute("ANALYZE bench_bound_schedule")
+        for table in [*aside.values(), "bench_bound_schedule"]:
+            cursor.execute(f"ANALYZE {table}")
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         started = time.perf_counter()
         for model, _ in sources:
             cursor.execute(f"INSERT INTO {q(model._meta.db_table)} SELECT * FROM {aside[model]}")
         cursor.execute(
-            f"UPDATE {schedule} AS s SET "
-            + ", ".join(f"{c} = b.{c}" for c in state.split(", "))
-            + " FROM bench_bound_schedule AS b WHERE s.id = b.id"
+            f"UPDATE {schedule} AS s SET next_charge_from_date = b.next_charge_from_date, "
+            "next_billing_date = b.next_billing_date, billed_amount = b.billed_amount, "
+            "pending_amount = b.pending_amount FROM bench_bound_schedule AS b WHERE s.id = b.id"
         )
         seconds = time.perf_counter() - started
         transaction.set_rollback(True)
