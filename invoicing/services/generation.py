@@ -1051,19 +1051,30 @@ def _walk_with_parents(line: _Line, parent: _Line | None):
 
 
 def invoice_totals_set(invoice: Invoice, lines: Iterable[InvoiceLine]) -> None:
-    """Totals from rounded line amounts: no rounding here."""
+    """Set an invoice's totals from its lines (see invoice_totals)."""
+    totals = invoice_totals((line.type, line.amount, line.tax_amount) for line in lines)
+    for name, value in totals.items():
+        setattr(invoice, name, value)
+
+
+def invoice_totals(lines: Iterable[tuple[str, Decimal, Decimal]]) -> dict[str, Decimal]:
+    """Totals from rounded line amounts, given as (line type, amount, tax): no rounding here.
+    Keys in the order of the Invoice fields they set."""
     charges = adjustments = tax = ZERO
-    for line in lines:
-        if line.type == InvoiceLine.Type.ADJUSTMENT:
-            adjustments += line.amount
+    for kind, amount, line_tax in lines:
+        if kind == InvoiceLine.Type.ADJUSTMENT:
+            adjustments += amount
         else:
-            charges += line.amount
-        tax += line.tax_amount
-    invoice.total_charges = charges
-    invoice.total_adjustments = adjustments
-    invoice.total_tax = tax
-    invoice.total = charges + adjustments + tax
-    invoice.balance = invoice.total
+            charges += amount
+        tax += line_tax
+    total = charges + adjustments + tax
+    return {
+        "total_charges": charges,
+        "total_adjustments": adjustments,
+        "total_tax": tax,
+        "total": total,
+        "balance": total,
+    }
 
 
 def _addresses(line_sets) -> list[InvoiceAddress]:

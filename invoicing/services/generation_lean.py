@@ -50,6 +50,7 @@ from invoicing.services.generation import (
     GenerationResult,
     PlannedKey,
     invoice_header_fields,
+    invoice_totals,
     line_description,
     line_unit_price,
     schedule_next_bill,
@@ -333,17 +334,17 @@ def _generate_keys(
         return
 
     invoices: list[_Invoice] = []
-    lineless: list[_Line] = []
     holder: dict[int, _Invoice] = {}  # line id() → its invoice
     first_of_key: dict[tuple, _Invoice] = {}
     for key, items in lines_by_key.items():
         items.sort(key=lambda i: (i.period.start, i.row.id))
-        on_lines = []
-        for it in items:
-            if it.amount == ZERO and it.row.zero_amount_handling == ZeroAmountHandling.SKIP:
-                lineless.append(it)
-            else:
-                on_lines.append(it)
+        # A zero amount the treatment skips makes no line; its period item still goes on
+        # the key's first invoice (below).
+        on_lines = [
+            it
+            for it in items
+            if not (it.amount == ZERO and it.row.zero_amount_handling == ZeroAmountHandling.SKIP)
+        ]
         for start in range(0, len(on_lines), limit):
             invoice = _Invoice(key, on_lines[start : start + limit])
             invoices.append(invoice)
@@ -559,9 +560,7 @@ def _line_rows(invoices: list[_Invoice], related: _Related):
 
 
 def _invoice_row(invoice: _Invoice, *, options, posted_date, now) -> tuple:
-    charges = sum((it.amount for it in invoice.lines), ZERO)
-    tax = sum((it.tax for it in invoice.lines), ZERO)
-    total = charges + tax
+    totals = invoice_totals((InvoiceLine.Type.CHARGE, it.amount, it.tax) for it in invoice.lines)
     posted = invoice.number is not None
     return (
         invoice.id,
@@ -571,11 +570,7 @@ def _invoice_row(invoice: _Invoice, *, options, posted_date, now) -> tuple:
         posted_date if posted else None,
         now if posted else None,
         options.posted_by if posted else "",
-        charges,
-        ZERO,
-        tax,
-        total,
-        total,
+        *totals.values(),
     )
 
 
