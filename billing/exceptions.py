@@ -1,11 +1,7 @@
 """Billing domain errors."""
 
-from core.exceptions import Conflict, DomainError
+from core.exceptions import Conflict
 
 
 class OrderNotDraft(Conflict):
     code = "order_not_draft"
-
-
-class OrderInvalid(DomainError):
-    code = "order_invalid"

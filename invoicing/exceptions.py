@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from core.exceptions import Conflict, DomainError
+from core.exceptions import Conflict, DomainError, NotFound
 
 
 def _conditions(*, legal_entity_name: str | None, currency: str, on_date: dt.date) -> str:
@@ -115,3 +115,133 @@ class TaxEngineError(DomainError):
             "'invoicing.tax.BuiltinTaxEngine'.",
             details={"setting": "LEDGERLINE.TAX_ENGINE", "path": path},
         )
+
+
+# --- Invoices and void ---------------------------------------------------------------------
+
+
+class InvoiceNotFound(NotFound):
+    code = "invoice_not_found"
+
+    @classmethod
+    def for_id(cls, invoice_id: int) -> "InvoiceNotFound":
+        return cls(f"Invoice {invoice_id} does not exist.", details={"invoice": invoice_id})
+
+
+class InvoiceNotPosted(Conflict):
+    code = "invoice_not_posted"
+
+
+class InvoicePaid(Conflict):
+    code = "invoice_paid"
+
+
+class InvoiceCredited(Conflict):
+    code = "invoice_credited"
+
+
+class InvoiceNotLatest(Conflict):
+    code = "invoice_not_latest"
+
+
+class InvoiceTotalNegative(Conflict):
+    code = "invoice_total_negative"
+
+
+class ScheduleProcessing(Conflict):
+    code = "schedule_processing"
+
+
+# --- Documents -----------------------------------------------------------------------------
+
+
+class DocumentRenderFailed(DomainError):
+    code = "pdf_render_failed"
+    status_code = 500
+
+
+# --- Batch runs and schedulers -------------------------------------------------------------
+
+
+class BatchRunInProgress(Conflict):
+    code = "batch_run_in_progress"
+
+
+class BatchRunWrongKind(Conflict):
+    code = "batch_run_wrong_kind"
+
+
+class BatchRunFinished(Conflict):
+    code = "batch_run_finished"
+
+
+class SchedulerCanceled(Conflict):
+    code = "scheduler_canceled"
+
+
+class SchedulerNotEditable(Conflict):
+    code = "scheduler_not_editable"
+
+
+class SchedulerStatusConflict(Conflict):
+    code = "scheduler_status_conflict"
+
+
+# --- Credit and debit memos ----------------------------------------------------------------
+
+
+class CreditMemoNotFound(NotFound):
+    code = "credit_memo_not_found"
+
+
+class CreditMemoNotDraft(Conflict):
+    code = "credit_memo_not_draft"
+
+
+class CreditMemoNotPosted(Conflict):
+    code = "credit_memo_not_posted"
+
+
+class CreditExceedsBalance(Conflict):
+    code = "credit_exceeds_balance"
+
+
+class DebitMemoNotFound(NotFound):
+    code = "debit_memo_not_found"
+
+
+class DebitMemoNotDraft(Conflict):
+    code = "debit_memo_not_draft"
+
+
+class DebitMemoNotPosted(Conflict):
+    code = "debit_memo_not_posted"
+
+
+# --- Payments ------------------------------------------------------------------------------
+
+
+class PaymentExceedsBalance(Conflict):
+    code = "payment_exceeds_balance"
+
+
+# --- Posting -------------------------------------------------------------------------------
+
+
+class InvoiceNotDraft(Conflict):
+    code = "invoice_not_draft"
+
+
+# --- Draft editing -------------------------------------------------------------------------
+
+
+class InvoiceImmutable(Conflict):
+    code = "invoice_immutable"
+
+
+class LineNotAdjustment(Conflict):
+    code = "line_not_adjustment"
+
+
+class InvoiceLineNotFound(NotFound):
+    code = "invoice_line_not_found"

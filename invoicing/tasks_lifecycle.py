@@ -16,9 +16,9 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from invoicing.services.documents import DocumentRenderFailed, invoice_document_render
+from invoicing.exceptions import DocumentRenderFailed, InvoiceNotFound, InvoiceNotPosted
+from invoicing.services.documents import invoice_document_render
 from invoicing.services.email import invoice_email_send, invoices_email_send_bulk
-from invoicing.services.void import InvoiceNotFound, InvoiceNotPosted
 
 logger = logging.getLogger(__name__)
 

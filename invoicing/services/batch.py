@@ -51,8 +51,14 @@ from django.utils import timezone
 
 from billing.choices import ChargeType, ScheduleStatus
 from billing.models import BillingSchedule
-from core.exceptions import Conflict, DomainError, NotFound, ValidationError
+from core.exceptions import DomainError, NotFound, ValidationError
 from core.money import ZERO, money_str
+from invoicing.exceptions import (
+    BatchRunFinished,
+    BatchRunInProgress,
+    BatchRunWrongKind,
+    SchedulerCanceled,
+)
 from invoicing.models import (
     BillingPeriodItem,
     ErrorLog,
@@ -101,22 +107,6 @@ _FINAL = [
 
 def default_chunk_size() -> int:
     return int(settings.LEDGERLINE.get("BATCH_CHUNK_SCHEDULES", 1000))
-
-
-class BatchRunInProgress(Conflict):
-    code = "batch_run_in_progress"
-
-
-class BatchRunWrongKind(Conflict):
-    code = "batch_run_wrong_kind"
-
-
-class BatchRunFinished(Conflict):
-    code = "batch_run_finished"
-
-
-class SchedulerCanceled(Conflict):
-    code = "scheduler_canceled"
 
 
 def _tasks():

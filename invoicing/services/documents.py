@@ -26,21 +26,15 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
 
-from core.exceptions import DomainError
 from invoicing import hooks
+from invoicing.exceptions import DocumentRenderFailed, InvoiceNotFound
 from invoicing.models import ErrorLog, Invoice, InvoiceDocument, InvoiceStatus
 from invoicing.pdf import render_invoice_pdf
 from invoicing.services.errors import error_log_record, error_logs_resolve
-from invoicing.services.void import InvoiceNotFound
 
 logger = logging.getLogger(__name__)
 
 STORED_STATUSES = frozenset({InvoiceStatus.POSTED, InvoiceStatus.VOIDED})
-
-
-class DocumentRenderFailed(DomainError):
-    code = "pdf_render_failed"
-    status_code = 500
 
 
 def page_count(pdf: bytes) -> int:

@@ -26,13 +26,18 @@ from django.db.models import Max
 
 from accounts.models import Contact
 from billing.models import Product
-from core.exceptions import Conflict, NotFound, ValidationError, django_validation_details
+from core.exceptions import ValidationError, django_validation_details
 from core.money import ZERO, currency_exponent, round_money, to_decimal
+from invoicing.exceptions import (
+    InvoiceImmutable,
+    InvoiceLineNotFound,
+    InvoiceNotDraft,
+    InvoiceNotFound,
+    LineNotAdjustment,
+)
 from invoicing.models import BillingPeriodItem, Invoice, InvoiceLine, InvoiceLineTax, InvoiceStatus
-from invoicing.services.posting import InvoiceNotDraft
 from invoicing.services.taxing import invoice_lines_tax
 from invoicing.services.void import (
-    InvoiceNotFound,
     debit_memos_release,
     invoice_lock_with_schedules,
     later_live_periods_check,
@@ -51,18 +56,6 @@ class _Keep:
 
 
 KEEP: Any = _Keep()
-
-
-class InvoiceImmutable(Conflict):
-    code = "invoice_immutable"
-
-
-class LineNotAdjustment(Conflict):
-    code = "line_not_adjustment"
-
-
-class InvoiceLineNotFound(NotFound):
-    code = "invoice_line_not_found"
 
 
 def _refuse_unless_draft(invoice: Invoice, *, action: str) -> None:

@@ -36,9 +36,9 @@ from django.utils import timezone
 from accounts.models import BillingProfile
 from core.exceptions import DomainError, ValidationError
 from core.money import money_display
+from invoicing.exceptions import InvoiceNotFound, InvoiceNotPosted
 from invoicing.models import EmailTemplate, ErrorLog, Invoice, InvoiceEmail, InvoiceStatus
 from invoicing.services.errors import error_log_record, error_logs_resolve
-from invoicing.services.void import InvoiceNotFound, InvoiceNotPosted
 
 logger = logging.getLogger(__name__)
 

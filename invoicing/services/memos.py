@@ -38,9 +38,20 @@ from django.utils import timezone
 from accounts.models import Account, LegalEntity
 from accounts.selectors import billing_terms_resolve
 from billing.models import Product
-from core.exceptions import Conflict, NotFound, ValidationError
+from core.exceptions import ValidationError
 from core.money import ZERO, money_display, round_money, to_decimal, validate_currency
-from invoicing.exceptions import NoSequencePolicy
+from invoicing.exceptions import (
+    CreditExceedsBalance,
+    CreditMemoNotDraft,
+    CreditMemoNotFound,
+    CreditMemoNotPosted,
+    DebitMemoNotDraft,
+    DebitMemoNotFound,
+    DebitMemoNotPosted,
+    InvoiceNotFound,
+    InvoiceNotPosted,
+    NoSequencePolicy,
+)
 from invoicing.models import (
     CreditMemo,
     CreditMemoApplication,
@@ -53,37 +64,8 @@ from invoicing.models import (
     SequencePolicy,
 )
 from invoicing.services.numbering import sequence_numbers_take, sequence_policy_select
-from invoicing.services.void import InvoiceNotFound, InvoiceNotPosted
 
 # --- errors -------------------------------------------------------------------------------
-
-
-class CreditMemoNotFound(NotFound):
-    code = "credit_memo_not_found"
-
-
-class CreditMemoNotDraft(Conflict):
-    code = "credit_memo_not_draft"
-
-
-class CreditMemoNotPosted(Conflict):
-    code = "credit_memo_not_posted"
-
-
-class CreditExceedsBalance(Conflict):
-    code = "credit_exceeds_balance"
-
-
-class DebitMemoNotFound(NotFound):
-    code = "debit_memo_not_found"
-
-
-class DebitMemoNotDraft(Conflict):
-    code = "debit_memo_not_draft"
-
-
-class DebitMemoNotPosted(Conflict):
-    code = "debit_memo_not_posted"
 
 
 def _name(memo: CreditMemo | DebitMemo) -> str:

@@ -19,14 +19,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, SavedPaymentMethod
-from core.exceptions import Conflict, ValidationError
+from core.exceptions import ValidationError
 from core.money import ZERO, money_display, round_money, to_decimal
+from invoicing.exceptions import InvoiceNotFound, InvoiceNotPosted, PaymentExceedsBalance
 from invoicing.models import Invoice, InvoiceStatus, Payment
-from invoicing.services.void import InvoiceNotFound, InvoiceNotPosted
-
-
-class PaymentExceedsBalance(Conflict):
-    code = "payment_exceeds_balance"
 
 
 def settlement_status_of(invoice: Invoice) -> str:

@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from billing.models import UsageSummary
 from core.db import rows_update
-from core.exceptions import Conflict, DomainError
+from core.exceptions import DomainError
 from invoicing import hooks
+from invoicing.exceptions import InvoiceNotDraft
 from invoicing.models import (
     BillingPeriodItem,
     ErrorLog,
@@ -28,10 +29,6 @@ from invoicing.models import (
 from invoicing.services.errors import error_log_record, error_logs_resolve
 from invoicing.services.numbering import sequence_numbers_take, sequence_policy_select
 from invoicing.services.taxing import invoice_lines_tax
-
-
-class InvoiceNotDraft(Conflict):
-    code = "invoice_not_draft"
 
 
 @dataclass(frozen=True)

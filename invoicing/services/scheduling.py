@@ -35,8 +35,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.choices import ChargeType
-from core.exceptions import Conflict, NotFound, ValidationError, django_validation_details
+from core.exceptions import NotFound, ValidationError, django_validation_details
 from core.money import validate_currency
+from invoicing.exceptions import SchedulerNotEditable, SchedulerStatusConflict
 from invoicing.models import InvoiceScheduler
 
 ONE_DAY = dt.timedelta(days=1)
@@ -68,14 +69,6 @@ EDITABLE_FIELDS = (
     "billing_period_count",
     "filters",
 )
-
-
-class SchedulerNotEditable(Conflict):
-    code = "scheduler_not_editable"
-
-
-class SchedulerStatusConflict(Conflict):
-    code = "scheduler_status_conflict"
 
 
 # --------------------------------------------------------------------------------------------

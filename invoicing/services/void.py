@@ -38,8 +38,16 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.choices import ScheduleStatus
 from billing.models import BillingSchedule, BillingScheduleGroup, UsageSummary
-from core.exceptions import Conflict, NotFound
 from core.money import ZERO, money_display
+from invoicing.exceptions import (
+    InvoiceCredited,
+    InvoiceNotFound,
+    InvoiceNotLatest,
+    InvoiceNotPosted,
+    InvoicePaid,
+    InvoiceTotalNegative,
+    ScheduleProcessing,
+)
 from invoicing.models import (
     BillingPeriodItem,
     CreditMemo,
@@ -59,38 +67,6 @@ _LIVE = (BillingPeriodItem.InvoiceStatus.DRAFT, BillingPeriodItem.InvoiceStatus.
 
 
 # --- errors ---------------------------------------------------------------------------------
-
-
-class InvoiceNotFound(NotFound):
-    code = "invoice_not_found"
-
-    @classmethod
-    def for_id(cls, invoice_id: int) -> InvoiceNotFound:
-        return cls(f"Invoice {invoice_id} does not exist.", details={"invoice": invoice_id})
-
-
-class InvoiceNotPosted(Conflict):
-    code = "invoice_not_posted"
-
-
-class InvoicePaid(Conflict):
-    code = "invoice_paid"
-
-
-class InvoiceCredited(Conflict):
-    code = "invoice_credited"
-
-
-class InvoiceNotLatest(Conflict):
-    code = "invoice_not_latest"
-
-
-class InvoiceTotalNegative(Conflict):
-    code = "invoice_total_negative"
-
-
-class ScheduleProcessing(Conflict):
-    code = "schedule_processing"
 
 
 # --- result ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from accounts.models import LegalEntity
 from billing.models import BillingSchedule, Order
 from billing.services.orders import order_activate, order_create
-from invoicing.exceptions import AmbiguousSequencePolicy, NoSequencePolicy
+from invoicing.exceptions import AmbiguousSequencePolicy, InvoiceNotDraft, NoSequencePolicy
 from invoicing.models import (
     BillingPeriodItem,
     ErrorLog,
@@ -19,7 +19,7 @@ from invoicing.models import (
     TaxRate,
 )
 from invoicing.services.generation import invoices_generate
-from invoicing.services.posting import InvoiceNotDraft, invoice_post, invoices_post
+from invoicing.services.posting import invoice_post, invoices_post
 from tests.conftest import make_account
 
 pytestmark = pytest.mark.django_db

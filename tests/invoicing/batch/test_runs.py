@@ -18,6 +18,7 @@ from django.db.models import Count
 from accounts.models import LegalEntity
 from billing.models import BillingSchedule, BillingScheduleGroup
 from core.exceptions import ValidationError
+from invoicing.exceptions import BatchRunFinished, BatchRunInProgress, BatchRunWrongKind
 from invoicing.models import (
     BillingPeriodItem,
     ErrorLog,
@@ -27,9 +28,6 @@ from invoicing.models import (
 )
 from invoicing.services import batch
 from invoicing.services.batch import (
-    BatchRunFinished,
-    BatchRunInProgress,
-    BatchRunWrongKind,
     batch_run_cancel,
     batch_run_chunk_process,
     batch_run_draft_to_posted,

@@ -17,11 +17,10 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from freezegun import freeze_time
 
 from core.exceptions import ValidationError
+from invoicing.exceptions import SchedulerNotEditable, SchedulerStatusConflict
 from invoicing.models import InvoiceBatchRun, InvoiceScheduler
 from invoicing.services.batch import scheduler_fire
 from invoicing.services.scheduling import (
-    SchedulerNotEditable,
-    SchedulerStatusConflict,
     scheduler_activate,
     scheduler_cancel,
     scheduler_crontab,

@@ -8,9 +8,10 @@ import re
 import pytest
 from pypdf import PdfReader
 
+from invoicing.exceptions import DocumentRenderFailed
 from invoicing.models import ErrorLog, InvoiceDocument
 from invoicing.services import documents
-from invoicing.services.documents import DocumentRenderFailed, invoice_document_render
+from invoicing.services.documents import invoice_document_render
 from invoicing.services.generation import invoices_generate
 from invoicing.services.posting import invoice_post
 from invoicing.services.void import invoice_void

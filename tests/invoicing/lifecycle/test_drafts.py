@@ -7,18 +7,21 @@ import pytest
 
 from accounts.models import Contact, PaymentTerm
 from core.exceptions import ValidationError
+from invoicing.exceptions import (
+    InvoiceImmutable,
+    InvoiceNotDraft,
+    InvoiceNotLatest,
+    LineNotAdjustment,
+)
 from invoicing.models import BillingPeriodItem, Invoice, InvoiceLine, InvoiceLineTax, TaxRate
 from invoicing.services.drafts import (
-    InvoiceImmutable,
-    LineNotAdjustment,
     invoice_adjustment_add,
     invoice_adjustment_remove,
     invoice_adjustment_update,
     invoice_draft_delete,
     invoice_update,
 )
-from invoicing.services.posting import InvoiceNotDraft, invoice_post
-from invoicing.services.void import InvoiceNotLatest
+from invoicing.services.posting import invoice_post
 from tests.conftest import make_account
 
 from .conftest import generate, line_rows, schedule_state, snapshot, tax_rows

@@ -10,13 +10,13 @@ from django.core.mail.backends.base import BaseEmailBackend
 
 from accounts.models import BillingProfile
 from core.exceptions import ValidationError
+from invoicing.exceptions import InvoiceNotPosted
 from invoicing.models import EmailTemplate, ErrorLog, Invoice, InvoiceEmail
 from invoicing.services.email import (
     email_template_resolve,
     invoice_email_send,
     invoices_email_send_bulk,
 )
-from invoicing.services.void import InvoiceNotPosted
 
 from .conftest import generate
 

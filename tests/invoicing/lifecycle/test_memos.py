@@ -6,12 +6,14 @@ from decimal import Decimal as D
 import pytest
 
 from core.exceptions import ValidationError
-from invoicing.models import CreditMemo, CreditMemoLine, DebitMemo, Invoice, SequencePolicy
-from invoicing.services.memos import (
+from invoicing.exceptions import (
     CreditExceedsBalance,
     CreditMemoNotDraft,
     DebitMemoNotDraft,
     DebitMemoNotPosted,
+)
+from invoicing.models import CreditMemo, CreditMemoLine, DebitMemo, Invoice, SequencePolicy
+from invoicing.services.memos import (
     credit_memo_apply,
     credit_memo_post,
     debit_memo_create,

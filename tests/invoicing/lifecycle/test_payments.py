@@ -7,9 +7,9 @@ import pytest
 
 from accounts.models import SavedPaymentMethod
 from core.exceptions import ValidationError
+from invoicing.exceptions import InvoiceNotPosted, PaymentExceedsBalance
 from invoicing.models import Payment
-from invoicing.services.payments import PaymentExceedsBalance, payment_record
-from invoicing.services.void import InvoiceNotPosted
+from invoicing.services.payments import payment_record
 
 from .conftest import generate, snapshot
 

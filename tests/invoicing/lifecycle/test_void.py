@@ -7,6 +7,7 @@ import pytest
 
 from billing.models import BillingSchedule, UsageSummary
 from billing.services.orders import order_activate, order_create
+from invoicing.exceptions import InvoiceCredited, InvoiceNotLatest, InvoiceNotPosted, InvoicePaid
 from invoicing.models import (
     BillingPeriodItem,
     CreditMemo,
@@ -19,13 +20,7 @@ from invoicing.services.generation import invoices_generate
 from invoicing.services.memos import credit_memo_apply, credit_memo_post
 from invoicing.services.payments import payment_record
 from invoicing.services.posting import invoice_post
-from invoicing.services.void import (
-    InvoiceCredited,
-    InvoiceNotLatest,
-    InvoiceNotPosted,
-    InvoicePaid,
-    invoice_void,
-)
+from invoicing.services.void import invoice_void
 
 from .conftest import generate, line_rows, monthly, schedule_state, snapshot, tax_rows
 
