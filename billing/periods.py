@@ -24,18 +24,14 @@ import calendar
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 
 from billing.choices import (
     FREQUENCY_MONTHS,
-    PRICING_TERM_MONTHS,
     BillingFrequency,
     BillingType,
     PeriodBoundary,
-    PricingTerm,
 )
-from core.money import round_money
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -202,60 +198,3 @@ def periods_through(
             break
         out.append(period)
     return out
-
-
-def period_price(
-    *, quantity: Decimal, unit_price: Decimal, pricing_term: str, frequency: str
-) -> Fraction:
-    """The exact (unrounded) amount of one full billing period.
-
-    A price per pricing term billed on another frequency scales by their months:
-    a yearly price billed monthly is price / 12 per month; a monthly price billed
-    quarterly is price × 3.
-    """
-    base = Fraction(quantity) * Fraction(unit_price)
-    term_months = PRICING_TERM_MONTHS[PricingTerm(pricing_term)]
-    freq_months = FREQUENCY_MONTHS[BillingFrequency(frequency)]
-    if term_months is None or freq_months is None:
-        if term_months is None and freq_months is None:
-            return base
-        raise ValueError(
-            "a one-time price is billed with a one-time frequency, and a recurring price with a "
-            "recurring frequency"
-        )
-    return base * Fraction(freq_months, term_months)
-
-
-def period_amount(*, full_price: Fraction, period: Period, currency: str) -> Decimal:
-    """A period's amount: the full period's price prorated by days, rounded once."""
-    return round_money(full_price * period.proration, currency)
-
-
-def term_total(
-    *,
-    start: dt.date,
-    end: dt.date,
-    frequency: str,
-    boundary: str,
-    billing_type: str,
-    full_price: Fraction,
-    currency: str,
-    bill_day: int | None = None,
-    anchor: dt.date | None = None,
-) -> Decimal:
-    """The sum of every period's rounded amount over a bounded window."""
-    return sum(
-        (
-            period_amount(full_price=full_price, period=p, currency=currency)
-            for p in iter_periods(
-                start=start,
-                end=end,
-                frequency=frequency,
-                boundary=boundary,
-                billing_type=billing_type,
-                bill_day=bill_day,
-                anchor=anchor,
-            )
-        ),
-        Decimal("0"),
-    )

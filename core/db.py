@@ -34,9 +34,15 @@ def rows_update(objs: Iterable[Model], fields: Sequence[str]) -> int:
 
 def values_update(model: type[Model], fields: Sequence[str], ids: list, columns: list[list]) -> int:
     """Like rows_update(), from plain values: `columns[i]` holds fields[i]'s database-ready
-    value for each id (PostgreSQL only)."""
+    value for each id. Elsewhere than on PostgreSQL it falls back to bulk_update."""
     if not ids:
         return 0
+    if connection.vendor != "postgresql":
+        objs = [
+            model(pk=pk, **{name: column[i] for name, column in zip(fields, columns, strict=True)})
+            for i, pk in enumerate(ids)
+        ]
+        return model.objects.bulk_update(objs, list(fields), batch_size=1000)
     meta = model._meta
     q = connection.ops.quote_name
     pk = meta.pk

@@ -7,12 +7,16 @@ any sum; sums of rounded lines need no further rounding.
 
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from fractions import Fraction
+from typing import overload
 
 import moneyed
 
 from core.exceptions import ValidationError
 
 ZERO = Decimal("0")
+
+# What the functions below take as an amount, a price or a quantity. Never a float.
+Number = Decimal | int | str | Fraction
 
 _ROUNDING = {"half_up": ROUND_HALF_UP, "up": ROUND_UP, "down": ROUND_DOWN}
 
@@ -40,7 +44,7 @@ def minor_unit(code: str) -> Decimal:
     return Decimal(1).scaleb(-currency_exponent(code))
 
 
-def to_decimal(value) -> Decimal:
+def to_decimal(value: Number) -> Decimal:
     """A Decimal from a Decimal, int, str or Fraction. Floats are refused."""
     if isinstance(value, Decimal):
         return value
@@ -51,7 +55,7 @@ def to_decimal(value) -> Decimal:
     return Decimal(str(value))
 
 
-def round_money(amount, currency: str) -> Decimal:
+def round_money(amount: Number, currency: str) -> Decimal:
     """Round an amount half up to the currency's minor unit.
 
     Fractions are rounded exactly (no intermediate Decimal context rounding).
@@ -62,7 +66,19 @@ def round_money(amount, currency: str) -> Decimal:
     return to_decimal(amount).quantize(quantum, rounding=ROUND_HALF_UP)
 
 
-def round_quantity(quantity, *, scale: int, rounding: str = "half_up") -> Decimal:
+UNIT_PRICE_PLACES = 6  # the scale of stored unit prices (InvoiceLine.unit_price)
+
+
+def round_unit_price(value: Number) -> Decimal:
+    """A unit price at the stored scale (6 places), half up: a yearly price billed monthly
+    shows 1/12 of it per unit. Fractions are rounded exactly."""
+    quantum = Decimal(1).scaleb(-UNIT_PRICE_PLACES)
+    if isinstance(value, Fraction):
+        return _round_fraction(value, quantum, ROUND_HALF_UP)
+    return to_decimal(value).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def round_quantity(quantity: Number, *, scale: int, rounding: str = "half_up") -> Decimal:
     """Round a quantity by its unit of measure: `scale` decimal places, the unit's mode."""
     quantum = Decimal(1).scaleb(-scale)
     mode = _ROUNDING[rounding]
@@ -72,7 +88,7 @@ def round_quantity(quantity, *, scale: int, rounding: str = "half_up") -> Decima
 
 
 def _round_fraction(value: Fraction, quantum: Decimal, mode: str) -> Decimal:
-    scale = -quantum.as_tuple().exponent
+    scale = -int(quantum.as_tuple().exponent)  # a quantum is finite: its exponent is an int
     scaled = value * (10**scale)
     sign = -1 if scaled < 0 else 1
     magnitude = abs(scaled)
@@ -88,14 +104,18 @@ def plain(value: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def money_str(amount, currency: str) -> str:
+@overload
+def money_str(amount: None, currency: str) -> None: ...
+@overload
+def money_str(amount: Number, currency: str) -> str: ...
+def money_str(amount: Number | None, currency: str) -> str | None:
     """An amount as a plain decimal string in the currency's minor unit: '12.50', '1235'."""
     if amount is None:
         return None
     return str(to_decimal(amount).quantize(minor_unit(currency), rounding=ROUND_HALF_UP))
 
 
-def money_display(amount, currency: str) -> str:
+def money_display(amount: Number | None, currency: str) -> str:
     """For people: thousands separators and the currency code, '1,234.50 USD'."""
     if amount is None:
         return "—"

@@ -48,7 +48,7 @@ from billing.models import (
     UnitOfMeasure,
     UsageSummary,
 )
-from billing.periods import period_price, term_total
+from billing.pricing import period_price, term_total
 from core.money import round_money
 from invoicing.models import (
     BillingPeriodItem,
@@ -685,3 +685,45 @@ class InvoiceEmailFactory(DjangoModelFactory):
     invoice = factory.SubFactory(InvoiceFactory, posted=True)
     to = "ap@example.com"
     subject = "Invoice"
+
+
+# --- plain builders shared by many tests --------------------------------------------------------
+
+
+def make_account(name: str, *, seller: LegalEntity, currency: str = "USD", **profile) -> Account:
+    """An account of `seller` with a contact (ap@example.com), a default card and a default
+    billing profile (billing address in Austin, TX); `profile` sets more profile fields."""
+    account = Account.objects.create(name=name, currency=currency, legal_entity=seller)
+    contact = Contact.objects.create(account=account, name=f"{name} AP", email="ap@example.com")
+    method = SavedPaymentMethod.objects.create(
+        account=account, processor_token="pm_test_1", label="Visa •••• 4242", is_default=True
+    )
+    BillingProfile.objects.create(
+        account=account,
+        is_default=True,
+        bill_to=contact,
+        saved_payment_method=method,
+        billing_address=Address.objects.create(
+            line1="5 Main St", city="Austin", region="TX", postal_code="73301", country="US"
+        ),
+        **profile,
+    )
+    return account
+
+
+def seats(world, **kw) -> dict:
+    """An order item: 10 seats at 5.00 a month, billed monthly in advance, anniversary
+    periods, Jan 1 – Dec 31 2026. Keyword arguments override any field."""
+    item = {
+        "product": world.seat,
+        "quantity": Decimal("10"),
+        "unit_price": Decimal("5.00"),
+        "pricing_term": "month",
+        "start_date": dt.date(2026, 1, 1),
+        "end_date": dt.date(2026, 12, 31),
+        "billing_frequency": "monthly",
+        "billing_type": "advance",
+        "period_boundary": "anniversary",
+    }
+    item.update(kw)
+    return item

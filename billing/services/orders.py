@@ -33,7 +33,8 @@ from billing.choices import (
 )
 from billing.exceptions import OrderNotDraft
 from billing.models import BillingSchedule, BillingScheduleGroup, Order, OrderItem, Product
-from billing.periods import iter_periods, period_price, term_total
+from billing.periods import iter_periods
+from billing.pricing import schedule_period_price, term_total
 from billing.schedules import schedule_anchor, schedule_billable_end, schedule_effective_end
 from core.exceptions import ValidationError
 from core.money import plain, round_money, validate_currency
@@ -529,12 +530,7 @@ def _compute_amounts(schedule: BillingSchedule, *, anchor: dt.date) -> None:
         schedule.pending_amount = None
         schedule.next_billing_date = schedule.start_date
         return
-    full_price: Fraction = period_price(
-        quantity=schedule.quantity,
-        unit_price=schedule.unit_price,
-        pricing_term=schedule.pricing_term,
-        frequency=schedule.billing_frequency,
-    )
+    full_price: Fraction = schedule_period_price(schedule)
     schedule.period_amount = round_money(full_price, currency)
     cadence = {
         "frequency": schedule.billing_frequency,
@@ -688,12 +684,7 @@ def _recompute_after_cancellation(schedule: BillingSchedule) -> None:
     end = schedule_effective_end(schedule)
     anchor = schedule_anchor(schedule)
     if schedule.charge_type != ChargeType.USAGE:
-        full_price = period_price(
-            quantity=schedule.quantity,
-            unit_price=schedule.unit_price,
-            pricing_term=schedule.pricing_term,
-            frequency=schedule.billing_frequency,
-        )
+        full_price = schedule_period_price(schedule)
         if end is None or end < schedule.start_date:
             schedule.total_amount = ZERO
         else:

@@ -24,10 +24,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from accounts.models import Contact
+from accounts.models import Account, Contact, PaymentTerm
 from billing.models import Product
 from core.exceptions import ValidationError, django_validation_details
-from core.money import ZERO, currency_exponent, round_money, to_decimal
+from core.money import ZERO, currency_exponent, round_money, to_decimal, validate_currency
 from invoicing.exceptions import (
     InvoiceImmutable,
     InvoiceLineNotFound,
@@ -35,7 +35,14 @@ from invoicing.exceptions import (
     InvoiceNotFound,
     LineNotAdjustment,
 )
-from invoicing.models import BillingPeriodItem, Invoice, InvoiceLine, InvoiceLineTax, InvoiceStatus
+from invoicing.models import (
+    BillingPeriodItem,
+    Invoice,
+    InvoiceAddress,
+    InvoiceLine,
+    InvoiceLineTax,
+    InvoiceStatus,
+)
 from invoicing.services.taxing import invoice_lines_tax
 from invoicing.services.void import (
     debit_memos_release,
@@ -44,6 +51,7 @@ from invoicing.services.void import (
     period_items_release,
     processing_schedules_check,
 )
+from invoicing.totals import invoice_totals_set
 
 _IMMUTABLE = {InvoiceStatus.POSTED, InvoiceStatus.VOID_IN_PROGRESS, InvoiceStatus.VOIDED}
 
@@ -94,8 +102,6 @@ def _full_clean(obj, **kwargs) -> None:
 
 def draft_totals_refresh(invoice: Invoice) -> None:
     """Re-estimate every line's tax and recompute the totals of a (locked) draft."""
-    from invoicing.services.generation import invoice_totals_set
-
     InvoiceLineTax.objects.filter(line__invoice=invoice).delete()
     lines = list(invoice.lines.order_by("sort_order", "id"))
     for line in lines:
@@ -362,3 +368,149 @@ def invoice_draft_delete(*, invoice_id: int) -> None:
         period_items_release(items, locked.schedules, voided=False)
         debit_memos_release(invoice)
         invoice.delete()
+
+
+# --- drafts made by hand, line wording, addresses -------------------------------------------
+
+
+def invoice_draft_create(
+    *,
+    account_id: int,
+    invoice_date: dt.date,
+    currency: str = "",
+    legal_entity_id: int | None = None,
+    bill_to_id: int | None = None,
+    payment_term_id: int | None = None,
+    saved_payment_method_id: int | None = None,
+    reference_order_id: int | None = None,
+    target_date: dt.date | None = None,
+    tax_treatment: str = "standard",
+    source: str = Invoice.Source.GENERATED,
+    description: str = "",
+) -> Invoice:
+    """An empty draft invoice made by hand (staff then add adjustment lines to it). Currency
+    and seller default to the account's; the due date follows the payment term."""
+    account = Account.objects.filter(pk=account_id).first()
+    if account is None:
+        raise ValidationError({"account": f"Account {account_id} does not exist."})
+    term = PaymentTerm.objects.filter(pk=payment_term_id).first() if payment_term_id else None
+    if payment_term_id and term is None:
+        raise ValidationError({"payment_term": f"Payment term {payment_term_id} does not exist."})
+    invoice = Invoice(
+        status=InvoiceStatus.DRAFT,
+        account=account,
+        currency=validate_currency(currency or account.currency),
+        legal_entity_id=legal_entity_id or account.legal_entity_id,
+        bill_to_id=bill_to_id,
+        payment_term=term,
+        saved_payment_method_id=saved_payment_method_id,
+        reference_order_id=reference_order_id,
+        invoice_date=invoice_date,
+        due_date=term.due_date(invoice_date) if term else invoice_date,
+        target_date=target_date,
+        tax_treatment=tax_treatment or "standard",
+        source=source,
+        description=description or "",
+    )
+    errors = {}
+    if bill_to_id is not None and not account.contacts.filter(pk=bill_to_id).exists():
+        errors["bill_to"] = f"Contact {bill_to_id} is not a contact of account {account_id}."
+    if (
+        saved_payment_method_id is not None
+        and not account.payment_methods.filter(pk=saved_payment_method_id).exists()
+    ):
+        errors["saved_payment_method"] = (
+            f"Saved payment method {saved_payment_method_id} is not one of account "
+            f"{account_id}'s payment methods."
+        )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic(durable=True):
+        _full_clean(invoice, exclude=["number", "unique_identifier"])
+        invoice.save()
+    return invoice
+
+
+def invoice_line_relabel(
+    *,
+    invoice_id: int,
+    line_id: int,
+    name: str = KEEP,
+    description: str = KEEP,
+    sort_order: int = KEEP,
+) -> InvoiceLine:
+    """Reword or reorder any line of a draft (amounts, and so tax and totals, are unchanged;
+    an adjustment's amounts change through invoice_adjustment_update)."""
+    with transaction.atomic(durable=True):
+        invoice = _lock_invoice(invoice_id)
+        _refuse_unless_draft(invoice, action="changed")
+        line = invoice.lines.filter(pk=line_id).first()
+        if line is None:
+            raise InvoiceLineNotFound(
+                f"Invoice {invoice} has no line {line_id}.",
+                details={"invoice": invoice.pk, "line": line_id},
+            )
+        fields = []
+        if name is not KEEP:
+            if not (name or "").strip():
+                raise ValidationError({"name": "A line needs a name."})
+            line.name = name.strip()
+            fields.append("name")
+        if description is not KEEP:
+            line.description = description or ""
+            fields.append("description")
+        if sort_order is not KEEP:
+            line.sort_order = sort_order
+            fields.append("sort_order")
+        if fields:
+            _full_clean(line)
+            line.save(update_fields=[*fields, "updated_at"])
+    return line
+
+
+def invoice_address_set(
+    *,
+    invoice_id: int,
+    kind: str,
+    name: str = "",
+    line1: str = "",
+    line2: str = "",
+    city: str = "",
+    region: str = "",
+    postal_code: str = "",
+    country: str = "",
+) -> InvoiceAddress:
+    """Set a draft's billing or shipping address (one of each). The billing address is where
+    tax is due, so tax and totals are re-estimated."""
+    with transaction.atomic(durable=True):
+        invoice = _lock_invoice(invoice_id)
+        _refuse_unless_draft(invoice, action="changed")
+        address = invoice.addresses.filter(kind=kind).first() or InvoiceAddress(
+            invoice=invoice, kind=kind
+        )
+        values = {
+            "name": name,
+            "line1": line1,
+            "line2": line2,
+            "city": city,
+            "region": region,
+            "postal_code": postal_code,
+            "country": (country or "").upper(),
+        }
+        for field, value in values.items():
+            setattr(address, field, value or "")
+        _full_clean(address)
+        address.save()
+        draft_totals_refresh(invoice)
+    return address
+
+
+def invoice_address_remove(*, invoice_id: int, kind: str) -> Invoice:
+    """Remove a draft's billing or shipping address; tax and totals are re-estimated."""
+    with transaction.atomic(durable=True):
+        invoice = _lock_invoice(invoice_id)
+        _refuse_unless_draft(invoice, action="changed")
+        invoice.addresses.filter(kind=kind).delete()
+        draft_totals_refresh(invoice)
+    invoice.refresh_from_db()
+    return invoice

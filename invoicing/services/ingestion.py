@@ -27,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -37,7 +36,6 @@ from accounts.models import Account
 from accounts.selectors import billing_terms_resolve
 from core.exceptions import ValidationError
 from core.money import ZERO, currency_exponent, plain, round_money, validate_currency
-from invoicing import hooks
 from invoicing.models import (
     DebitMemo,
     Invoice,
@@ -45,12 +43,11 @@ from invoicing.models import (
     InvoiceLine,
     InvoiceLineTax,
     InvoiceStatus,
-    SequencePolicy,
 )
-from invoicing.services.generation import invoice_totals_set
 from invoicing.services.memos import debit_memo_invoice_lines, debit_memos_mark_invoiced
-from invoicing.services.numbering import sequence_numbers_take, sequence_policy_select
+from invoicing.services.posting import invoices_post_locked
 from invoicing.services.taxing import invoice_lines_tax
+from invoicing.totals import invoice_totals_set
 
 DRAFT = "draft"
 POSTED = "posted"
@@ -423,7 +420,7 @@ def _write(plan: _Plan, *, uid: str | None, ingested_by: str) -> Invoice:
         )
         # The tax engine's jurisdiction: the billing address (as generation does).
         billing = next((a for a in plan.addresses if a["kind"] == "billing"), {})
-        invoice._tax_location = (billing.get("country") or "", billing.get("region") or "")
+        location = (billing.get("country") or "", billing.get("region") or "")
 
         if memo_pairs:
             lines = [line for _, line in memo_pairs]
@@ -442,7 +439,7 @@ def _write(plan: _Plan, *, uid: str | None, ingested_by: str) -> Invoice:
         if plan.calculate_tax:
             for line in lines:
                 line.tax_amount = ZERO
-            invoice_lines_tax([(invoice, lines)], estimate=True)
+            invoice_lines_tax([(invoice, lines)], estimate=True, locations=[location])
         else:
             rows = []
             for line, taxes in zip(lines, given_taxes, strict=True):
@@ -463,20 +460,9 @@ def _write(plan: _Plan, *, uid: str | None, ingested_by: str) -> Invoice:
 
 
 def _post(invoice: Invoice, plan: _Plan, *, ingested_by: str) -> None:
-    """Number (the number brought, or the next of the matching sequence policy) and post."""
-    number = plan.number
-    if not number:
-        policy = sequence_policy_select(
-            target=SequencePolicy.Target.INVOICE,
-            legal_entity_id=invoice.legal_entity_id,
-            currency=invoice.currency,
-            on_date=plan.posted_date,
-        )
-        number = sequence_numbers_take(policy_id=policy.pk, on_dates=[invoice.invoice_date])[0]
-    invoice.number = number
-    invoice.status = InvoiceStatus.POSTED
-    invoice.posted_date = plan.posted_date
-    invoice.posted_at = timezone.now()
-    invoice.posted_by = ingested_by
-    invoice.save(update_fields=["number", "status", "posted_date", "posted_at", "posted_by"])
-    transaction.on_commit(partial(hooks.invoices_posted, [invoice.pk]))
+    """Post through the one posting path: the number brought (kept) or the next of the
+    matching sequence policy; the tax brought is final."""
+    invoice.number = plan.number or None
+    invoices_post_locked(
+        [invoice], posted_by=ingested_by, posted_date=plan.posted_date, tax_done=True
+    )

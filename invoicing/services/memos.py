@@ -55,6 +55,7 @@ from invoicing.exceptions import (
 from invoicing.models import (
     CreditMemo,
     CreditMemoApplication,
+    CreditMemoLine,
     DebitMemo,
     DebitMemoLine,
     Invoice,
@@ -64,6 +65,7 @@ from invoicing.models import (
     SequencePolicy,
 )
 from invoicing.services.numbering import sequence_numbers_take, sequence_policy_select
+from invoicing.totals import credit_memo_totals_set, debit_memo_total
 
 # --- errors -------------------------------------------------------------------------------
 
@@ -119,14 +121,11 @@ def credit_memo_post(*, credit_memo_id: int, posted_date: dt.date | None = None)
         lines = list(memo.lines.all())
         if not lines:
             raise ValidationError({"lines": "A credit memo needs at least one line to post."})
-        memo.total_charges = sum((line.amount for line in lines), ZERO)
-        memo.total_tax = sum((line.tax_amount for line in lines), ZERO)
-        memo.total = memo.total_charges + memo.total_tax
+        credit_memo_totals_set(memo, lines)
         if memo.total < ZERO:
             raise ValidationError(
                 {"lines": "The lines add up to a negative credit; use a debit memo instead."}
             )
-        memo.balance = memo.total
         memo.status = CreditMemo.Status.POSTED
         memo.posted_date = posted_date
         memo.number = credit_memo_number_take(memo)
@@ -336,7 +335,7 @@ def debit_memo_totals_refresh(*, debit_memo_id: int) -> DebitMemo:
         for line in lines:
             line.amount = round_money(line.quantity * line.unit_price, memo.currency)
         DebitMemoLine.objects.bulk_update(lines, ["amount"])
-        memo.total = sum((line.amount for line in lines), ZERO)
+        memo.total = debit_memo_total(lines)
         memo.save(update_fields=["total", "updated_at"])
     return memo
 
@@ -411,6 +410,20 @@ def debit_memos_mark_invoiced(
             status=DebitMemo.Status.INVOICED, invoice_id=invoice_id, updated_at=now
         )
     return sorted(memo_invoice)
+
+
+def debit_memos_due_scopes(
+    account_ids: Iterable[int], *, target_date: dt.date
+) -> set[tuple[int, str, int | None]]:
+    """The (account, currency, legal entity) triples of these accounts with a posted debit
+    memo due by target_date (not locked: generation's writer choice)."""
+    return set(
+        DebitMemo.objects.filter(
+            account_id__in=set(account_ids),
+            status=DebitMemo.Status.POSTED,
+            next_billing_date__lte=target_date,
+        ).values_list("account_id", "currency", "legal_entity_id")
+    )
 
 
 def debit_memos_take(
@@ -539,3 +552,190 @@ def debit_memo_invoice(
             invoices_post_locked([invoice], posted_by=posted_by)
     invoice.refresh_from_db()
     return invoice
+
+
+# --- draft memos written by hand (the admin's add and change pages) ------------------------
+
+
+def _credit_memo_lines(lines: Sequence[dict], currency: str) -> list[CreditMemoLine]:
+    """Credit memo lines from dicts (name, quantity, unit_price, tax_amount, period_start,
+    period_end): amount = quantity × unit price rounded per line; a credit is positive."""
+    if not lines:
+        raise ValidationError({"lines": "A credit memo needs at least one line."})
+    errors: dict[str, list[str]] = {}
+    out = []
+    for index, raw in enumerate(lines):
+        path = f"lines[{index}]"
+        name = (raw.get("name") or "").strip()
+        if not name:
+            errors[f"{path}.name"] = ["Name the credit, e.g. 'Goodwill credit'."]
+        try:
+            quantity = to_decimal(raw.get("quantity", "1"))
+            price = to_decimal(raw.get("unit_price"))
+            tax = to_decimal(raw.get("tax_amount") or "0")
+            if not (quantity.is_finite() and price.is_finite() and tax.is_finite()):
+                raise InvalidOperation
+        except (InvalidOperation, TypeError, ValueError):
+            errors[f"{path}.unit_price"] = ["Quantity, unit price and tax must be decimal numbers."]
+            continue
+        if quantity <= 0:
+            errors[f"{path}.quantity"] = ["The quantity must be more than zero."]
+        if price < 0:
+            errors[f"{path}.unit_price"] = ["A credit is a positive unit price."]
+        if tax < 0 or round_money(tax, currency) != tax:
+            errors[f"{path}.tax_amount"] = [f"The tax is a positive amount in {currency}."]
+        start, end = raw.get("period_start"), raw.get("period_end")
+        if start and end and end < start:
+            errors[f"{path}.period_end"] = ["The period cannot end before it starts."]
+        out.append(
+            CreditMemoLine(
+                sort_order=index + 1,
+                name=name,
+                period_start=start,
+                period_end=end,
+                quantity=quantity,
+                unit_price=price,
+                amount=round_money(quantity * price, currency),
+                tax_amount=tax,
+            )
+        )
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def credit_memo_create(
+    *,
+    account_id: int,
+    lines: Sequence[dict],
+    memo_date: dt.date | None = None,
+    reason: str = "",
+    currency: str = "",
+    legal_entity_id: int | None = None,
+    invoice_id: int | None = None,
+) -> CreditMemo:
+    """A draft credit memo with its lines (see _credit_memo_lines), to post with
+    credit_memo_post. `invoice_id`: the posted invoice of the same account it credits."""
+    account = Account.objects.filter(pk=account_id).first()
+    if account is None:
+        raise ValidationError({"account": f"Account {account_id} does not exist."})
+    currency = validate_currency(currency or account.currency)
+    if legal_entity_id is not None and not LegalEntity.objects.filter(pk=legal_entity_id).exists():
+        raise ValidationError({"legal_entity": f"Legal entity {legal_entity_id} does not exist."})
+    if (
+        invoice_id is not None
+        and not Invoice.objects.filter(
+            pk=invoice_id, account_id=account_id, currency=currency
+        ).exists()
+    ):
+        raise ValidationError(
+            {"invoice": f"Invoice {invoice_id} is not an invoice of this account in {currency}."}
+        )
+    memo_lines = _credit_memo_lines(lines, currency)
+    with transaction.atomic(durable=True):
+        memo = CreditMemo(
+            account=account,
+            legal_entity_id=legal_entity_id or account.legal_entity_id,
+            currency=currency,
+            invoice_id=invoice_id,
+            reason=reason or "",
+            memo_date=memo_date or timezone.localdate(),
+        )
+        memo.full_clean(exclude=["number"])
+        memo.save()
+        for line in memo_lines:
+            line.credit_memo = memo
+        CreditMemoLine.objects.bulk_create(memo_lines)
+    return memo
+
+
+def _credit_memo_draft_lock(credit_memo_id: int, *, action: str) -> CreditMemo:
+    memo = _credit_memo_lock(credit_memo_id)
+    if memo.status != CreditMemo.Status.DRAFT:
+        raise CreditMemoNotDraft(
+            f"{_name(memo)} is posted; a posted credit memo cannot be {action}.",
+            details={"credit_memo": memo.pk, "status": memo.status},
+        )
+    return memo
+
+
+def credit_memo_update(
+    *,
+    credit_memo_id: int,
+    memo_date: dt.date | None = None,
+    reason: str | None = None,
+    lines: Sequence[dict] | None = None,
+) -> CreditMemo:
+    """Change a draft credit memo (None: keep); `lines` replace its lines."""
+    with transaction.atomic(durable=True):
+        memo = _credit_memo_draft_lock(credit_memo_id, action="changed")
+        if memo_date is not None:
+            memo.memo_date = memo_date
+        if reason is not None:
+            memo.reason = reason
+        memo.full_clean(exclude=["number"])
+        memo.save(update_fields=["memo_date", "reason", "updated_at"])
+        if lines is not None:
+            memo_lines = _credit_memo_lines(lines, memo.currency)
+            memo.lines.all().delete()
+            for line in memo_lines:
+                line.credit_memo = memo
+            CreditMemoLine.objects.bulk_create(memo_lines)
+    return memo
+
+
+def credit_memo_draft_delete(*, credit_memo_id: int) -> None:
+    """Delete a draft credit memo with its lines; a posted one is final."""
+    with transaction.atomic(durable=True):
+        memo = _credit_memo_draft_lock(credit_memo_id, action="deleted")
+        memo.lines.all().delete()
+        memo.delete()
+
+
+def _debit_memo_draft_lock(debit_memo_id: int, *, action: str) -> DebitMemo:
+    memo = _debit_memo_lock(debit_memo_id)
+    if memo.status != DebitMemo.Status.DRAFT:
+        raise DebitMemoNotDraft(
+            f"{_name(memo)} is {memo.get_status_display().lower()}; only a draft can be "
+            f"{action}.",
+            details={"debit_memo": memo.pk, "status": memo.status},
+        )
+    return memo
+
+
+def debit_memo_update(
+    *,
+    debit_memo_id: int,
+    memo_date: dt.date | None = None,
+    next_billing_date: dt.date | None = None,
+    reason: str | None = None,
+    lines: Sequence[dict] | None = None,
+) -> DebitMemo:
+    """Change a draft debit memo (None: keep); `lines` (as for debit_memo_create) replace its
+    lines and the total follows."""
+    with transaction.atomic(durable=True):
+        memo = _debit_memo_draft_lock(debit_memo_id, action="changed")
+        if memo_date is not None:
+            memo.memo_date = memo_date
+        if next_billing_date is not None:
+            memo.next_billing_date = next_billing_date
+        if reason is not None:
+            memo.reason = reason
+        if lines is not None:
+            memo_lines = _debit_memo_lines(lines, memo.currency)
+            memo.lines.all().delete()
+            for line in memo_lines:
+                line.debit_memo = memo
+            DebitMemoLine.objects.bulk_create(memo_lines)
+            memo.total = debit_memo_total(memo_lines)
+        memo.full_clean(exclude=["number"])
+        memo.save(update_fields=["memo_date", "next_billing_date", "reason", "total", "updated_at"])
+    return memo
+
+
+def debit_memo_draft_delete(*, debit_memo_id: int) -> None:
+    """Delete a draft debit memo with its lines; a posted one is invoiced or canceled."""
+    with transaction.atomic(durable=True):
+        memo = _debit_memo_draft_lock(debit_memo_id, action="deleted")
+        memo.lines.all().delete()
+        memo.delete()

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -29,6 +30,7 @@ from invoicing.models import (
 from invoicing.services.errors import error_log_record, error_logs_resolve
 from invoicing.services.numbering import sequence_numbers_take, sequence_policy_select
 from invoicing.services.taxing import invoice_lines_tax
+from invoicing.totals import INVOICE_TOTAL_FIELDS, invoice_totals_set
 
 
 @dataclass(frozen=True)
@@ -93,22 +95,53 @@ def invoices_post_locked(
 ) -> list[PostingFailure]:
     """Post invoices the caller has locked (or just created) inside its transaction.
 
-    `tax_done`: the lines already carry actual tax (generation with posted output).
-    Invoices are numbered per (legal entity, currency) group, each group under its policy's
-    row lock, in invoice id order. With keep_drafts_on_error, a group whose numbering fails
-    stays draft (its work rolled back to a savepoint) and is reported; otherwise it raises.
-    """
+    `tax_done`: the lines already carry actual tax (generation with posted output, a posted
+    import). Numbering and its failures as in invoices_number(); the posted invoices' rows
+    are then updated and the posting recorded (invoices_posting_record)."""
     if not invoices:
         return []
-    posted_date = posted_date or timezone.localdate()
     if not tax_done:
         _actual_tax(invoices)
-    groups: dict[tuple, list[Invoice]] = defaultdict(list)
-    for invoice in sorted(invoices, key=lambda i: i.pk):
-        groups[(invoice.legal_entity_id, invoice.currency)].append(invoice)
+    posted, failures = invoices_number(
+        invoices,
+        posted_by=posted_by,
+        posted_date=posted_date,
+        keep_drafts_on_error=keep_drafts_on_error,
+    )
+    rows_update(posted, POSTED_FIELDS)
+    invoices_posting_record([i.pk for i in posted], failures)
+    return failures
 
-    # Lock order: policies last, and in id order across groups.
-    selected: list[tuple[SequencePolicy | None, list[Invoice], DomainError | None]] = []
+
+POSTED_FIELDS = ("number", "status", "posted_date", "posted_at", "posted_by")
+
+
+def invoices_number(
+    invoices: Sequence[Any],
+    *,
+    posted_by: str = "",
+    posted_date: dt.date | None = None,
+    keep_drafts_on_error: bool = False,
+) -> tuple[list[Any], list[PostingFailure]]:
+    """The one place where documents are numbered and marked posted; writes only the
+    sequence policies. `invoices` are Invoice models or generation's planned invoices
+    (anything with pk, legal_entity_id, currency, invoice_date and the POSTED_FIELDS).
+
+    Invoices are numbered per (legal entity, currency) group, each group under its policy's
+    row lock (policies last and in id order: invoicing/locks.py), in invoice id order. An
+    invoice that already carries a number (an import that brings its own) keeps it. With
+    keep_drafts_on_error, a group whose policy cannot be chosen stays draft and is returned
+    as failures; otherwise the error is raised. Returns (posted, failures)."""
+    posted_date = posted_date or timezone.localdate()
+    groups: dict[tuple, list[Any]] = defaultdict(list)
+    numbered: list[Any] = []
+    for invoice in sorted(invoices, key=lambda i: i.pk):
+        if invoice.number:
+            numbered.append(invoice)
+        else:
+            groups[(invoice.legal_entity_id, invoice.currency)].append(invoice)
+
+    selected: list[tuple[SequencePolicy | None, list[Any], DomainError | None]] = []
     for (legal_entity_id, currency), group in groups.items():
         try:
             policy = sequence_policy_select(
@@ -124,10 +157,8 @@ def invoices_post_locked(
             selected.append((None, group, exc))
 
     failures: list[PostingFailure] = []
-    posted: list[Invoice] = []
-    now = timezone.now()
     for policy, group, error in sorted(selected, key=lambda g: g[0].pk if g[0] else 0):
-        if error is not None:
+        if policy is None:
             failures += [PostingFailure(i.pk, error.code, error.message) for i in group]
             continue
         numbers = sequence_numbers_take(
@@ -135,19 +166,33 @@ def invoices_post_locked(
         )
         for invoice, number in zip(group, numbers, strict=True):
             invoice.number = number
-            invoice.status = InvoiceStatus.POSTED
-            invoice.posted_date = posted_date
-            invoice.posted_at = now
-            invoice.posted_by = posted_by
-            posted.append(invoice)
+            numbered.append(invoice)
+    now = timezone.now()
+    for invoice in numbered:
+        invoice.status = InvoiceStatus.POSTED
+        invoice.posted_date = posted_date
+        invoice.posted_at = now
+        invoice.posted_by = posted_by
+    return sorted(numbered, key=lambda i: i.pk), failures
 
+
+def invoices_posting_record(
+    posted_ids: Sequence[int], failures: Sequence[PostingFailure], *, items_posted: bool = False
+) -> None:
+    """What posting records once the invoices' rows carry their numbers (or failed to get
+    one): failed invoices stay drafts with estimated tax and an error log; posted invoices'
+    period items are posted (unless written so: `items_posted`), their usage invoiced, their
+    posting errors resolved, and the after-commit hooks (PDF, email) queued."""
     if failures:
-        # Their lines carry actual tax rows (from generation, or from _actual_tax above): on a
-        # draft they are estimates.
-        InvoiceLineTax.objects.filter(line__invoice_id__in=[f.invoice_id for f in failures]).update(
+        failed = [f.invoice_id for f in failures]
+        # Their lines carry actual tax rows: on a draft they are estimates.
+        InvoiceLineTax.objects.filter(line__invoice_id__in=failed).update(
             status=InvoiceLineTax.Status.ESTIMATED
         )
-    if failures:
+        if items_posted:
+            BillingPeriodItem.objects.filter(invoice_id__in=failed).update(
+                invoice_status=BillingPeriodItem.InvoiceStatus.DRAFT
+            )
         for failure in failures:
             error_log_record(
                 category=ErrorLog.Category.POSTING,
@@ -155,38 +200,30 @@ def invoices_post_locked(
                 message=failure.message,
                 primary=Invoice(pk=failure.invoice_id),
             )
-    if not posted:
-        return failures
-    rows_update(posted, ["number", "status", "posted_date", "posted_at", "posted_by"])
-    ids = [i.pk for i in posted]
-    BillingPeriodItem.objects.filter(invoice_id__in=ids).update(
-        invoice_status=BillingPeriodItem.InvoiceStatus.POSTED
-    )
-    UsageSummary.objects.filter(
-        period_items__invoice_id__in=ids, status=UsageSummary.Status.READY
-    ).update(status=UsageSummary.Status.INVOICED)
-    error_logs_resolve(primaries=posted, category=ErrorLog.Category.POSTING)
+    if not posted_ids:
+        return
+    ids = list(posted_ids)
+    if not items_posted:
+        BillingPeriodItem.objects.filter(invoice_id__in=ids).update(
+            invoice_status=BillingPeriodItem.InvoiceStatus.POSTED
+        )
+        UsageSummary.objects.filter(
+            period_items__invoice_id__in=ids, status=UsageSummary.Status.READY
+        ).update(status=UsageSummary.Status.INVOICED)
+    error_logs_resolve(primaries=[Invoice(pk=pk) for pk in ids], category=ErrorLog.Category.POSTING)
     transaction.on_commit(partial(hooks.invoices_posted, ids))
-    return failures
 
 
 def _actual_tax(invoices: Sequence[Invoice]) -> None:
     """Replace the drafts' estimated tax with the actual tax, and refresh the totals."""
-    from invoicing.services.generation import invoice_totals_set
-
     ids = [i.pk for i in invoices]
     InvoiceLineTax.objects.filter(line__invoice_id__in=ids).delete()
     lines_by_invoice: dict[int, list[InvoiceLine]] = defaultdict(list)
     for line in InvoiceLine.objects.filter(invoice_id__in=ids).order_by("invoice_id", "sort_order"):
         lines_by_invoice[line.invoice_id].append(line)
     pairs = [(i, lines_by_invoice[i.pk]) for i in invoices]
-    for _, lines in pairs:
-        for line in lines:
-            line.tax_amount = 0
     invoice_lines_tax(pairs, estimate=False)
     rows_update([line for _, lines in pairs for line in lines], ["tax_amount"])
     for invoice, lines in pairs:
-        paid = invoice.total - invoice.balance
-        invoice_totals_set(invoice, lines)
-        invoice.balance = invoice.total - paid
-    rows_update(invoices, ["total_charges", "total_adjustments", "total_tax", "total", "balance"])
+        invoice_totals_set(invoice, lines, paid=invoice.total - invoice.balance)
+    rows_update(invoices, INVOICE_TOTAL_FIELDS)

@@ -5,7 +5,6 @@ number is used."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Q
@@ -14,18 +13,18 @@ from django.utils import timezone
 from billing.choices import ChargeType, ScheduleStatus
 from billing.models import BillingSchedule
 from core.exceptions import ValidationError
-from invoicing.models import Invoice, InvoiceLine
-from invoicing.services.generation import (
+from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
+from invoicing.services.generation import plan_tax
+from invoicing.services.generation_plan import (
     GenerationOptions,
-    _build_lines,
-    _invoice_header,
-    _Line,
-    _period_items,
-    _split,
+    PlanInvoice,
     invoice_key,
-    invoice_totals_set,
+    plan_invoices,
+    plan_items,
+    plan_totals,
 )
-from invoicing.services.taxing import invoice_lines_tax
+from invoicing.services.generation_write import line_model
+from invoicing.totals import INVOICE_TOTAL_FIELDS
 
 MAX_PREVIEW_PERIODS = 24
 
@@ -71,33 +70,30 @@ def invoices_preview(
     options = GenerationOptions(
         target_date=dt.date.max, invoice_date=preview_date, period_count=periods
     )
-    by_key = defaultdict(list)
-    for s in schedules:
-        by_key[invoice_key(s)].extend(_period_items(s, options=options, usage=[]))
-
-    previews: list[PreviewInvoice] = []
-    for key, items in by_key.items():
-        if not items:
-            continue
-        for part in _split(_build_lines(items), options.line_limit()):
-            if not part:
-                continue
-            invoice = _invoice_header(key, part, options=options)
-            preview = PreviewInvoice(invoice=invoice)
-            for family in part:
-                _flatten(family, None, preview)
-            address = part[0].items[0].schedule.billing_address
-            invoice._tax_location = (address.country, address.region) if address else ("", "")
-            previews.append(preview)
-    invoice_lines_tax([(p.invoice, p.lines) for p in previews], estimate=True, save=False)
-    for p in previews:
-        invoice_totals_set(p.invoice, p.lines)
-    return previews
+    key_of = {s.pk: invoice_key(s) for s in schedules}
+    items_by_key, billed = plan_items(schedules, key_of, options=options)
+    plan = plan_invoices(schedules, items_by_key, billed, options=options)
+    plan_tax(plan, estimate=True)
+    plan_totals(plan)
+    return [_preview(invoice) for invoice in plan.invoices]
 
 
-def _flatten(line: _Line, parent: _Line | None, preview: PreviewInvoice, depth: int = 0) -> None:
-    line.obj.parent_line = parent.obj if parent else None
-    preview.lines.append(line.obj)
-    preview.depth[id(line.obj)] = depth
-    for child in line.children:
-        _flatten(child, line, preview, depth + 1)
+def _preview(planned: PlanInvoice) -> PreviewInvoice:
+    """A planned invoice as unsaved models, for the pages and the API that show it."""
+    invoice = Invoice(
+        status=InvoiceStatus.DRAFT,
+        **planned.header,
+        **{f: getattr(planned, f) for f in INVOICE_TOTAL_FIELDS},
+    )
+    preview = PreviewInvoice(invoice=invoice)
+    models: dict[int, InvoiceLine] = {}
+    for line in planned.lines:
+        model = line_model(line)
+        schedule = line.items[0].schedule
+        model.product, model.unit = schedule.product, schedule.unit
+        model.tax_amount, model.computed_taxes = line.tax_amount, line.computed_taxes
+        model.parent_line = models[id(line.parent)] if line.parent is not None else None
+        models[id(line)] = model
+        preview.lines.append(model)
+        preview.depth[id(model)] = line.depth
+    return preview

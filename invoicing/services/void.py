@@ -38,6 +38,7 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.choices import ScheduleStatus
 from billing.models import BillingSchedule, BillingScheduleGroup, UsageSummary
+from billing.schedules import schedule_billed
 from core.money import ZERO, money_display
 from invoicing.exceptions import (
     InvoiceCredited,
@@ -189,11 +190,9 @@ def period_items_release(
     voided=True marks the items voided (a posted invoice keeps its history); otherwise the
     items are deleted (a draft that never was a document). Each schedule goes back to the
     earliest released period: next charge-from date, next billing date and status come from
-    the period engine (generation.schedule_advance), billed and pending amounts drop by the
+    the period engine (billing/schedules.py schedule_billed), billed and pending amounts drop by the
     released amounts. Usage summaries billed by the items become ready for invoicing again.
     """
-    from invoicing.services.generation import schedule_advance
-
     if not items:
         return
     released: dict[int, list[BillingPeriodItem]] = defaultdict(list)
@@ -216,10 +215,9 @@ def period_items_release(
     for schedule_id, schedule_items in sorted(released.items()):
         s = schedules[schedule_id]
         start = min(i.period_start for i in schedule_items)
-        schedule_advance(s, billed_through=start - ONE_DAY)
-        s.billed_amount -= sum((i.amount for i in schedule_items), ZERO)
-        if s.total_amount is not None:
-            s.pending_amount = s.total_amount - s.billed_amount
+        schedule_billed(
+            s, billed_through=start - ONE_DAY, amount=-sum((i.amount for i in schedule_items), ZERO)
+        )
         changed.append(s)
     BillingSchedule.objects.bulk_update(
         changed,

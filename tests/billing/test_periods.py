@@ -19,14 +19,8 @@ from hypothesis import strategies as st
 
 from billing import periods as engine
 from billing.choices import BillingFrequency, BillingType, PeriodBoundary, PricingTerm
-from billing.periods import (
-    iter_periods,
-    make_grid,
-    period_amount,
-    period_price,
-    periods_through,
-    term_total,
-)
+from billing.periods import iter_periods, make_grid, periods_through
+from billing.pricing import period_amount, period_price, term_total
 from core.money import minor_unit
 
 D = dt.date

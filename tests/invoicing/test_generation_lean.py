@@ -1,7 +1,7 @@
 """The lean generation path (docs/adr/0004-lean-generation-path.md) against the general one.
 
 Each world is generated twice from the same plan inside one test transaction: once with
-every key on the general path (lean=False), rolled back to a savepoint, then with the lean
+every key on the general path (copy_writer=False), rolled back to a savepoint, then with the lean
 path on. Every row written (invoices with numbers, totals and dates; lines; tax rows;
 address snapshots; period items) and every schedule's billing state must be identical,
 ids aside. The worlds cover what the lean path takes: cadences, proration, catch-up,
@@ -27,12 +27,8 @@ from invoicing.models import (
     InvoiceLineTax,
     SequencePolicy,
 )
-from invoicing.services.generation import (
-    GenerationOptions,
-    generate_for_keys,
-    plan_keys,
-    schedules_eligible,
-)
+from invoicing.services.generation import generate_for_keys, plan_keys, schedules_eligible
+from invoicing.services.generation_plan import GenerationOptions
 from invoicing.services.memos import debit_memo_create
 from tests.conftest import make_account, seats
 from tests.invoicing.test_generation import activate, amend, bundle, texas_rates
@@ -123,7 +119,7 @@ def both_paths(*, target: dt.date, post: bool, max_lines: int = 0, numbers_in_or
             request_id="diff",
             posted_by="tester",
             max_lines=max_lines,
-            lean=lean,
+            copy_writer=lean,
         )
         savepoint = transaction.savepoint()
         statements = Statements()
