@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from accounts.models import Account, Address, PaymentTerm
-from billing.models import Product, UnitOfMeasure
+from billing.models import Product
 from core.db import copy_insert, ids_allocate
 from invoicing.locks import BILLABLE_SCHEDULE_COLUMNS, BillableSchedule
 from invoicing.models import (
@@ -68,7 +68,6 @@ class ScheduleRow:
         *BILLABLE_SCHEDULE_COLUMNS,
         "has_children",
         "product",
-        "unit",
         "account",
         "billing_address",
         "payment_term",
@@ -77,12 +76,12 @@ class ScheduleRow:
     original_schedule = None
     included_quantity = None
     overage_unit_price = None
+    unit = None  # read only to merge lines or bill usage, which a row never does
 
     def __init__(self, row: BillableSchedule, related: _Related) -> None:
         for name, value in zip(BillableSchedule._fields, row, strict=True):
             setattr(self, name, value)
         self.product = related.products[row.product_id]
-        self.unit = related.units.get(row.unit_id)
         self.account = related.accounts[row.account_id]
         self.billing_address = related.addresses.get(row.billing_address_id)
         self.payment_term = related.terms.get(row.payment_term_id)
@@ -98,7 +97,6 @@ class _Related:
     def __init__(self, rows: Sequence[BillableSchedule]) -> None:
         self.terms = PaymentTerm.objects.in_bulk({r.payment_term_id for r in rows} - {None})
         self.addresses = Address.objects.in_bulk({r.billing_address_id for r in rows} - {None})
-        self.units = UnitOfMeasure.objects.in_bulk({r.unit_id for r in rows} - {None})
         self.accounts = {
             pk: _Named(name)
             for pk, name in Account.objects.filter(pk__in={r.account_id for r in rows}).values_list(

@@ -1,23 +1,28 @@
-"""The lean generation path (docs/adr/0004-lean-generation-path.md) against the general one.
+"""The two writers of a generation plan (invoicing/services/generation_write.py) against
+each other: the COPY writer (docs/adr/0004-lean-generation-path.md) and the ORM writer.
 
 Each world is generated twice from the same plan inside one test transaction: once with
-every key on the general path (copy_writer=False), rolled back to a savepoint, then with the lean
-path on. Every row written (invoices with numbers, totals and dates; lines; tax rows;
+every key on the ORM writer (copy_writer=False), rolled back to a savepoint, then with the
+COPY writer on. Every row written (invoices with numbers, totals and dates; lines; tax rows;
 address snapshots; period items) and every schedule's billing state must be identical,
-ids aside. The worlds cover what the lean path takes: cadences, proration, catch-up,
+ids aside. The worlds cover what the COPY writer takes: cadences, proration, catch-up,
 arrears, one-time charges, zero amounts, every grouping type, the max-lines split, two tax
-rates with a compound one, an exempt account, an account without a billing address, JPY;
-and keys it must hand to the general path (bundles, amendments, debit memos, a currency
-without a numbering policy).
+rates with a compound one, an exempt account, an account without a billing address, JPY,
+two sellers with several currencies and policies; the options (draft or posted, an invoice
+date other than the target date, a period cap, a batch run); keys it must hand to the ORM
+writer (bundles, amendments, debit memos); a currency without a numbering policy (drafts,
+logged). The comparison is shown to catch a bug injected into any table the COPY writer
+writes.
 """
 
 import datetime as dt
+from collections import Counter
 from decimal import Decimal as D
 
 import pytest
 from django.db import connection, transaction
 
-from accounts.models import BillingProfile, PaymentTerm
+from accounts.models import BillingProfile, LegalEntity, PaymentTerm
 from billing.models import BillingSchedule
 from invoicing.models import (
     BillingPeriodItem,
@@ -27,11 +32,13 @@ from invoicing.models import (
     InvoiceLineTax,
     SequencePolicy,
 )
+from invoicing.services import generation_write
 from invoicing.services.generation import generate_for_keys, plan_keys, schedules_eligible
 from invoicing.services.generation_plan import GenerationOptions
 from invoicing.services.memos import debit_memo_create
 from tests.conftest import make_account, seats
-from tests.invoicing.test_generation import activate, amend, bundle, texas_rates
+from tests.factories import InvoiceBatchRunFactory
+from tests.support.generation import activate, amend, bundle, texas_rates
 
 pytestmark = pytest.mark.django_db
 
@@ -106,20 +113,21 @@ class Statements:
         return sum(1 for s in self.sql if s.startswith(prefix))
 
 
-def both_paths(*, target: dt.date, post: bool, max_lines: int = 0, numbers_in_order=True):
-    """(general snapshot, lean snapshot, statements of the lean run)."""
+def both_paths(*, target: dt.date, post: bool, numbers_in_order=True, **more):
+    """(ORM snapshot, COPY snapshot, statements of the COPY run). `more`: other
+    GenerationOptions (max_lines, invoice_date, period_count, batch_run_id)."""
     planned = plan_keys(schedules_eligible(target_date=target))
     assert planned, "the world has nothing to bill"
     runs = []
-    for lean in (False, True):
+    for copy_writer in (False, True):
         options = GenerationOptions(
             target_date=target,
-            invoice_date=target,
+            invoice_date=more.get("invoice_date", target),
             post=post,
             request_id="diff",
             posted_by="tester",
-            max_lines=max_lines,
-            copy_writer=lean,
+            copy_writer=copy_writer,
+            **{k: v for k, v in more.items() if k != "invoice_date"},
         )
         savepoint = transaction.savepoint()
         statements = Statements()
@@ -128,10 +136,10 @@ def both_paths(*, target: dt.date, post: bool, max_lines: int = 0, numbers_in_or
         assert result.errors == [] and result.failed_keys == 0
         runs.append((snapshot(numbers_in_order=numbers_in_order), statements, result))
         transaction.savepoint_rollback(savepoint)
-    (general, _, general_result), (lean_snap, lean_statements, lean_result) = runs
-    assert sorted(lean_result.schedule_ids) == sorted(general_result.schedule_ids)
-    assert len(lean_result.invoice_ids) == len(general_result.invoice_ids)
-    return general, lean_snap, lean_statements
+    (orm, _, orm_result), (copy, copy_statements, copy_result) = runs
+    assert sorted(copy_result.schedule_ids) == sorted(orm_result.schedule_ids)
+    assert len(copy_result.invoice_ids) == len(orm_result.invoice_ids)
+    return orm, copy, copy_statements
 
 
 def us_policy(world):
@@ -278,3 +286,92 @@ def test_keys_the_lean_path_cannot_take_go_to_the_general_path(world):
     drafts = [i for i in general["invoices"].values() if i["status"] == "draft"]
     assert [i["currency"] for i in drafts] == ["EUR"]
     assert any(li["name"] == "Late fee" for i in general["invoices"].values() for li in i["lines"])
+
+
+def second_seller_world(world):
+    """A second seller (EUR and GBP policies) beside the first (USD): three currencies, three
+    policies, two sellers in one chunk."""
+    gmbh = LegalEntity.objects.create(name="Ledgerline GmbH", tax_id="DE123456789")
+    SequencePolicy.objects.create(
+        name="DE EUR", legal_entity=gmbh, currency="EUR", pattern="DE-{SEQ}", min_width=3
+    )
+    SequencePolicy.objects.create(
+        name="DE GBP", legal_entity=gmbh, currency="GBP", pattern="GB-{SEQ}", min_width=3
+    )
+    berlin = make_account("Berlin GmbH", seller=gmbh, currency="EUR")
+    activate(
+        berlin, [seats(world), seats(world, quantity=D("2"), unit_price=D("7.50"))], currency="EUR"
+    )
+    london = make_account("London Ltd", seller=gmbh, currency="GBP")
+    activate(london, [seats(world, quantity=D("3"))], currency="GBP")
+
+
+@pytest.mark.parametrize(
+    "post, more",
+    [
+        (True, {"invoice_date": d(2026, 4, 5)}),
+        (False, {"invoice_date": d(2026, 3, 15), "period_count": 1}),
+        (True, {"period_count": 2}),
+        (True, {"batch_run": True}),
+        (False, {"batch_run": True, "max_lines": 3}),
+    ],
+    ids=["invoice-date", "draft-one-period", "two-periods", "batch-run", "draft-batch-split"],
+)
+def test_options_are_written_identically(world, post, more):
+    simple_world(world)
+    second_seller_world(world)
+    more = dict(more)
+    if more.pop("batch_run", False):
+        more["batch_run_id"] = InvoiceBatchRunFactory(target_date=d(2026, 3, 31)).pk
+
+    orm, copy, statements = both_paths(target=d(2026, 3, 31), post=post, **more)
+
+    assert copy == orm
+    assert statements.count('INSERT INTO "invoicing_invoiceline"') == 0
+    invoices = list(orm["invoices"].values())
+    assert {i["currency"] for i in invoices} == {"USD", "JPY", "EUR", "GBP"}
+    assert {i["invoice_date"] for i in invoices} == {more.get("invoice_date", d(2026, 3, 31))}
+    if "batch_run_id" in more:
+        assert {i["batch_run_id"] for i in invoices} == {more["batch_run_id"]}
+        assert {p["batch_run_id"] for p in orm["items"]} == {more["batch_run_id"]}
+    if "period_count" in more:
+        per_schedule = Counter(p["schedule_id"] for p in orm["items"])
+        assert max(per_schedule.values()) == more["period_count"]
+    if post:
+        assert {n.split("-")[0] for n in orm["numbers"]} == {"INV", "JP", "DE", "GB"}
+        assert "DE-001" in orm["numbers"] and "GB-001" in orm["numbers"]
+    else:
+        assert orm["numbers"] == []
+
+
+# Bugs injected into the COPY writer's rows, one table at a time: the comparison must see
+# each of them. (table, column, how the value is changed)
+_BUGS = [
+    ("invoicing_invoice", "due_date", lambda v: v + dt.timedelta(days=1)),
+    ("invoicing_invoiceline", "sort_order", lambda v: v + 1),
+    ("invoicing_invoicelinetax", "amount", lambda v: v + D("0.01")),
+    ("invoicing_invoiceaddress", "city", lambda v: v + "x"),
+    ("invoicing_billingperioditem", "proration", lambda v: v / 2),
+]
+
+
+@pytest.mark.parametrize("table, column, change", _BUGS, ids=[f"{t}.{c}" for t, c, _ in _BUGS])
+def test_the_comparison_catches_a_bug_in_any_table(world, monkeypatch, table, column, change):
+    simple_world(world)
+    original = generation_write.copy_insert
+
+    def buggy_copy_insert(model, fields, rows):
+        if model._meta.db_table != table:
+            return original(model, fields, rows)
+        index = list(fields).index(column)
+        return original(
+            model,
+            fields,
+            (row[:index] + (change(row[index]),) + row[index + 1 :] for row in rows),
+        )
+
+    monkeypatch.setattr(generation_write, "copy_insert", buggy_copy_insert)
+
+    orm, copy, _ = both_paths(target=d(2026, 3, 31), post=True)
+
+    assert copy != orm

@@ -13,11 +13,9 @@ from accounts.models import Contact, LegalEntity, PaymentTerm, SavedPaymentMetho
 from billing.models import (
     BillingSchedule,
     BillingTreatment,
-    Order,
     Product,
     UsageSummary,
 )
-from billing.services.orders import order_activate, order_create
 from core.exceptions import ValidationError
 from invoicing.exceptions import TaxEngineError
 from invoicing.models import (
@@ -33,6 +31,7 @@ from invoicing.services.generation import GenerationResult, invoices_generate
 from invoicing.services.posting import invoice_post
 from invoicing.tax import BuiltinTaxEngine, TaxEngine
 from tests.conftest import make_account, seats
+from tests.support.generation import activate, amend, bundle, schedule_of, texas_rates
 
 pytestmark = pytest.mark.django_db
 
@@ -44,20 +43,10 @@ ZERO = D("0")
 # Helpers
 
 
-def activate(account, items, **fields) -> Order:
-    order = order_create(account=account, items=items, **fields)
-    return order_activate(order_id=order.pk)
-
-
 def support(world, **kw) -> dict:
     """1 × Premium support at 20.00 a month, billed monthly in advance."""
     kw = {"quantity": D("1"), "unit_price": D("20.00"), **kw}
     return seats(world, product=world.support, **kw)
-
-
-def schedule_of(order) -> BillingSchedule:
-    (schedule,) = BillingSchedule.objects.filter(order=order)
-    return schedule
 
 
 def generate(**kw) -> GenerationResult:
@@ -118,33 +107,6 @@ def us_policy(world, **fields) -> SequencePolicy:
     return SequencePolicy.objects.create(
         pattern="INV-{DATE}-{SEQ}", date_format="%Y", min_width=6, **fields
     )
-
-
-def texas_rates(world) -> tuple[TaxRate, TaxRate]:
-    """A compound city tax (priority 2) created before the state's percentage (priority 1),
-    so priority, not id, decides the order; a California rate that must never apply."""
-    city = TaxRate.objects.create(
-        legal_entity=world.seller,
-        country="US",
-        region="TX",
-        name="Austin city",
-        rate=D("5"),
-        kind="compound",
-        priority=2,
-    )
-    state = TaxRate.objects.create(
-        legal_entity=world.seller,
-        country="US",
-        region="TX",
-        name="Texas state",
-        rate=D("10"),
-        kind="percentage",
-        priority=1,
-    )
-    TaxRate.objects.create(
-        legal_entity=world.seller, country="US", region="CA", name="California", rate=D("7.25")
-    )
-    return state, city
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,28 +559,6 @@ def test_day_of_period_stub_then_full_periods(world):
 # 3. Amendments
 
 
-def amend(
-    world, original: BillingSchedule, quantity: str, effective: dt.date, **kw
-) -> BillingSchedule:
-    """A quantity change of `original` (a seat item unless `product` says) from `effective`."""
-    return schedule_of(
-        activate(
-            world.account,
-            [
-                seats(
-                    world,
-                    action="change_quantity",
-                    amends_item=original.order_item,
-                    quantity=D(quantity),
-                    effective_date=effective,
-                    start_date=effective,
-                    **kw,
-                )
-            ],
-        )
-    )
-
-
 def cancel(world, original: BillingSchedule, quantity: str, effective: dt.date) -> list:
     """Cancel `original`'s asset from `effective`; returns the credit schedules created."""
     order = activate(
@@ -1000,25 +940,6 @@ def test_renewal_keeps_a_mid_month_anniversary_grid(world):
 
 # --------------------------------------------------------------------------------------------
 # 5. Bundles
-
-
-def bundle(world, **child_kw) -> list[dict]:
-    """Suite 100.00/month; 10 seats included (price 0); support 60.00/quarter, billed
-    quarterly, not included."""
-    return [
-        seats(world, product=world.suite, quantity=D("1"), unit_price=D("100.00")),
-        seats(world, parent_item=0, bundle_pricing="included", unit_price=D("0"), **child_kw),
-        seats(
-            world,
-            product=world.support,
-            parent_item=0,
-            bundle_pricing="not_included",
-            quantity=D("1"),
-            unit_price=D("60.00"),
-            pricing_term="quarter",
-            billing_frequency="quarterly",
-        ),
-    ]
 
 
 def tree(invoice) -> list[tuple]:
