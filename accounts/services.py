@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
+from accounts.locks import account_lock_get, defaults_lock
 from accounts.models import (
     Account,
     Address,
@@ -48,10 +49,7 @@ def _unset_other_defaults(instance, **scope) -> None:
     """Before saving `instance` as the default: unmark the current default (rows locked)."""
     if not instance.is_default:
         return
-    others = type(instance).objects.select_for_update().filter(is_default=True, **scope)
-    if instance.pk:
-        others = others.exclude(pk=instance.pk)
-    ids = list(others.values_list("pk", flat=True))
+    ids = defaults_lock(type(instance), exclude_pk=instance.pk, **scope)
     if ids:
         type(instance).objects.filter(pk__in=ids).update(is_default=False)
 
@@ -131,7 +129,7 @@ def account_update(
     """Update the account and, for the profile fields given, its default billing profile
     (created when the account has none)."""
     with transaction.atomic():
-        account = Account.objects.select_for_update().get(pk=account.pk)
+        account = account_lock_get(account.pk)
         if fields:
             _save(account, fields)
         profile_changes = {
@@ -207,3 +205,20 @@ def saved_payment_method_update(
     _refuse_account_change(method, fields)
     with transaction.atomic():
         return _save(method, fields, default_scope={"account_id": method.account_id})
+
+
+# --- billing profiles -------------------------------------------------------------------------
+
+
+def billing_profile_create(**fields: Any) -> BillingProfile:
+    """A billing profile of an account; marked the default, it unmarks the previous one."""
+    with transaction.atomic():
+        profile = BillingProfile()
+        return _save(profile, fields, default_scope={"account": fields.get("account")})
+
+
+def billing_profile_update(*, billing_profile: BillingProfile, **fields: Any) -> BillingProfile:
+    profile = billing_profile
+    _refuse_account_change(profile, fields)
+    with transaction.atomic():
+        return _save(profile, fields, default_scope={"account_id": profile.account_id})

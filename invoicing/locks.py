@@ -1,30 +1,200 @@
-"""Row locks for invoicing. Every function here runs its SELECT ... FOR UPDATE at once (the
-queryset is evaluated inside the function), so a caller never holds an unevaluated
-select_for_update() queryset that locks nothing.
+"""Row locks for invoicing: every SELECT ... FOR UPDATE of the invoicing services is here.
+Each function runs its query at once (the queryset is evaluated inside the function), so a
+caller never holds an unevaluated select_for_update() queryset that locks nothing.
 
 Call these inside the caller's transaction.atomic(); a lock lasts until that transaction
-commits or rolls back.
+commits or rolls back. A function that raises NotFound has locked nothing new.
 
 Global lock order. Code that locks rows of several kinds takes them in this order, and rows
 of one kind in ascending primary key order, so two transactions never wait on each other in
 a cycle (no deadlocks):
 
-    account → schedule group → schedule → invoice → sequence policy
+    account                      (accounts.locks; also the order's account in billing)
+    → order                      (billing.locks: activation)
+    → invoice scheduler          (scheduler_lock: firing, editing)
+    → batch run                  (batch_run_lock: counters, summary, sub-runs)
+    → batch run keys             (batch_run_keys_claim, SKIP LOCKED: chunks and recovery)
+    → schedule group             (invoice_lock_with_schedules; billing.locks)
+    → billing schedule           (billing_schedules_lock_billable, …_with_schedules)
+    → usage summary              (usage_summaries_lock_billable)
+    → invoice                    (invoice_lock, invoices_lock_drafts)
+    → credit memo                (credit_memo_lock)
+    → debit memo                 (debit_memo_lock, debit_memos_lock_due)
+    → sequence policy            (sequence_policy_lock)
 
 The sequence policy comes last: it is the most contended row (every posting of a legal
-entity's invoices takes it), so it is held for the shortest time, just before commit.
+entity's invoices takes it), so it is held for the shortest time, just before commit. A
+transaction may skip kinds, never go back up the list.
 """
 
+from __future__ import annotations
+
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.db.models import Exists, OuterRef
 
+from accounts.locks import account_lock
 from billing.choices import ScheduleStatus
-from billing.models import BillingSchedule, UsageSummary
-from invoicing.models import BillingPeriodItem, SequencePolicy
+from billing.models import BillingSchedule, BillingScheduleGroup, UsageSummary
+from invoicing.exceptions import CreditMemoNotFound, DebitMemoNotFound, InvoiceNotFound
+from invoicing.models import (
+    BillingPeriodItem,
+    CreditMemo,
+    DebitMemo,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    SequencePolicy,
+)
+
+# --- invoices -------------------------------------------------------------------------------
+
+
+def invoice_lock(invoice_id: int, *, related: Sequence[str] = ()) -> Invoice:
+    """Lock one invoice (its row only) and return it freshly read, with `related` joined.
+    Raises InvoiceNotFound."""
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related(*related)
+        .filter(pk=invoice_id)
+        .first()
+    )
+    if invoice is None:
+        raise InvoiceNotFound.for_id(invoice_id)
+    return invoice
+
+
+def invoice_lock_with_account(invoice_id: int) -> Invoice:
+    """Lock an invoice's account, then the invoice (payments, credit applications)."""
+    account_id = Invoice.objects.filter(pk=invoice_id).values_list("account_id", flat=True).first()
+    if account_id is None:
+        raise InvoiceNotFound.for_id(invoice_id)
+    account_lock(account_id)
+    return invoice_lock(invoice_id)
+
+
+def invoices_lock_drafts(invoice_ids: Iterable[int]) -> list[Invoice]:
+    """Lock the drafts among these invoices, in id order (bulk posting)."""
+    return list(
+        Invoice.objects.select_for_update(of=("self",))
+        .filter(pk__in=list(invoice_ids), status=InvoiceStatus.DRAFT)
+        .order_by("id")
+    )
+
+
+@dataclass
+class LockedInvoice:
+    """An invoice with its account, schedule groups and schedules locked, in that order."""
+
+    invoice: Invoice
+    schedules: dict[int, BillingSchedule]
+
+
+def invoice_lock_with_schedules(invoice_id: int) -> LockedInvoice:
+    """Lock account → schedule groups → schedules → invoice for a change that releases the
+    invoice's billed periods (void, draft delete). Must run inside a transaction.
+
+    The invoice's schedules are read before their locks, which is safe: the set only changes
+    through a void or a draft delete, and both take the account lock first.
+    """
+    account_id = Invoice.objects.filter(pk=invoice_id).values_list("account_id", flat=True).first()
+    if account_id is None:
+        raise InvoiceNotFound.for_id(invoice_id)
+    account_lock(account_id)
+    schedule_ids = set(
+        BillingPeriodItem.objects.filter(invoice_id=invoice_id).values_list(
+            "schedule_id", flat=True
+        )
+    ) | set(
+        InvoiceLine.objects.filter(invoice_id=invoice_id, billing_schedule__isnull=False)
+        .values_list("billing_schedule_id", flat=True)
+        .distinct()
+    )
+    group_ids = set(
+        BillingSchedule.objects.filter(pk__in=schedule_ids).values_list("group_id", flat=True)
+    )
+    list(
+        BillingScheduleGroup.objects.select_for_update()
+        .filter(pk__in=group_ids)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    schedules = {
+        s.pk: s
+        for s in BillingSchedule.objects.select_for_update(of=("self",))
+        .filter(pk__in=schedule_ids)
+        .select_related("original_schedule")
+        .order_by("id")
+    }
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("account")
+        .filter(pk=invoice_id)
+        .first()
+    )
+    if invoice is None:
+        raise InvoiceNotFound.for_id(invoice_id)
+    return LockedInvoice(invoice=invoice, schedules=schedules)
+
+
+# --- memos ----------------------------------------------------------------------------------
+
+
+def credit_memo_lock(credit_memo_id: int) -> CreditMemo:
+    memo = CreditMemo.objects.select_for_update().filter(pk=credit_memo_id).first()
+    if memo is None:
+        raise CreditMemoNotFound(
+            f"Credit memo {credit_memo_id} does not exist.",
+            details={"credit_memo": credit_memo_id},
+        )
+    return memo
+
+
+def debit_memo_lock(debit_memo_id: int) -> DebitMemo:
+    memo = DebitMemo.objects.select_for_update().filter(pk=debit_memo_id).first()
+    if memo is None:
+        raise DebitMemoNotFound(
+            f"Debit memo {debit_memo_id} does not exist.",
+            details={"debit_memo": debit_memo_id},
+        )
+    return memo
+
+
+def debit_memo_lock_with_account(debit_memo_id: int) -> DebitMemo:
+    """Lock a debit memo's account, then the memo (invoicing it on its own)."""
+    account_id = (
+        DebitMemo.objects.filter(pk=debit_memo_id).values_list("account_id", flat=True).first()
+    )
+    if account_id is None:
+        raise DebitMemoNotFound(
+            f"Debit memo {debit_memo_id} does not exist.", details={"debit_memo": debit_memo_id}
+        )
+    account_lock(account_id)
+    return debit_memo_lock(debit_memo_id)
+
+
+def debit_memos_lock_due(
+    account_ids: Iterable[int], *, target_date: dt.date, skip_locked: bool = False
+) -> list[DebitMemo]:
+    """Lock the posted debit memos of these accounts due by target_date, in id order. A memo
+    another transaction is invoicing is waited for (or skipped, for batch workers) and,
+    once invoiced there, no longer matches."""
+    return list(
+        DebitMemo.objects.select_for_update(of=("self",), skip_locked=skip_locked)
+        .filter(
+            account_id__in=set(account_ids),
+            status=DebitMemo.Status.POSTED,
+            next_billing_date__lte=target_date,
+        )
+        .order_by("id")
+    )
+
+
+# --- numbering ------------------------------------------------------------------------------
 
 
 def sequence_policy_lock(policy_id: int) -> SequencePolicy:

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import models, transaction
 
 from billing.exceptions import OrderNotDraft
+from billing.locks import order_lock
 from billing.models import Order, OrderItem
 from billing.services.orders import ITEM_FIELDS, ORDER_FIELDS
 from core.crud import InUse, full_clean_or_raise
@@ -19,7 +20,7 @@ from core.exceptions import ValidationError
 
 
 def _draft_locked(order_id: int) -> Order:
-    order = Order.objects.select_for_update(of=("self",)).get(pk=order_id)
+    order = order_lock(order_id)
     if order.status != Order.Status.DRAFT:
         raise OrderNotDraft(
             f"Order {order} is {order.get_status_display().lower()}; only a draft order can be "

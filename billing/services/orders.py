@@ -32,6 +32,7 @@ from billing.choices import (
     ZeroAmountHandling,
 )
 from billing.exceptions import OrderNotDraft
+from billing.locks import order_lock, schedule_groups_lock
 from billing.models import BillingSchedule, BillingScheduleGroup, Order, OrderItem, Product
 from billing.periods import iter_periods
 from billing.pricing import schedule_period_price, term_total
@@ -153,10 +154,8 @@ def order_activate(*, order_id: int, activated_by: str = "") -> Order:
     already billed past it; `renew` continues the asset after its end date.
     """
     with transaction.atomic(durable=True):
-        order = (
-            Order.objects.select_for_update(of=("self",))
-            .select_related("account", "billing_profile", "legal_entity", "payment_term")
-            .get(pk=order_id)
+        order = order_lock(
+            order_id, related=("account", "billing_profile", "legal_entity", "payment_term")
         )
         if order.status != Order.Status.DRAFT:
             raise OrderNotDraft(
@@ -234,16 +233,7 @@ def _validate(order: Order, items: list[OrderItem], terms: BillingTerms) -> list
             .order_by("group_id")
         )
         group_ids = sorted({s.group_id for s in source_schedules})
-        locked = {
-            g.pk: g
-            for g in BillingScheduleGroup.objects.select_for_update().filter(pk__in=group_ids)
-        }
-        list(
-            BillingSchedule.objects.select_for_update()
-            .filter(group_id__in=group_ids)
-            .order_by("id")
-            .values_list("id", flat=True)
-        )
+        locked = schedule_groups_lock(group_ids)
         for s in source_schedules:
             groups_by_item[s.order_item_id] = locked[s.group_id]
 

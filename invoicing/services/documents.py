@@ -27,7 +27,9 @@ from django.db import transaction
 from django.db.models import Max
 
 from invoicing import hooks
+from invoicing.dispatch import RENDER_INVOICE_PDF, task_queue
 from invoicing.exceptions import DocumentRenderFailed, InvoiceNotFound
+from invoicing.locks import invoice_lock
 from invoicing.models import ErrorLog, Invoice, InvoiceDocument, InvoiceStatus
 from invoicing.pdf import render_invoice_pdf
 from invoicing.services.errors import error_log_record, error_logs_resolve
@@ -78,7 +80,7 @@ def invoice_document_render(*, invoice_id: int, regenerate: bool = False) -> Inv
             "(admin action 'Regenerate PDF' or manage.py render_invoice_pdfs --regenerate)."
         )
         with transaction.atomic():
-            locked = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice_id)
+            locked = invoice_lock(invoice_id)
             InvoiceDocument.objects.create(
                 invoice=locked,
                 version=_next_version(locked),
@@ -95,7 +97,7 @@ def invoice_document_render(*, invoice_id: int, regenerate: bool = False) -> Inv
 
     digest = hashlib.sha256(pdf).hexdigest()
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice_id)
+        locked = invoice_lock(invoice_id)
         version = _next_version(locked)
         label = locked.number or f"draft-{locked.pk}"
         doc = InvoiceDocument(
@@ -141,10 +143,8 @@ def invoice_pdf_bytes(*, invoice_id: int) -> tuple[bytes, str]:
 
 def invoice_documents_enqueue(invoice_ids: Iterable[int], *, regenerate: bool = False) -> None:
     """Queue a rendering per invoice (Celery). Call after commit."""
-    from invoicing.tasks_lifecycle import render_invoice_pdf_task
-
     for invoice_id in invoice_ids:
-        render_invoice_pdf_task.delay(invoice_id, regenerate=regenerate)
+        task_queue(RENDER_INVOICE_PDF, invoice_id, regenerate=regenerate)
 
 
 @hooks.on_invoices_posted

@@ -32,9 +32,9 @@ from invoicing.exceptions import (
     InvoiceImmutable,
     InvoiceLineNotFound,
     InvoiceNotDraft,
-    InvoiceNotFound,
     LineNotAdjustment,
 )
+from invoicing.locks import invoice_lock, invoice_lock_with_schedules
 from invoicing.models import (
     BillingPeriodItem,
     Invoice,
@@ -43,14 +43,13 @@ from invoicing.models import (
     InvoiceLineTax,
     InvoiceStatus,
 )
-from invoicing.services.taxing import invoice_lines_tax
-from invoicing.services.void import (
+from invoicing.services.release import (
     debit_memos_release,
-    invoice_lock_with_schedules,
     later_live_periods_check,
     period_items_release,
     processing_schedules_check,
 )
+from invoicing.services.taxing import invoice_lines_tax
 from invoicing.totals import invoice_totals_set
 
 _IMMUTABLE = {InvoiceStatus.POSTED, InvoiceStatus.VOID_IN_PROGRESS, InvoiceStatus.VOIDED}
@@ -82,15 +81,7 @@ def _refuse_unless_draft(invoice: Invoice, *, action: str) -> None:
 
 
 def _lock_invoice(invoice_id: int) -> Invoice:
-    invoice = (
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related("payment_term")
-        .filter(pk=invoice_id)
-        .first()
-    )
-    if invoice is None:
-        raise InvoiceNotFound.for_id(invoice_id)
-    return invoice
+    return invoice_lock(invoice_id, related=("payment_term",))
 
 
 def _full_clean(obj, **kwargs) -> None:
@@ -412,7 +403,7 @@ def invoice_draft_create(
         source=source,
         description=description or "",
     )
-    errors = {}
+    errors: dict[str, list[str] | str] = {}
     if bill_to_id is not None and not account.contacts.filter(pk=bill_to_id).exists():
         errors["bill_to"] = f"Contact {bill_to_id} is not a contact of account {account_id}."
     if (

@@ -32,10 +32,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.locks import account_lock
 from accounts.models import Account
 from accounts.selectors import billing_terms_resolve
 from core.exceptions import ValidationError
 from core.money import ZERO, currency_exponent, plain, round_money, validate_currency
+from invoicing.locks import debit_memo_lock
 from invoicing.models import (
     DebitMemo,
     Invoice,
@@ -82,7 +84,7 @@ class _Plan:
 
 def invoice_ingest(*, data: dict[str, Any], ingested_by: str = "") -> IngestResult:
     """Ingest one invoice (see the module docstring). `data` holds the parsed input
-    (invoicing.api.resource_serializers.IngestInvoiceSerializer's validated data)."""
+    (invoicing.api.invoices.IngestInvoiceSerializer's validated data)."""
     uid = data.get("unique_identifier") or None
     if uid:
         existing = Invoice.objects.filter(unique_identifier=uid).first()
@@ -398,10 +400,10 @@ def _write(plan: _Plan, *, uid: str | None, ingested_by: str) -> Invoice:
     """Insert the invoice as a draft with its lines, taxes and addresses; a posted import is
     then numbered and posted. Lock order: account → debit memo → sequence policy."""
     with transaction.atomic(durable=True):
-        Account.objects.select_for_update().filter(pk=plan.account.pk).values_list("pk").first()
+        account_lock(plan.account.pk)
         memo_pairs = []
         if plan.debit_memo is not None:
-            memo = DebitMemo.objects.select_for_update().get(pk=plan.debit_memo.pk)
+            memo = debit_memo_lock(plan.debit_memo.pk)
             if memo.status != DebitMemo.Status.POSTED or memo.invoice_id:
                 raise ValidationError({"debit_memo": f"Debit memo {memo} was invoiced meanwhile."})
             memo_pairs = debit_memo_invoice_lines(memo)

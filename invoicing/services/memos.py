@@ -35,6 +35,7 @@ from django.db import transaction
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
+from accounts.locks import account_lock, account_lock_get
 from accounts.models import Account, LegalEntity
 from accounts.selectors import billing_terms_resolve
 from billing.models import Product
@@ -48,10 +49,10 @@ from invoicing.exceptions import (
     DebitMemoNotDraft,
     DebitMemoNotFound,
     DebitMemoNotPosted,
-    InvoiceNotFound,
     InvoiceNotPosted,
     NoSequencePolicy,
 )
+from invoicing.locks import credit_memo_lock, debit_memo_lock, debit_memos_lock_due, invoice_lock
 from invoicing.models import (
     CreditMemo,
     CreditMemoApplication,
@@ -64,7 +65,10 @@ from invoicing.models import (
     InvoiceStatus,
     SequencePolicy,
 )
+from invoicing.services.drafts import draft_totals_refresh
 from invoicing.services.numbering import sequence_numbers_take, sequence_policy_select
+from invoicing.services.payments import settlement_status_of
+from invoicing.services.posting import invoices_post_locked
 from invoicing.totals import credit_memo_totals_set, debit_memo_total
 
 # --- errors -------------------------------------------------------------------------------
@@ -97,22 +101,12 @@ def credit_memo_number_take(memo: CreditMemo) -> str | None:
     return sequence_numbers_take(policy_id=policy.pk, on_dates=[on_date])[0]
 
 
-def _credit_memo_lock(credit_memo_id: int) -> CreditMemo:
-    memo = CreditMemo.objects.select_for_update().filter(pk=credit_memo_id).first()
-    if memo is None:
-        raise CreditMemoNotFound(
-            f"Credit memo {credit_memo_id} does not exist.",
-            details={"credit_memo": credit_memo_id},
-        )
-    return memo
-
-
 def credit_memo_post(*, credit_memo_id: int, posted_date: dt.date | None = None) -> CreditMemo:
     """Post a draft credit memo: totals from its lines, posted date, number (when a credit
     memo policy matches). Its whole total is then available to apply."""
     posted_date = posted_date or timezone.localdate()
     with transaction.atomic(durable=True):
-        memo = _credit_memo_lock(credit_memo_id)
+        memo = credit_memo_lock(credit_memo_id)
         if memo.status != CreditMemo.Status.DRAFT:
             raise CreditMemoNotDraft(
                 f"{_name(memo)} is already posted.",
@@ -153,8 +147,6 @@ def credit_memo_apply(
 ) -> CreditMemoApplication:
     """Apply part of a posted credit memo's unapplied balance to a posted invoice of the same
     account and currency: the invoice balance and settlement status follow."""
-    from invoicing.services.payments import settlement_status_of
-
     applied_date = applied_date or timezone.localdate()
     with transaction.atomic(durable=True):
         account_id = (
@@ -167,11 +159,9 @@ def credit_memo_apply(
                 f"Credit memo {credit_memo_id} does not exist.",
                 details={"credit_memo": credit_memo_id},
             )
-        list(Account.objects.select_for_update().filter(pk=account_id).values_list("pk"))
-        invoice = Invoice.objects.select_for_update(of=("self",)).filter(pk=invoice_id).first()
-        if invoice is None:
-            raise InvoiceNotFound.for_id(invoice_id)
-        memo = _credit_memo_lock(credit_memo_id)
+        account_lock(account_id)
+        invoice = invoice_lock(invoice_id)
+        memo = credit_memo_lock(credit_memo_id)
         value = _money_input(amount, memo.currency, field="amount")
         if memo.status != CreditMemo.Status.POSTED:
             raise CreditMemoNotPosted(
@@ -315,20 +305,10 @@ def debit_memo_create(
     return memo
 
 
-def _debit_memo_lock(debit_memo_id: int) -> DebitMemo:
-    memo = DebitMemo.objects.select_for_update().filter(pk=debit_memo_id).first()
-    if memo is None:
-        raise DebitMemoNotFound(
-            f"Debit memo {debit_memo_id} does not exist.",
-            details={"debit_memo": debit_memo_id},
-        )
-    return memo
-
-
 def debit_memo_totals_refresh(*, debit_memo_id: int) -> DebitMemo:
     """Recompute a draft debit memo's line amounts and total (after staff edited lines)."""
     with transaction.atomic(durable=True):
-        memo = _debit_memo_lock(debit_memo_id)
+        memo = debit_memo_lock(debit_memo_id)
         if memo.status != DebitMemo.Status.DRAFT:
             return memo
         lines = list(memo.lines.all())
@@ -343,7 +323,7 @@ def debit_memo_totals_refresh(*, debit_memo_id: int) -> DebitMemo:
 def debit_memo_post(*, debit_memo_id: int) -> DebitMemo:
     """Post a draft debit memo: from its next billing date it is invoiced by generation."""
     with transaction.atomic(durable=True):
-        memo = _debit_memo_lock(debit_memo_id)
+        memo = debit_memo_lock(debit_memo_id)
         if memo.status != DebitMemo.Status.DRAFT:
             raise DebitMemoNotDraft(
                 f"{_name(memo)} is {memo.get_status_display().lower()}; only a draft can be "
@@ -439,14 +419,8 @@ def debit_memos_take(
     wanted = set(keys)
     if not wanted:
         return {}
-    memos = (
-        DebitMemo.objects.select_for_update(of=("self",), skip_locked=skip_locked)
-        .filter(
-            account_id__in={k[0] for k in wanted},
-            status=DebitMemo.Status.POSTED,
-            next_billing_date__lte=target_date,
-        )
-        .order_by("id")
+    memos = debit_memos_lock_due(
+        {k[0] for k in wanted}, target_date=target_date, skip_locked=skip_locked
     )
     out: dict[tuple[int, str, int | None], list[DebitMemo]] = defaultdict(list)
     for memo in memos:
@@ -494,9 +468,6 @@ def debit_memo_invoice(
     """Turn a posted debit memo into an invoice of its own (source debit_memo) at once: a
     draft, or posted with post=True. Bill-to, payment term, payment method and billing
     address resolve from the account's default billing profile."""
-    from invoicing.services.drafts import draft_totals_refresh
-    from invoicing.services.posting import invoices_post_locked
-
     invoice_date = invoice_date or timezone.localdate()
     with transaction.atomic(durable=True):
         account_id = (
@@ -507,8 +478,8 @@ def debit_memo_invoice(
                 f"Debit memo {debit_memo_id} does not exist.",
                 details={"debit_memo": debit_memo_id},
             )
-        account = Account.objects.select_for_update().get(pk=account_id)
-        memo = _debit_memo_lock(debit_memo_id)
+        account = account_lock_get(account_id)
+        memo = debit_memo_lock(debit_memo_id)
         if memo.status != DebitMemo.Status.POSTED:
             raise DebitMemoNotPosted(
                 f"{_name(memo)} is {memo.get_status_display().lower()}; only a posted, "
@@ -562,7 +533,7 @@ def _credit_memo_lines(lines: Sequence[dict], currency: str) -> list[CreditMemoL
     period_end): amount = quantity × unit price rounded per line; a credit is positive."""
     if not lines:
         raise ValidationError({"lines": "A credit memo needs at least one line."})
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str] | str] = {}
     out = []
     for index, raw in enumerate(lines):
         path = f"lines[{index}]"
@@ -571,7 +542,7 @@ def _credit_memo_lines(lines: Sequence[dict], currency: str) -> list[CreditMemoL
             errors[f"{path}.name"] = ["Name the credit, e.g. 'Goodwill credit'."]
         try:
             quantity = to_decimal(raw.get("quantity", "1"))
-            price = to_decimal(raw.get("unit_price"))
+            price = to_decimal(raw.get("unit_price", ""))
             tax = to_decimal(raw.get("tax_amount") or "0")
             if not (quantity.is_finite() and price.is_finite() and tax.is_finite()):
                 raise InvalidOperation
@@ -650,7 +621,7 @@ def credit_memo_create(
 
 
 def _credit_memo_draft_lock(credit_memo_id: int, *, action: str) -> CreditMemo:
-    memo = _credit_memo_lock(credit_memo_id)
+    memo = credit_memo_lock(credit_memo_id)
     if memo.status != CreditMemo.Status.DRAFT:
         raise CreditMemoNotDraft(
             f"{_name(memo)} is posted; a posted credit memo cannot be {action}.",
@@ -693,11 +664,10 @@ def credit_memo_draft_delete(*, credit_memo_id: int) -> None:
 
 
 def _debit_memo_draft_lock(debit_memo_id: int, *, action: str) -> DebitMemo:
-    memo = _debit_memo_lock(debit_memo_id)
+    memo = debit_memo_lock(debit_memo_id)
     if memo.status != DebitMemo.Status.DRAFT:
         raise DebitMemoNotDraft(
-            f"{_name(memo)} is {memo.get_status_display().lower()}; only a draft can be "
-            f"{action}.",
+            f"{_name(memo)} is {memo.get_status_display().lower()}; only a draft can be {action}.",
             details={"debit_memo": memo.pk, "status": memo.status},
         )
     return memo

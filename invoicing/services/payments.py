@@ -18,10 +18,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Account, SavedPaymentMethod
+from accounts.models import SavedPaymentMethod
 from core.exceptions import ValidationError
 from core.money import ZERO, money_display, round_money, to_decimal
-from invoicing.exceptions import InvoiceNotFound, InvoiceNotPosted, PaymentExceedsBalance
+from invoicing.exceptions import InvoiceNotPosted, PaymentExceedsBalance
+from invoicing.locks import invoice_lock_with_account
 from invoicing.models import Invoice, InvoiceStatus, Payment
 
 
@@ -59,13 +60,7 @@ def payment_record(
     """Record a payment of a posted invoice and update its balance and settlement status."""
     payment_date = payment_date or timezone.localdate()
     with transaction.atomic(durable=True):
-        account_id = (
-            Invoice.objects.filter(pk=invoice_id).values_list("account_id", flat=True).first()
-        )
-        if account_id is None:
-            raise InvoiceNotFound.for_id(invoice_id)
-        list(Account.objects.select_for_update().filter(pk=account_id).values_list("pk"))
-        invoice = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice_id)
+        invoice = invoice_lock_with_account(invoice_id)
         if invoice.status != InvoiceStatus.POSTED:
             raise InvoiceNotPosted(
                 f"Only a posted invoice takes payments; invoice {invoice} is "

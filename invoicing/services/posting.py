@@ -18,6 +18,7 @@ from core.db import rows_update
 from core.exceptions import DomainError
 from invoicing import hooks
 from invoicing.exceptions import InvoiceNotDraft
+from invoicing.locks import invoice_lock, invoices_lock_drafts
 from invoicing.models import (
     BillingPeriodItem,
     ErrorLog,
@@ -45,7 +46,7 @@ def invoice_post(*, invoice_id: int, posted_by: str = "", posted_date: dt.date |
     error is logged against it, and the error is raised."""
     try:
         with transaction.atomic(durable=True):
-            invoice = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice_id)
+            invoice = invoice_lock(invoice_id)
             if invoice.status != InvoiceStatus.DRAFT:
                 raise InvoiceNotDraft(
                     f"Invoice {invoice} is {invoice.get_status_display().lower()}; only a draft "
@@ -73,11 +74,7 @@ def invoices_post(
     """Post many drafts (ids that are not drafts are skipped). Numbering failures leave their
     invoices draft and are returned, logged; the rest are posted."""
     with transaction.atomic(durable=True):
-        invoices = list(
-            Invoice.objects.select_for_update(of=("self",))
-            .filter(pk__in=list(invoice_ids), status=InvoiceStatus.DRAFT)
-            .order_by("id")
-        )
+        invoices = invoices_lock_drafts(invoice_ids)
         failures = invoices_post_locked(
             invoices, posted_date=posted_date, posted_by=posted_by, keep_drafts_on_error=True
         )

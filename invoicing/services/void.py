@@ -35,32 +35,32 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Account
-from billing.choices import ScheduleStatus
-from billing.models import BillingSchedule, BillingScheduleGroup, UsageSummary
-from billing.schedules import schedule_billed
+from billing.models import BillingSchedule
 from core.money import ZERO, money_display
 from invoicing.exceptions import (
     InvoiceCredited,
-    InvoiceNotFound,
-    InvoiceNotLatest,
     InvoiceNotPosted,
     InvoicePaid,
     InvoiceTotalNegative,
-    ScheduleProcessing,
 )
+from invoicing.locks import invoice_lock_with_schedules
 from invoicing.models import (
     BillingPeriodItem,
     CreditMemo,
     CreditMemoApplication,
     CreditMemoLine,
     CreditMemoLineTax,
-    DebitMemo,
-    DebitMemoLine,
     Invoice,
-    InvoiceLine,
     InvoiceLineTax,
     InvoiceStatus,
+)
+from invoicing.services.documents import invoice_documents_enqueue
+from invoicing.services.memos import credit_memo_number_take
+from invoicing.services.release import (
+    debit_memos_release,
+    later_live_periods_check,
+    period_items_release,
+    processing_schedules_check,
 )
 
 ONE_DAY = dt.timedelta(days=1)
@@ -79,180 +79,6 @@ class VoidResult:
     credit_memo: CreditMemo
 
 
-# --- locks (evaluated at once, in the global order) -------------------------------------------
-
-
-@dataclass
-class LockedInvoice:
-    """An invoice with its account, schedule groups and schedules locked, in that order."""
-
-    invoice: Invoice
-    schedules: dict[int, BillingSchedule]
-
-
-def invoice_lock_with_schedules(invoice_id: int) -> LockedInvoice:
-    """Lock account → schedule groups → schedules → invoice for a change that releases the
-    invoice's billed periods (void, draft delete). Must run inside a transaction.
-
-    The invoice's schedules are read before their locks, which is safe: the set only changes
-    through a void or a draft delete, and both take the account lock first.
-    """
-    account_id = Invoice.objects.filter(pk=invoice_id).values_list("account_id", flat=True).first()
-    if account_id is None:
-        raise InvoiceNotFound.for_id(invoice_id)
-    list(Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True))
-    schedule_ids = set(
-        BillingPeriodItem.objects.filter(invoice_id=invoice_id).values_list(
-            "schedule_id", flat=True
-        )
-    ) | set(
-        InvoiceLine.objects.filter(invoice_id=invoice_id, billing_schedule__isnull=False)
-        .values_list("billing_schedule_id", flat=True)
-        .distinct()
-    )
-    group_ids = set(
-        BillingSchedule.objects.filter(pk__in=schedule_ids).values_list("group_id", flat=True)
-    )
-    list(
-        BillingScheduleGroup.objects.select_for_update()
-        .filter(pk__in=group_ids)
-        .order_by("id")
-        .values_list("pk", flat=True)
-    )
-    schedules = {
-        s.pk: s
-        for s in BillingSchedule.objects.select_for_update(of=("self",))
-        .filter(pk__in=schedule_ids)
-        .select_related("original_schedule")
-        .order_by("id")
-    }
-    invoice = (
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related("account")
-        .filter(pk=invoice_id)
-        .first()
-    )
-    if invoice is None:
-        raise InvoiceNotFound.for_id(invoice_id)
-    return LockedInvoice(invoice=invoice, schedules=schedules)
-
-
-# --- releasing billed periods (shared with draft deletion) -----------------------------------
-
-
-def later_live_periods_check(invoice: Invoice, items: list[BillingPeriodItem]) -> None:
-    """Refuse (invoice_not_latest) when a schedule of these items has a live period item on
-    another invoice that starts on or after the earliest released period: rolling the
-    schedule back would bill that period twice."""
-    earliest: dict[int, dt.date] = {}
-    for item in items:
-        if item.schedule_id not in earliest or item.period_start < earliest[item.schedule_id]:
-            earliest[item.schedule_id] = item.period_start
-    if not earliest:
-        return
-    later = (
-        BillingPeriodItem.objects.filter(
-            schedule_id__in=list(earliest),
-            invoice_status__in=_LIVE,
-            period_start__gte=min(earliest.values()),
-        )
-        .exclude(invoice_id=invoice.pk)
-        .select_related("invoice")
-        .order_by("schedule_id", "period_start")
-    )
-    blocking = [i for i in later if i.period_start >= earliest[i.schedule_id]]
-    if not blocking:
-        return
-    newer = sorted(
-        {str(i.invoice) if i.invoice_id else "(no invoice)" for i in blocking},
-    )
-    schedules = sorted({i.schedule_id for i in blocking})
-    raise InvoiceNotLatest(
-        f"Invoice {invoice} is not the latest invoice of every billing schedule on it: "
-        f"{', '.join(newer)} bill later periods of the same schedules. Void or delete "
-        "those first (newest first), then this one.",
-        details={
-            "invoice": invoice.pk,
-            "newer_invoices": sorted({i.invoice_id for i in blocking if i.invoice_id}),
-            "billing_schedules": schedules,
-        },
-    )
-
-
-def period_items_release(
-    items: list[BillingPeriodItem],
-    schedules: dict[int, BillingSchedule],
-    *,
-    voided: bool,
-) -> None:
-    """Release billed periods and roll their (locked) schedules back over them.
-
-    voided=True marks the items voided (a posted invoice keeps its history); otherwise the
-    items are deleted (a draft that never was a document). Each schedule goes back to the
-    earliest released period: next charge-from date, next billing date and status come from
-    the period engine (billing/schedules.py schedule_billed), billed and pending amounts drop by the
-    released amounts. Usage summaries billed by the items become ready for invoicing again.
-    """
-    if not items:
-        return
-    released: dict[int, list[BillingPeriodItem]] = defaultdict(list)
-    for item in items:
-        released[item.schedule_id].append(item)
-    ids = [i.pk for i in items]
-    summary_ids = [i.usage_summary_id for i in items if i.usage_summary_id]
-    if voided:
-        BillingPeriodItem.objects.filter(pk__in=ids).update(
-            invoice_status=BillingPeriodItem.InvoiceStatus.VOIDED, updated_at=timezone.now()
-        )
-    else:
-        BillingPeriodItem.objects.filter(pk__in=ids).delete()
-    if summary_ids:
-        UsageSummary.objects.filter(pk__in=summary_ids).update(
-            status=UsageSummary.Status.READY, updated_at=timezone.now()
-        )
-
-    changed = []
-    for schedule_id, schedule_items in sorted(released.items()):
-        s = schedules[schedule_id]
-        start = min(i.period_start for i in schedule_items)
-        schedule_billed(
-            s, billed_through=start - ONE_DAY, amount=-sum((i.amount for i in schedule_items), ZERO)
-        )
-        changed.append(s)
-    BillingSchedule.objects.bulk_update(
-        changed,
-        [
-            "next_charge_from_date",
-            "next_billing_date",
-            "billed_amount",
-            "pending_amount",
-            "status",
-            "updated_at",
-        ],
-    )
-
-
-def processing_schedules_check(invoice: Invoice, schedules: Iterable[BillingSchedule]) -> None:
-    busy = sorted(s.pk for s in schedules if s.status == ScheduleStatus.PROCESSING)
-    if busy:
-        raise ScheduleProcessing(
-            f"A batch run is invoicing billing schedule(s) {', '.join(map(str, busy))} of "
-            f"invoice {invoice} right now. Wait for it to finish, then try again.",
-            details={"invoice": invoice.pk, "billing_schedules": busy},
-        )
-
-
-def debit_memos_release(invoice: Invoice) -> None:
-    """Debit memos merged into the invoice are due again (the next generation bills them)."""
-    memo_ids = list(invoice.debit_memos.values_list("pk", flat=True))
-    if not memo_ids:
-        return
-    DebitMemoLine.objects.filter(debit_memo_id__in=memo_ids).update(invoice_line=None)
-    DebitMemo.objects.filter(pk__in=memo_ids).update(
-        status=DebitMemo.Status.POSTED, invoice=None, updated_at=timezone.now()
-    )
-
-
 # --- the service ----------------------------------------------------------------------------
 
 
@@ -265,8 +91,6 @@ def invoice_void(
 ) -> VoidResult:
     """Void a posted invoice: see the module docstring. Returns the voided invoice and its
     credit memo."""
-    from invoicing.services.memos import credit_memo_number_take
-
     void_date = void_date or timezone.localdate()
     with transaction.atomic(durable=True):
         locked = invoice_lock_with_schedules(invoice_id)
@@ -302,8 +126,6 @@ def invoice_void(
 
 def _after_void(invoice_id: int) -> None:
     """The stored PDF gets a new version stamped VOID."""
-    from invoicing.services.documents import invoice_documents_enqueue
-
     invoice_documents_enqueue([invoice_id])
 
 
