@@ -46,7 +46,10 @@ from invoicing.models import (
     CreditMemo,
     DebitMemo,
     Invoice,
+    InvoiceBatchRun,
+    InvoiceBatchRunKey,
     InvoiceLine,
+    InvoiceScheduler,
     InvoiceStatus,
     SequencePolicy,
 )
@@ -66,6 +69,11 @@ def invoice_lock(invoice_id: int, *, related: Sequence[str] = ()) -> Invoice:
     if invoice is None:
         raise InvoiceNotFound.for_id(invoice_id)
     return invoice
+
+
+def invoice_lock_or_none(invoice_id: int) -> Invoice | None:
+    """Lock one invoice if it still exists (recovery)."""
+    return Invoice.objects.select_for_update(of=("self",)).filter(pk=invoice_id).first()
 
 
 def invoice_lock_with_account(invoice_id: int) -> Invoice:
@@ -139,6 +147,49 @@ def invoice_lock_with_schedules(invoice_id: int) -> LockedInvoice:
     if invoice is None:
         raise InvoiceNotFound.for_id(invoice_id)
     return LockedInvoice(invoice=invoice, schedules=schedules)
+
+
+# --- schedulers and batch runs ---------------------------------------------------------------
+
+
+def scheduler_lock(scheduler_id: int, *, related: Sequence[str] = ()) -> InvoiceScheduler | None:
+    """Lock one invoice scheduler (None when gone): firing, editing and status changes of a
+    scheduler queue on it, so "one run per scheduler and date" holds."""
+    return (
+        InvoiceScheduler.objects.select_for_update(of=("self",))
+        .select_related(*related)
+        .filter(pk=scheduler_id)
+        .first()
+    )
+
+
+def batch_run_lock(run_id: int) -> InvoiceBatchRun | None:
+    """Lock one batch run (None when gone): its counters, status and sub-runs."""
+    return InvoiceBatchRun.objects.select_for_update(of=("self",)).filter(pk=run_id).first()
+
+
+def batch_run_keys_claim(run_id: int, *, chunk: int | None = None) -> list[InvoiceBatchRunKey]:
+    """Claim a run's pending key rows (of one chunk, or all), in id order, SKIP LOCKED: a
+    key another worker is generating is left to it."""
+    keys = InvoiceBatchRunKey.objects.select_for_update(skip_locked=True).filter(
+        run_id=run_id, status=InvoiceBatchRunKey.Status.PENDING
+    )
+    if chunk is not None:
+        keys = keys.filter(chunk=chunk)
+    return list(keys.order_by("id"))
+
+
+# --- billing schedules ----------------------------------------------------------------------
+
+
+def billing_schedules_lock(ids: Iterable[int]) -> list[BillingSchedule]:
+    """Lock schedules in id order, with their originals (recovery, which rolls them back)."""
+    return list(
+        BillingSchedule.objects.select_for_update(of=("self",))
+        .filter(pk__in=list(ids))
+        .select_related("original_schedule")
+        .order_by("id")
+    )
 
 
 # --- memos ----------------------------------------------------------------------------------

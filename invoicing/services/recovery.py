@@ -1,0 +1,373 @@
+"""Recovery of interrupted batch runs and of stuck schedules (docs/batch-runs.md, Recovery).
+
+- `batch_run_recover` starts a recovery sub-run of a run; `batch_run_recover_execute` (its
+  task) abandons the run's keys no worker holds, cancels its invoices stuck in
+  draft_in_progress, resets its schedules left processing or error and summarises the run.
+- `billing_schedules_recover` repairs the latest invoice of given schedules and its sibling
+  schedules.
+
+Locks follow the global order: schedules (in id order) before the invoice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.db.models import Max, Min, Model, Sum
+from django.utils import timezone
+
+from billing.choices import ChargeType, ScheduleStatus
+from billing.models import BillingSchedule
+from billing.schedules import schedule_advance
+from core.exceptions import ValidationError
+from core.money import ZERO
+from invoicing.locks import batch_run_keys_claim, billing_schedules_lock, invoice_lock_or_none
+from invoicing.models import (
+    BillingPeriodItem,
+    ErrorLog,
+    Invoice,
+    InvoiceBatchRun,
+    InvoiceBatchRunKey,
+    InvoiceStatus,
+)
+from invoicing.services.errors import error_log_record, error_logs_resolve
+from invoicing.services.runs import (
+    batch_run_get,
+    batch_run_summarise,
+    batch_sub_run_start,
+    batched,
+)
+
+logger = logging.getLogger(__name__)
+
+Run = InvoiceBatchRun
+Key = InvoiceBatchRunKey
+ONE_DAY = dt.timedelta(days=1)
+RECOVER_BATCH = 1000  # schedules reset per transaction by recovery
+_LIVE = [BillingPeriodItem.InvoiceStatus.DRAFT, BillingPeriodItem.InvoiceStatus.POSTED]
+_STUCK_SCHEDULE = [ScheduleStatus.PROCESSING, ScheduleStatus.ERROR]
+
+
+# --------------------------------------------------------------------------------------------
+# Runs
+
+
+def batch_run_recover(*, run_id: int, requested_by: str = "") -> Run:
+    """Start the recovery of a run as a recovery sub-run (see batch_run_recover_execute)."""
+    return batch_sub_run_start(run_id=run_id, kind=Run.Kind.RECOVERY, requested_by=requested_by)
+
+
+def batch_run_recover_execute(*, sub_run_id: int) -> Run:
+    """Recover the parent run:
+
+    1. its pending keys that no worker holds are abandoned (a worker died, or the run was
+       interrupted): marked failed, their schedules left for a new run;
+    2. its invoices stuck in draft_in_progress are canceled, their period items canceled and
+       their schedules rolled back;
+    3. its schedules left processing or error are resynchronised with their live period items
+       and reset to ready_for_invoicing (their open generation errors resolved);
+    4. the parent run is summarised if it was still started.
+
+    What it recovered is recorded in the sub-run's summary and counters (matching: schedules
+    found stuck; processed: recovered; failed: not recovered).
+    """
+    sub = batch_run_get(run_id=sub_run_id)
+    parent_id = sub.parent_run_id
+    if sub.status != Run.Status.STARTED or sub.kind != Run.Kind.RECOVERY or not parent_id:
+        return sub
+    Run.objects.filter(pk=sub.pk).update(stage=Run.Stage.UPDATING_SCHEDULES, progress=5)
+
+    # 1. Abandon what no worker holds.
+    with transaction.atomic(durable=True):
+        abandoned = batch_run_keys_claim(parent_id)
+        abandoned_schedules = sum(len(k.schedule_ids) for k in abandoned)
+        Key.objects.filter(pk__in=[k.pk for k in abandoned]).update(
+            status=Key.Status.FAILED,
+            error=f"Abandoned by recovery (sub-run {sub.pk}): no worker finished this key. Its "
+            "schedules were not invoiced by this run; a new run bills them.",
+        )
+        if abandoned:
+            parent = batch_run_get(run_id=parent_id, lock=True)
+            parent.summary = {
+                **parent.summary,
+                "schedules_abandoned": parent.summary.get("schedules_abandoned", 0)
+                + abandoned_schedules,
+            }
+            parent.save(update_fields=["summary", "updated_at"])
+
+    # 2. Cancel invoices stuck in draft_in_progress.
+    stuck = list(
+        Invoice.objects.filter(batch_run_id=parent_id, status=InvoiceStatus.DRAFT_IN_PROGRESS)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    canceled: list[int] = []
+    unrecovered: list[int] = []
+    rolled_back: set[int] = set()
+    for invoice_id in stuck:
+        try:
+            with transaction.atomic(durable=True):
+                schedule_ids = _invoice_cancel_stuck(invoice_id)
+                if schedule_ids is not None:
+                    canceled.append(invoice_id)
+                    rolled_back.update(schedule_ids)
+        except Exception as exc:  # noqa: BLE001 - one invoice's failure does not stop recovery
+            logger.exception("Recovery could not cancel invoice %s", invoice_id)
+            _record_unrecovered(sub, Invoice(pk=invoice_id), exc)
+            unrecovered.append(invoice_id)
+
+    # 3. Reset the run's schedules left processing or error.
+    run_schedule_ids = sorted(
+        {
+            sid
+            for ids in Key.objects.filter(run_id=parent_id).values_list("schedule_ids", flat=True)
+            for sid in ids
+        }
+        | set(
+            BillingPeriodItem.objects.filter(invoice_id__in=canceled).values_list(
+                "schedule_id", flat=True
+            )
+        )
+    )
+    recovered: list[int] = []
+    failed: list[int] = []
+    for batch in batched(run_schedule_ids, RECOVER_BATCH):
+        try:
+            with transaction.atomic(durable=True):
+                recovered += _schedules_reset(batch)
+        except Exception:  # noqa: BLE001 - retry one by one to isolate the broken schedule
+            for sid in batch:
+                try:
+                    with transaction.atomic(durable=True):
+                        recovered += _schedules_reset([sid])
+                except Exception as exc:  # noqa: BLE001
+                    logger.exception("Recovery could not reset schedule %s", sid)
+                    _record_unrecovered(sub, BillingSchedule(pk=sid), exc)
+                    failed.append(sid)
+
+    recovered = sorted(set(recovered) | rolled_back)
+
+    # 4. Finish the parent and the sub-run.
+    batch_run_summarise(run_id=parent_id, force=True)
+    with transaction.atomic(durable=True):
+        sub = batch_run_get(run_id=sub_run_id, lock=True)
+        sub.matching_schedules = len(recovered) + len(failed)
+        sub.schedules_processed = len(recovered)
+        sub.schedules_failed = len(failed)
+        sub.invoices_failed = len(unrecovered)
+        sub.summary = {
+            "keys_abandoned": len(abandoned),
+            "schedules_abandoned": abandoned_schedules,
+            "invoices_canceled": canceled,
+            "schedules_recovered": recovered,
+            "schedules_unrecovered": failed,
+            "invoices_unrecovered": unrecovered,
+        }
+        if (failed or unrecovered) and not (recovered or canceled or abandoned):
+            sub.status = Run.Status.FAILED
+        elif failed or unrecovered:
+            sub.status = Run.Status.COMPLETED_WITH_ERRORS
+        else:
+            sub.status = Run.Status.COMPLETED
+        sub.stage, sub.progress, sub.completed_at = Run.Stage.DONE, 100, timezone.now()
+        sub.save()
+        parent = batch_run_get(run_id=parent_id, lock=True)
+        parent.summary = {
+            **parent.summary,
+            "recovery": {
+                "sub_run": sub.pk,
+                "status": sub.status,
+                "schedules_recovered": len(recovered),
+                "schedules_unrecovered": len(failed),
+                "invoices_canceled": len(canceled),
+            },
+        }
+        parent.save(update_fields=["summary", "updated_at"])
+    return sub
+
+
+def _record_unrecovered(sub: Run, primary: Model, exc: Exception) -> None:
+    with transaction.atomic(durable=True):
+        error_log_record(
+            category=ErrorLog.Category.BATCH_RUN,
+            code="recovery_failed",
+            message=f"Recovery could not repair {primary._meta.verbose_name} {primary.pk}: "
+            f"{type(exc).__name__}: {exc}. Fix the record by hand, then recover again.",
+            primary=primary,
+            batch_run_id=sub.pk,
+        )
+
+
+def _invoice_cancel_stuck(invoice_id: int) -> list[int] | None:
+    """Cancel an invoice stuck in draft_in_progress: its period items canceled (so their
+    periods can be billed again), its schedules rolled back (their ids are returned; None
+    when the invoice is not stuck any more). Inside the caller's transaction."""
+    schedule_ids = set(
+        BillingPeriodItem.objects.filter(invoice_id=invoice_id).values_list(
+            "schedule_id", flat=True
+        )
+    )
+    schedules = billing_schedules_lock(schedule_ids)
+    invoice = invoice_lock_or_none(invoice_id)
+    if invoice is None or invoice.status != InvoiceStatus.DRAFT_IN_PROGRESS:
+        return None
+    return _invoice_cancel(invoice, schedules)
+
+
+def _invoice_cancel(invoice: Invoice, schedules: list[BillingSchedule]) -> list[int]:
+    """Cancel a locked, unnumbered invoice and roll its (locked) schedules back; returns
+    their ids."""
+    released = dict(
+        BillingPeriodItem.objects.filter(invoice_id=invoice.pk, invoice_status__in=_LIVE)
+        .values("schedule_id")
+        .annotate(first=Min("period_start"))
+        .values_list("schedule_id", "first")
+    )
+    BillingPeriodItem.objects.filter(invoice_id=invoice.pk).update(
+        invoice_status=BillingPeriodItem.InvoiceStatus.CANCELED
+    )
+    invoice.status = InvoiceStatus.CANCELED
+    invoice.save(update_fields=["status", "updated_at"])
+    changed = []
+    for s in schedules:
+        if s.pk in released:
+            _schedule_resync(s, released_from=released[s.pk])
+            changed.append(s)
+    _schedules_save(changed)
+    error_logs_resolve(primaries=changed, category=ErrorLog.Category.GENERATION)
+    return [s.pk for s in changed]
+
+
+def _schedules_reset(ids: Sequence[int]) -> list[int]:
+    """Reset the schedules among `ids` that are processing or error. Returns their ids."""
+    stuck = [s for s in billing_schedules_lock(ids) if s.status in _STUCK_SCHEDULE]
+    for s in stuck:
+        _schedule_resync(s)
+    _schedules_save(stuck)
+    error_logs_resolve(primaries=stuck, category=ErrorLog.Category.GENERATION)
+    return [s.pk for s in stuck]
+
+
+def _schedule_resync(s: BillingSchedule, *, released_from: dt.date | None = None) -> None:
+    """Bring a schedule in line with its live period items: it is billed through the last
+    live period (or, with none, from the first period just released), its billed and pending
+    amounts are the sums of its live items, and it is ready for invoicing again (completely
+    billed when nothing is left)."""
+    agg = BillingPeriodItem.objects.filter(schedule_id=s.pk, invoice_status__in=_LIVE).aggregate(
+        last=Max("period_end"), billed=Sum("amount")
+    )
+    resume_from = agg["last"] + ONE_DAY if agg["last"] is not None else released_from
+    if resume_from is not None and resume_from != s.next_charge_from_date:
+        schedule_advance(s, billed_through=resume_from - ONE_DAY)
+    if s.charge_type == ChargeType.USAGE or s.next_billing_date is not None:
+        s.status = ScheduleStatus.READY
+    else:
+        s.status = ScheduleStatus.COMPLETELY_BILLED
+    s.billed_amount = agg["billed"] or ZERO
+    if s.total_amount is not None:
+        s.pending_amount = s.total_amount - s.billed_amount
+
+
+def _schedules_save(schedules: list[BillingSchedule]) -> None:
+    BillingSchedule.objects.bulk_update(
+        schedules,
+        ["status", "next_charge_from_date", "next_billing_date", "billed_amount", "pending_amount"],
+        batch_size=1000,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Schedules
+
+
+def billing_schedules_recover(*, schedule_ids: Sequence[int]) -> list[dict]:
+    """Recover the latest generated invoice of each schedule and its sibling schedules (the
+    other schedules billed on that invoice).
+
+    The invoice: draft_in_progress (or error, unnumbered) → canceled, its periods released;
+    void_in_progress → posted; posting_in_progress → posted when it has its number, else
+    draft. The schedules left processing or error (and those whose periods were released) are
+    resynchronised and reset to ready_for_invoicing. One result per requested id, in order:
+    {"invoice", "invoice_status", "billing_schedules": [{"id", "status"}], "errors"}.
+    """
+    if not schedule_ids:
+        raise ValidationError({"billing_schedule_ids": "Give at least one billing schedule id."})
+    if len(schedule_ids) > 200:
+        raise ValidationError({"billing_schedule_ids": "At most 200 schedules per request."})
+    results = []
+    for sid in dict.fromkeys(schedule_ids):
+        with transaction.atomic(durable=True):
+            results.append(_schedule_recover(int(sid)))
+    return results
+
+
+def _latest_invoice_id(schedule_id: int) -> int | None:
+    return (
+        BillingPeriodItem.objects.filter(schedule_id=schedule_id, invoice__isnull=False)
+        .order_by("-invoice_id")
+        .values_list("invoice_id", flat=True)
+        .first()
+    )
+
+
+def _schedule_recover(schedule_id: int) -> dict:
+    if not BillingSchedule.objects.filter(pk=schedule_id).exists():
+        return {
+            "invoice": None,
+            "invoice_status": None,
+            "billing_schedules": [],
+            "errors": [
+                {"code": "not_found", "message": f"Billing schedule {schedule_id} does not exist."}
+            ],
+        }
+    invoice_id = _latest_invoice_id(schedule_id)
+    family = {schedule_id}
+    if invoice_id is not None:
+        family |= set(
+            BillingPeriodItem.objects.filter(invoice_id=invoice_id).values_list(
+                "schedule_id", flat=True
+            )
+        )
+    schedules = billing_schedules_lock(family)
+    invoice = invoice_lock_or_none(invoice_id) if invoice_id else None
+    before = {s.pk: s.status for s in schedules}
+    repaired = False
+    if invoice is not None:
+        stuck_unnumbered = invoice.status == InvoiceStatus.DRAFT_IN_PROGRESS or (
+            invoice.status == InvoiceStatus.ERROR and not invoice.number
+        )
+        if stuck_unnumbered:
+            _invoice_cancel(invoice, schedules)
+            repaired = True
+        elif invoice.status == InvoiceStatus.VOID_IN_PROGRESS:
+            invoice.status = InvoiceStatus.POSTED
+            invoice.save(update_fields=["status", "updated_at"])
+            repaired = True
+        elif invoice.status == InvoiceStatus.POSTING_IN_PROGRESS:
+            invoice.status = InvoiceStatus.POSTED if invoice.number else InvoiceStatus.DRAFT
+            invoice.save(update_fields=["status", "updated_at"])
+            repaired = True
+    stuck = [s for s in schedules if before[s.pk] in _STUCK_SCHEDULE]
+    for s in stuck:
+        _schedule_resync(s)
+    _schedules_save(stuck)
+    error_logs_resolve(primaries=stuck, category=ErrorLog.Category.GENERATION)
+    errors = []
+    if not stuck and not repaired:
+        status = next(s.status for s in schedules if s.pk == schedule_id)
+        errors.append(
+            {
+                "code": "nothing_to_recover",
+                "message": f"Billing schedule {schedule_id} is {status.replace('_', ' ')} and its "
+                "latest invoice needs no repair: nothing was changed.",
+            }
+        )
+    return {
+        "invoice": invoice.pk if invoice else None,
+        "invoice_status": invoice.status if invoice else None,
+        "billing_schedules": [{"id": s.pk, "status": s.status} for s in schedules],
+        "errors": errors,
+    }
