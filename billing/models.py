@@ -1,5 +1,6 @@
 """What is sold and when it is due: units, products, orders, billing schedules, usage."""
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -27,6 +28,7 @@ from billing.choices import (
     ZeroAmountHandling,
 )
 from core.models import CurrencyField, MoneyAmountField, PriceField, QuantityField, TimeStampedModel
+from core.money import round_quantity
 
 
 class UnitOfMeasure(TimeStampedModel):
@@ -52,8 +54,6 @@ class UnitOfMeasure(TimeStampedModel):
         return self.code
 
     def round(self, quantity):
-        from core.money import round_quantity
-
         return round_quantity(quantity, scale=self.scale, rounding=self.rounding)
 
 
@@ -218,8 +218,6 @@ class OrderItem(TimeStampedModel):
         return f"{self.order} / {self.line_number}: {self.product.sku}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         if self.end_date and self.start_date and self.end_date < self.start_date:
             raise ValidationError(
                 {

@@ -1,5 +1,9 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+
+from core.exceptions import ValidationError as DomainValidationError
+from core.money import validate_currency
 
 
 class TimeStampedModel(models.Model):
@@ -49,14 +53,9 @@ class CurrencyField(models.CharField):
         super().validate(value, model_instance)
         if not value and self.blank:
             return
-        from django.core.exceptions import ValidationError as DjangoValidationError
-
-        from core.exceptions import ValidationError
-        from core.money import validate_currency
-
         try:
             validate_currency(value)
-        except ValidationError as exc:
+        except DomainValidationError as exc:
             raise DjangoValidationError(exc.details["currency"][0], code="invalid_currency")
 
 

@@ -198,14 +198,6 @@ class CreditMemoNotDraft(Conflict):
     code = "credit_memo_not_draft"
 
 
-class CreditMemoNotPosted(Conflict):
-    code = "credit_memo_not_posted"
-
-
-class CreditExceedsBalance(Conflict):
-    code = "credit_exceeds_balance"
-
-
 class DebitMemoNotFound(NotFound):
     code = "debit_memo_not_found"
 

@@ -35,6 +35,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from core.money import currency_exponent
 from invoicing.models import Invoice, InvoiceAddress, InvoiceLine, InvoiceStatus
 
 __all__ = ["render_invoice_pdf"]
@@ -354,8 +355,6 @@ def _period(start: dt.date | None, end: dt.date | None) -> str:
 
 
 def _exponent(currency: str) -> int:
-    from core.money import currency_exponent
-
     try:
         return currency_exponent(currency)
     except Exception:  # noqa: BLE001 - an unknown code still renders, with 2 places

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
+from accounts.models import LegalEntity
 from billing.choices import ChargeType, ScheduleStatus
 from core.money import money_str
 from invoicing.models import ErrorLog, InvoiceBatchRun, InvoiceScheduler, InvoiceStatus
@@ -261,8 +262,6 @@ class SchedulerForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from accounts.models import LegalEntity
-
         self.fields["legal_entity"].queryset = LegalEntity.objects.order_by("name")
         filters = (self.instance.filters or {}) if self.instance else {}
         if not self.is_bound:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,7 +38,7 @@ from billing.models import BillingSchedule, BillingScheduleGroup, Order, OrderIt
 from billing.periods import iter_periods
 from billing.pricing import schedule_period_price, term_total
 from billing.schedules import schedule_anchor, schedule_billable_end, schedule_effective_end
-from core.exceptions import ValidationError
+from core.exceptions import ValidationError, django_validation_details
 from core.money import plain, round_money, validate_currency
 
 ONE_DAY = dt.timedelta(days=1)
@@ -120,10 +121,6 @@ def order_create(*, account: Account, items: list[dict[str, Any]], **fields: Any
 
 
 def _clean(obj, *, prefix: str) -> None:
-    from django.core.exceptions import ValidationError as DjangoValidationError
-
-    from core.exceptions import django_validation_details
-
     try:
         obj.full_clean(exclude=["order"] if isinstance(obj, OrderItem) else None)
     except DjangoValidationError as exc:

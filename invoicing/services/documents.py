@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
+from pypdf import PdfReader
 
 from invoicing import hooks
 from invoicing.dispatch import RENDER_INVOICE_PDF, task_queue
@@ -40,8 +41,6 @@ STORED_STATUSES = frozenset({InvoiceStatus.POSTED, InvoiceStatus.VOIDED})
 
 
 def page_count(pdf: bytes) -> int:
-    from pypdf import PdfReader
-
     return len(PdfReader(io.BytesIO(pdf)).pages)
 
 

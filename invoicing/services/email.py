@@ -25,10 +25,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
+
+from anymail.message import AnymailMessage
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.urls import reverse
 from django.utils import timezone
@@ -38,6 +40,7 @@ from core.exceptions import DomainError, ValidationError
 from core.money import money_display
 from invoicing.exceptions import InvoiceNotFound, InvoiceNotPosted
 from invoicing.models import EmailTemplate, ErrorLog, Invoice, InvoiceEmail, InvoiceStatus
+from invoicing.services.documents import invoice_pdf_bytes
 from invoicing.services.errors import error_log_record, error_logs_resolve
 
 logger = logging.getLogger(__name__)
@@ -68,9 +71,9 @@ class ResolvedEmail:
 
 
 def _profiles(invoice: Invoice) -> list[BillingProfile]:
-    chain = []
+    chain: list[BillingProfile] = []
     order = invoice.reference_order
-    if order is not None and order.billing_profile_id:
+    if order is not None and order.billing_profile is not None:
         chain.append(order.billing_profile)
     default = invoice.account.default_profile
     if default is not None and all(p.pk != default.pk for p in chain):
@@ -107,10 +110,10 @@ def attach_pdf_resolve(invoice: Invoice) -> bool:
 
 
 def recipient_resolve(invoice: Invoice) -> str:
-    if invoice.bill_to_id:
+    if invoice.bill_to is not None:
         return invoice.bill_to.email
     for profile in _profiles(invoice):
-        if profile.bill_to_id:
+        if profile.bill_to is not None:
             return profile.bill_to.email
     return invoice.account.email or ""
 
@@ -208,18 +211,18 @@ def invoice_email_send(
                 "the invoice or the account's billing profile, or an account email, or send "
                 "it with an explicit 'to' address.",
             )
-        message = EmailMessage(
+        entity = invoice.legal_entity
+        # django-anymail's message: its metadata and tags reach the provider; other
+        # backends ignore them.
+        message = AnymailMessage(
             subject=subject,
             body=render_merge(resolved.template.body, values),
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[resolved.recipient],
-            reply_to=[invoice.legal_entity.email]
-            if invoice.legal_entity_id and invoice.legal_entity.email
-            else None,
+            reply_to=[entity.email] if entity is not None and entity.email else None,
+            metadata={"invoice_id": invoice.pk, "invoice_number": invoice.number},
+            tags=["invoice", "bulk" if bulk else "single"],
         )
-        # django-anymail extensions; other backends ignore them.
-        message.metadata = {"invoice_id": invoice.pk, "invoice_number": invoice.number}
-        message.tags = ["invoice", "bulk" if bulk else "single"]
         if resolved.attach_pdf:
             pdf, filename = _pdf_for(invoice)
             message.attach(filename, pdf, "application/pdf")
@@ -240,12 +243,10 @@ def invoice_email_send(
         record.error = text[:5000]
         record.save(update_fields=["status", "error", "attached_pdf", "updated_at"])
         _email_status_set(invoice, Invoice.EmailStatus.FAILED)
+        # Without a run, a repeat of the error keeps the run the row already names.
+        run_link: dict[str, Any] = {"batch_run_id": batch_run_id} if batch_run_id else {}
         error_log_record(
-            category=ErrorLog.Category.EMAIL,
-            code=code,
-            message=text,
-            primary=invoice,
-            **({"batch_run_id": batch_run_id} if batch_run_id else {}),
+            category=ErrorLog.Category.EMAIL, code=code, message=text, primary=invoice, **run_link
         )
         return record
 
@@ -265,8 +266,6 @@ class _EmailFailure(Exception):
 
 
 def _pdf_for(invoice: Invoice) -> tuple[bytes, str]:
-    from invoicing.services.documents import invoice_pdf_bytes
-
     return invoice_pdf_bytes(invoice_id=invoice.pk)
 
 

@@ -35,27 +35,22 @@ from django.db import transaction
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
-from accounts.locks import account_lock, account_lock_get
+from accounts.locks import account_lock_get
 from accounts.models import Account, LegalEntity
 from accounts.selectors import billing_terms_resolve
 from billing.models import Product
 from core.exceptions import ValidationError
-from core.money import ZERO, money_display, round_money, to_decimal, validate_currency
+from core.money import ZERO, round_money, to_decimal, validate_currency
 from invoicing.exceptions import (
-    CreditExceedsBalance,
     CreditMemoNotDraft,
-    CreditMemoNotFound,
-    CreditMemoNotPosted,
     DebitMemoNotDraft,
     DebitMemoNotFound,
     DebitMemoNotPosted,
-    InvoiceNotPosted,
     NoSequencePolicy,
 )
-from invoicing.locks import credit_memo_lock, debit_memo_lock, debit_memos_lock_due, invoice_lock
+from invoicing.locks import credit_memo_lock, debit_memo_lock, debit_memos_lock_due
 from invoicing.models import (
     CreditMemo,
-    CreditMemoApplication,
     CreditMemoLine,
     DebitMemo,
     DebitMemoLine,
@@ -67,7 +62,6 @@ from invoicing.models import (
 )
 from invoicing.services.drafts import draft_totals_refresh
 from invoicing.services.numbering import sequence_numbers_take, sequence_policy_select
-from invoicing.services.payments import settlement_status_of
 from invoicing.services.posting import invoices_post_locked
 from invoicing.totals import credit_memo_totals_set, debit_memo_total
 
@@ -138,68 +132,6 @@ def credit_memo_post(*, credit_memo_id: int, posted_date: dt.date | None = None)
     return memo
 
 
-def credit_memo_apply(
-    *,
-    credit_memo_id: int,
-    invoice_id: int,
-    amount: Any,
-    applied_date: dt.date | None = None,
-) -> CreditMemoApplication:
-    """Apply part of a posted credit memo's unapplied balance to a posted invoice of the same
-    account and currency: the invoice balance and settlement status follow."""
-    applied_date = applied_date or timezone.localdate()
-    with transaction.atomic(durable=True):
-        account_id = (
-            CreditMemo.objects.filter(pk=credit_memo_id)
-            .values_list("account_id", flat=True)
-            .first()
-        )
-        if account_id is None:
-            raise CreditMemoNotFound(
-                f"Credit memo {credit_memo_id} does not exist.",
-                details={"credit_memo": credit_memo_id},
-            )
-        account_lock(account_id)
-        invoice = invoice_lock(invoice_id)
-        memo = credit_memo_lock(credit_memo_id)
-        value = _money_input(amount, memo.currency, field="amount")
-        if memo.status != CreditMemo.Status.POSTED:
-            raise CreditMemoNotPosted(
-                f"{_name(memo)} is a draft; post it before applying it.",
-                details={"credit_memo": memo.pk},
-            )
-        if invoice.status != InvoiceStatus.POSTED:
-            raise InvoiceNotPosted(
-                f"Credit can only be applied to a posted invoice; invoice {invoice} is "
-                f"{invoice.get_status_display().lower()}.",
-                details={"invoice": invoice.pk, "status": invoice.status},
-            )
-        if invoice.account_id != memo.account_id or invoice.currency != memo.currency:
-            raise ValidationError(
-                {"invoice": "The invoice must belong to the credit memo's account and currency."}
-            )
-        if value > memo.balance or value > invoice.balance:
-            raise CreditExceedsBalance(
-                f"Cannot apply {money_display(value, memo.currency)}: {_name(memo)} has "
-                f"{money_display(memo.balance, memo.currency)} left and invoice {invoice} is "
-                f"open for {money_display(invoice.balance, invoice.currency)}.",
-                details={
-                    "amount": str(value),
-                    "credit_memo_balance": str(memo.balance),
-                    "invoice_balance": str(invoice.balance),
-                },
-            )
-        application = CreditMemoApplication.objects.create(
-            credit_memo=memo, invoice=invoice, amount=value, applied_date=applied_date
-        )
-        memo.balance -= value
-        memo.save(update_fields=["balance", "updated_at"])
-        invoice.balance -= value
-        invoice.settlement_status = settlement_status_of(invoice)
-        invoice.save(update_fields=["balance", "settlement_status", "updated_at"])
-    return application
-
-
 def _money_input(value: Any, currency: str, *, field: str) -> Decimal:
     try:
         amount = to_decimal(value)
@@ -227,16 +159,17 @@ def _debit_memo_lines(lines: Sequence[dict], currency: str) -> list[DebitMemoLin
     for index, raw in enumerate(lines):
         path = f"lines[{index}]"
         name = (raw.get("name") or "").strip()
-        product = products.get(raw.get("product_id")) if raw.get("product_id") else None
-        if raw.get("product_id") and product is None:
-            errors[f"{path}.product"] = [f"Product {raw['product_id']} does not exist."]
+        product_id = raw.get("product_id")
+        product = products.get(product_id) if product_id else None
+        if product_id and product is None:
+            errors[f"{path}.product"] = [f"Product {product_id} does not exist."]
         if not name and product is not None:
             name = product.name
         if not name:
             errors[f"{path}.name"] = ["Name the charge, e.g. 'Late fee'."]
         try:
             quantity = to_decimal(raw.get("quantity", "1"))
-            price = to_decimal(raw.get("unit_price"))
+            price = to_decimal(raw.get("unit_price", ""))
             if not (quantity.is_finite() and price.is_finite()):
                 raise InvalidOperation
         except (InvalidOperation, TypeError, ValueError):
