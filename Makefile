@@ -8,10 +8,10 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format check-db worker beat migrate demo bench
+.PHONY: help install run test lint imports typecheck check-migrations format check-db worker beat migrate demo bench
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,20 +26,28 @@ run: $(STAMP) ## Migrate, load demo data, create a staff login, serve on 127.0.0
 	$(PY) manage.py ensure_demo_staff
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP) check-db ## Run the whole test suite on PostgreSQL (DATABASE_URL, default the local server)
+test: $(STAMP) check-migrations check-db ## Check migrations, then run the whole test suite on PostgreSQL (DATABASE_URL)
 	@# The browser tests drive Debian's Chromium; they fail (never skip) where it is missing.
 	-command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	DATABASE_URL=$(DATABASE_URL) DJANGO_SETTINGS_MODULE=config.settings.test \
+	DATABASE_URL=$(DATABASE_URL) $(PY) -m pytest -n $(PYTEST_WORKERS) -q $(PYTEST_ARGS)
+
+check-migrations: $(STAMP) ## Fail when the models and the migrations differ
+	@DATABASE_URL=$(DATABASE_URL) DJANGO_SETTINGS_MODULE=config.settings.test \
 		$(PY) manage.py makemigrations --check --dry-run > /dev/null \
 		|| { echo "Models and migrations differ: run 'make migrations' and commit them."; exit 1; }
-	DATABASE_URL=$(DATABASE_URL) $(PY) -m pytest -n $(PYTEST_WORKERS) -q $(PYTEST_ARGS)
 
 check-db: $(STAMP)
 	@DATABASE_URL=$(DATABASE_URL) $(PY) scripts/check_db.py
 
-lint: $(STAMP) ## ruff check and format check
+lint: $(STAMP) ## ruff: lint, and check the formatting
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+imports: $(STAMP) ## import-linter: the layers and the service contracts (pyproject.toml)
+	$(VENV)/bin/lint-imports
+
+typecheck: $(STAMP) ## mypy with django-stubs: services, selectors, locks and money (pyproject.toml)
+	$(VENV)/bin/mypy
 
 format: $(STAMP) ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix .

@@ -1,9 +1,12 @@
 """Admin for accounts, contacts, billing profiles, legal entities, payment terms and saved
 payment methods.
 
-The admin parses, calls a service and renders; it holds no business rules. Processor tokens
-are shown masked: staff identify a payment method by its label and the token's last
-characters.
+The admin parses, calls a service (accounts/services.py) and renders; it holds no business
+rules. Processor tokens are shown masked: staff identify a payment method by its label and the
+token's last characters.
+
+`AccountAdmin` is registered by invoicing/admin/generation.py, which adds the "Generate
+invoices" action to it (accounts may not import invoicing).
 """
 
 from django.contrib import admin
@@ -16,6 +19,29 @@ from accounts.models import (
     LegalEntity,
     PaymentTerm,
     SavedPaymentMethod,
+)
+from accounts.services import (
+    account_create,
+    account_delete,
+    account_update,
+    billing_profile_create,
+    billing_profile_update,
+    contact_create,
+    contact_update,
+    legal_entity_create,
+    legal_entity_update,
+    payment_term_create,
+    payment_term_update,
+    saved_payment_method_create,
+    saved_payment_method_update,
+)
+from core.admin_actions import (
+    TIMESTAMPS,
+    DefaultRecordForm,
+    ReadOnlyInline,
+    ServiceAdmin,
+    ServiceInline,
+    model_values,
 )
 
 MASK = "••••"
@@ -35,15 +61,24 @@ def mask_token(token: str) -> str:
 # --- inlines of the account ----------------------------------------------------------------
 
 
-class ContactInline(admin.TabularInline):
+class ContactInline(ServiceInline, admin.TabularInline):
     model = Contact
     fields = ("name", "email", "phone")
     extra = 0
     show_change_link = True
 
+    def service_create(self, request, parent, obj, fields):
+        return contact_create(**{**fields, "account": parent})
 
-class BillingProfileInline(admin.StackedInline):
+    def service_update(self, request, parent, obj, fields):
+        return contact_update(contact=obj, **fields)
+
+
+class BillingProfileInline(ServiceInline, admin.StackedInline):
+    """On the account's change page: its default profile is created with the account."""
+
     model = BillingProfile
+    form = DefaultRecordForm
     fields = (
         ("name", "is_default"),
         ("payment_term", "bill_day_of_month", "attach_pdf"),
@@ -55,58 +90,87 @@ class BillingProfileInline(admin.StackedInline):
     extra = 0
     show_change_link = True
 
+    def service_create(self, request, parent, obj, fields):
+        return billing_profile_create(**{**fields, "account": parent})
 
-class SavedPaymentMethodInline(admin.TabularInline):
+    def service_update(self, request, parent, obj, fields):
+        return billing_profile_update(billing_profile=obj, **fields)
+
+
+class SavedPaymentMethodInline(ReadOnlyInline, admin.TabularInline):
     """Read-only list on the account: a token is entered on the payment method's own add page
     and never shown in full again."""
 
     model = SavedPaymentMethod
     fields = ("kind", "label", "masked_processor_token", "is_default")
     readonly_fields = fields
-    extra = 0
-    show_change_link = True
 
     @admin.display(description="processor token")
     def masked_processor_token(self, obj: SavedPaymentMethod) -> str:
         return mask_token(obj.processor_token)
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 # --- model admins --------------------------------------------------------------------------
 
 
 @admin.register(Address)
-class AddressAdmin(admin.ModelAdmin):
+class AddressAdmin(ServiceAdmin):
     list_display = ("id", "line1", "postal_code", "city", "region", "country")
     list_filter = ("country",)
     search_fields = ("line1", "line2", "city", "postal_code")
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = TIMESTAMPS
 
 
 @admin.register(LegalEntity)
-class LegalEntityAdmin(admin.ModelAdmin):
+class LegalEntityAdmin(ServiceAdmin):
+    form = DefaultRecordForm
     list_display = ("name", "tax_id", "email", "attach_pdf", "is_default", "is_active")
     list_filter = ("is_active", "is_default")
     search_fields = ("name", "tax_id", "email")
     raw_id_fields = ("address",)
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = TIMESTAMPS
+
+    def service_create(self, request, obj, form):
+        return legal_entity_create(**_address_by_id(model_values(obj, form.cleaned_data)))
+
+    def service_update(self, request, obj, form):
+        return legal_entity_update(
+            legal_entity=LegalEntity.objects.get(pk=obj.pk),
+            **_address_by_id(model_values(obj, form.changed_data)),
+        )
+
+
+def _address_by_id(fields: dict) -> dict:
+    """The admin picks an existing address (raw id); the services take it as `address_id`
+    (their `address` argument is the address's own fields)."""
+    if "address" in fields:
+        address = fields.pop("address")
+        fields["address_id"] = address.pk if address else None
+    return fields
 
 
 @admin.register(PaymentTerm)
-class PaymentTermAdmin(admin.ModelAdmin):
+class PaymentTermAdmin(ServiceAdmin):
+    form = DefaultRecordForm
     list_display = ("name", "kind", "days", "is_default")
     list_filter = ("kind", "is_default")
     search_fields = ("name",)
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = TIMESTAMPS
+
+    def service_create(self, request, obj, form):
+        return payment_term_create(**model_values(obj, form.cleaned_data))
+
+    def service_update(self, request, obj, form):
+        return payment_term_update(
+            payment_term=PaymentTerm.objects.get(pk=obj.pk),
+            **model_values(obj, form.changed_data),
+        )
 
 
-@admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ServiceAdmin):
+    """Added through account_create (which creates its default billing profile), changed
+    through account_update, deleted through account_delete (refused once billed)."""
+
     list_display = (
         "name",
         "external_id",
@@ -120,25 +184,48 @@ class AccountAdmin(admin.ModelAdmin):
     list_filter = ("currency", "legal_entity", "tax_exempt", "bulk_email_opt_out")
     list_select_related = ("legal_entity",)
     search_fields = ("name", "=external_id", "email", "tax_id")
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = TIMESTAMPS
     inlines = (ContactInline, BillingProfileInline, SavedPaymentMethodInline)
-    # actions: added by the services work
+
+    def get_inlines(self, request, obj):
+        # account_create makes the default billing profile; it is edited once the account exists.
+        return self.inlines if obj is not None else (ContactInline,)
+
+    def service_create(self, request, obj, form):
+        return account_create(**model_values(obj, form.cleaned_data))
+
+    def service_update(self, request, obj, form):
+        return account_update(
+            account=Account.objects.get(pk=obj.pk), **model_values(obj, form.changed_data)
+        )
+
+    def service_delete(self, request, obj):
+        account_delete(account=obj)
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ServiceAdmin):
     list_display = ("name", "email", "phone", "account")
     list_select_related = ("account",)
     search_fields = ("name", "email", "account__name")
     autocomplete_fields = ("account",)
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = TIMESTAMPS
+
+    def service_create(self, request, obj, form):
+        return contact_create(**model_values(obj, form.cleaned_data))
+
+    def service_update(self, request, obj, form):
+        return contact_update(
+            contact=Contact.objects.get(pk=obj.pk), **model_values(obj, form.changed_data)
+        )
 
 
 @admin.register(SavedPaymentMethod)
-class SavedPaymentMethodAdmin(admin.ModelAdmin):
+class SavedPaymentMethodAdmin(ServiceAdmin):
     """The token is typed once, on the add page; afterwards it is shown masked and read-only
     (a processor token is replaced, never edited)."""
 
+    form = DefaultRecordForm
     list_display = ("label", "account", "kind", "masked_processor_token", "is_default")
     list_filter = ("kind", "is_default")
     list_select_related = ("account",)
@@ -154,12 +241,21 @@ class SavedPaymentMethodAdmin(admin.ModelAdmin):
         return ("account", "kind", token, "label", "is_default", "created_at", "updated_at")
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ("created_at", "updated_at")
-        return readonly if obj is None else ("masked_processor_token", *readonly)
+        return TIMESTAMPS if obj is None else ("masked_processor_token", *TIMESTAMPS)
+
+    def service_create(self, request, obj, form):
+        return saved_payment_method_create(**model_values(obj, form.cleaned_data))
+
+    def service_update(self, request, obj, form):
+        return saved_payment_method_update(
+            saved_payment_method=SavedPaymentMethod.objects.get(pk=obj.pk),
+            **model_values(obj, form.changed_data),
+        )
 
 
 @admin.register(BillingProfile)
-class BillingProfileAdmin(admin.ModelAdmin):
+class BillingProfileAdmin(ServiceAdmin):
+    form = DefaultRecordForm
     list_display = (
         "name",
         "account",
@@ -174,4 +270,13 @@ class BillingProfileAdmin(admin.ModelAdmin):
     search_fields = ("name", "account__name")
     autocomplete_fields = ("account",)
     raw_id_fields = ("bill_to", "saved_payment_method", "billing_address", "shipping_address")
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = TIMESTAMPS
+
+    def service_create(self, request, obj, form):
+        return billing_profile_create(**model_values(obj, form.cleaned_data))
+
+    def service_update(self, request, obj, form):
+        return billing_profile_update(
+            billing_profile=BillingProfile.objects.get(pk=obj.pk),
+            **model_values(obj, form.changed_data),
+        )

@@ -23,7 +23,9 @@ def account_lock_get(account_id: int) -> Account:
 def defaults_lock(model: type[models.Model], *, exclude_pk: Any = None, **scope: Any) -> list[Any]:
     """Lock the rows of `model` marked default within `scope` (one default per scope), in id
     order, and return their ids."""
-    rows = model.objects.select_for_update().filter(is_default=True, **scope).order_by("pk")
+    rows = (
+        model._default_manager.select_for_update().filter(is_default=True, **scope).order_by("pk")
+    )
     if exclude_pk:
         rows = rows.exclude(pk=exclude_pk)
     return list(rows.values_list("pk", flat=True))

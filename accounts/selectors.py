@@ -5,8 +5,10 @@ order (or transaction) → its billing profile → the account's default profile
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
+from django.db.models import Count, Q, QuerySet
 
 from accounts.models import (
     Account,
@@ -31,7 +33,7 @@ class BillingTerms:
     profile: BillingProfile | None
 
 
-def _first(*values):
+def _first(*values: Any) -> Any:
     return next((v for v in values if v not in (None, "")), None)
 
 
@@ -72,3 +74,62 @@ def billing_terms_resolve(
         billing_address=_first(*(p.billing_address for p in chain)),
         profile=profile or default,
     )
+
+
+# --- lists and records ------------------------------------------------------------------------
+
+
+def account_search_q(value: str, prefix: str = "account") -> Q:
+    """A filter on a record's account from a search box: an id or external id, or part of
+    the name. `prefix` is the path to the account ("account", "invoice__account")."""
+    value = value.strip()
+    if value.isdigit():
+        return Q(**{f"{prefix}_id": int(value)}) | Q(**{f"{prefix}__external_id": value})
+    return Q(**{f"{prefix}__name__icontains": value}) | Q(
+        **{f"{prefix}__external_id__iexact": value}
+    )
+
+
+def account_list(*, q: str = "") -> QuerySet[Account]:
+    """Accounts by name with their legal entity and how many of their schedules are in error;
+    `q` matches the name, external id, email or a contact's email."""
+    qs = Account.objects.select_related("legal_entity").annotate(
+        schedules_in_error=Count("schedules", filter=Q(schedules__status="error"), distinct=True)
+    )
+    if q:
+        q = q.strip()
+        qs = qs.filter(
+            Q(name__icontains=q)
+            | Q(external_id__icontains=q)
+            | Q(email__icontains=q)
+            | Q(contacts__email__iexact=q)
+        ).distinct()
+    return qs.order_by("name", "id")
+
+
+def account_list_with_profiles() -> QuerySet[Account]:
+    """Accounts with their billing profiles' addresses and payment terms (the API's)."""
+    return Account.objects.prefetch_related(
+        "billing_profiles__billing_address", "billing_profiles__payment_term"
+    )
+
+
+def account_get(*, account_id: int) -> Account:
+    """One account with its legal entity, contacts, payment methods and billing profiles."""
+    return (
+        Account.objects.select_related("legal_entity")
+        .prefetch_related(
+            "contacts",
+            "payment_methods",
+            "billing_profiles__payment_term",
+            "billing_profiles__bill_to",
+            "billing_profiles__saved_payment_method",
+            "billing_profiles__billing_address",
+            "billing_profiles__shipping_address",
+        )
+        .get(pk=account_id)
+    )
+
+
+def legal_entity_list() -> QuerySet[LegalEntity]:
+    return LegalEntity.objects.select_related("address")

@@ -9,9 +9,9 @@ method the default unmarks the previous one in the same transaction.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import models, transaction
 
 from accounts.locks import account_lock_get, defaults_lock
 from accounts.models import (
@@ -25,6 +25,10 @@ from accounts.models import (
 )
 from core.crud import full_clean_or_raise, instance_delete, save_or_conflict
 from core.exceptions import ValidationError
+
+_M = TypeVar("_M", bound=models.Model)
+# The records with one default per scope (an `is_default` flag backed by a unique constraint).
+_D = TypeVar("_D", LegalEntity, PaymentTerm, SavedPaymentMethod, BillingProfile)
 
 UNSET: Any = object()
 PROFILE_FIELDS = ("billing_address", "bill_day_of_month", "payment_term")
@@ -45,7 +49,7 @@ def _address_write(current: Address | None, data: dict | None, *, field: str) ->
     return address
 
 
-def _unset_other_defaults(instance, **scope) -> None:
+def _unset_other_defaults(instance: _D, **scope: Any) -> None:
     """Before saving `instance` as the default: unmark the current default (rows locked)."""
     if not instance.is_default:
         return
@@ -54,12 +58,20 @@ def _unset_other_defaults(instance, **scope) -> None:
         type(instance).objects.filter(pk__in=ids).update(is_default=False)
 
 
-def _save(instance, fields: dict[str, Any], *, default_scope: dict | None = None):
+def _save(instance: _M, fields: dict[str, Any]) -> _M:
     for name, value in fields.items():
         setattr(instance, name, value)
-    full_clean_or_raise(instance, exclude=["is_default"] if default_scope is not None else None)
-    if default_scope is not None:
-        _unset_other_defaults(instance, **default_scope)
+    full_clean_or_raise(instance)
+    save_or_conflict(instance)
+    return instance
+
+
+def _save_default(instance: _D, fields: dict[str, Any], *, default_scope: dict[str, Any]) -> _D:
+    """_save() for a record that may be marked the default within `default_scope`."""
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    full_clean_or_raise(instance, exclude=["is_default"])
+    _unset_other_defaults(instance, **default_scope)
     save_or_conflict(instance)
     return instance
 
@@ -70,7 +82,7 @@ def _save(instance, fields: dict[str, Any], *, default_scope: dict | None = None
 def legal_entity_create(*, address: dict | None = None, **fields: Any) -> LegalEntity:
     with transaction.atomic():
         entity = LegalEntity(address=_address_write(None, address, field="address"))
-        return _save(entity, fields, default_scope={})
+        return _save_default(entity, fields, default_scope={})
 
 
 def legal_entity_update(
@@ -79,7 +91,7 @@ def legal_entity_update(
     with transaction.atomic():
         if address is not UNSET:
             fields["address"] = _address_write(legal_entity.address, address, field="address")
-        return _save(legal_entity, fields, default_scope={})
+        return _save_default(legal_entity, fields, default_scope={})
 
 
 # --- payment terms ----------------------------------------------------------------------------
@@ -87,12 +99,12 @@ def legal_entity_update(
 
 def payment_term_create(**fields: Any) -> PaymentTerm:
     with transaction.atomic():
-        return _save(PaymentTerm(), fields, default_scope={})
+        return _save_default(PaymentTerm(), fields, default_scope={})
 
 
 def payment_term_update(*, payment_term: PaymentTerm, **fields: Any) -> PaymentTerm:
     with transaction.atomic():
-        return _save(payment_term, fields, default_scope={})
+        return _save_default(payment_term, fields, default_scope={})
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -181,7 +193,9 @@ def contact_update(*, contact: Contact, **fields: Any) -> Contact:
         return _save(contact, fields)
 
 
-def _refuse_account_change(obj, fields: dict[str, Any]) -> None:
+def _refuse_account_change(
+    obj: Contact | SavedPaymentMethod | BillingProfile, fields: dict[str, Any]
+) -> None:
     account = fields.pop("account", None)
     if account is not None and account.pk != obj.account_id:
         raise ValidationError(
@@ -195,7 +209,7 @@ def _refuse_account_change(obj, fields: dict[str, Any]) -> None:
 def saved_payment_method_create(**fields: Any) -> SavedPaymentMethod:
     with transaction.atomic():
         method = SavedPaymentMethod()
-        return _save(method, fields, default_scope={"account": fields.get("account")})
+        return _save_default(method, fields, default_scope={"account": fields.get("account")})
 
 
 def saved_payment_method_update(
@@ -204,7 +218,7 @@ def saved_payment_method_update(
     method = saved_payment_method
     _refuse_account_change(method, fields)
     with transaction.atomic():
-        return _save(method, fields, default_scope={"account_id": method.account_id})
+        return _save_default(method, fields, default_scope={"account_id": method.account_id})
 
 
 # --- billing profiles -------------------------------------------------------------------------
@@ -214,11 +228,11 @@ def billing_profile_create(**fields: Any) -> BillingProfile:
     """A billing profile of an account; marked the default, it unmarks the previous one."""
     with transaction.atomic():
         profile = BillingProfile()
-        return _save(profile, fields, default_scope={"account": fields.get("account")})
+        return _save_default(profile, fields, default_scope={"account": fields.get("account")})
 
 
 def billing_profile_update(*, billing_profile: BillingProfile, **fields: Any) -> BillingProfile:
     profile = billing_profile
     _refuse_account_change(profile, fields)
     with transaction.atomic():
-        return _save(profile, fields, default_scope={"account_id": profile.account_id})
+        return _save_default(profile, fields, default_scope={"account_id": profile.account_id})

@@ -1,9 +1,16 @@
 """Admin for units, billing treatments, products, orders, schedules and usage.
 
-Schedules and their groups are written by the order services and the period engine: their
-computed amounts, dates and status are read-only here. A schedule's billed periods
-(invoicing.BillingPeriodItem) are added to its change page by invoicing/admin.py, which
-subclasses BillingScheduleAdmin: billing does not import invoicing.
+Every write goes through a service: an order is added through `order_create` (which numbers
+it `ORD-`), changed through `order_update` and deleted through `order_delete` while it is a
+draft, and activated through `order_activate`; an activated order is read-only. Usage is
+recorded through `usage_summary_create`. Units, treatments and products are plain records
+(core.crud).
+
+Schedules and their groups are written by order activation and the period engine only: they
+are shown, never added, changed or deleted here. `OrderAdmin` and `BillingScheduleAdmin` are
+registered by invoicing/admin/generation.py, which adds the "Generate invoices" action to
+orders and the billed periods (invoicing.BillingPeriodItem) to a schedule's page: billing does
+not import invoicing.
 """
 
 from django.contrib import admin, messages
@@ -18,14 +25,23 @@ from billing.models import (
     UnitOfMeasure,
     UsageSummary,
 )
-from billing.services.orders import order_activate
-from core.admin_actions import run_service
-
-TIMESTAMPS = ("created_at", "updated_at")
+from billing.services.order_drafts import order_delete, order_update
+from billing.services.orders import ITEM_FIELDS, ORDER_FIELDS, order_activate, order_create
+from billing.services.usage import usage_summary_create
+from core.admin_actions import (
+    TIMESTAMPS,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    ServiceAdmin,
+    adopt,
+    kept_rows,
+    model_values,
+    run_service,
+)
 
 
 @admin.register(UnitOfMeasure)
-class UnitOfMeasureAdmin(admin.ModelAdmin):
+class UnitOfMeasureAdmin(ServiceAdmin):
     list_display = ("code", "name", "scale", "rounding")
     list_filter = ("rounding",)
     search_fields = ("code", "name")
@@ -33,7 +49,7 @@ class UnitOfMeasureAdmin(admin.ModelAdmin):
 
 
 @admin.register(BillingTreatment)
-class BillingTreatmentAdmin(admin.ModelAdmin):
+class BillingTreatmentAdmin(ServiceAdmin):
     list_display = ("name", "billing_type", "zero_amount_handling", "exclude_from_billing")
     list_filter = ("billing_type", "zero_amount_handling", "exclude_from_billing")
     search_fields = ("name",)
@@ -41,7 +57,7 @@ class BillingTreatmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ServiceAdmin):
     list_display = (
         "sku",
         "name",
@@ -63,8 +79,9 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 class OrderItemInline(admin.TabularInline):
-    """Editable while the order is a draft. Once activated, its items have schedules; a change
-    is a new amendment item made by the order services, so the inline turns read-only."""
+    """Editable while the order is a draft (written with the order by order_create /
+    order_update). Once activated, its items have schedules; a change is a new amendment
+    item made by the order services, so the inline turns read-only."""
 
     model = OrderItem
     fk_name = "order"
@@ -102,8 +119,16 @@ class OrderItemInline(admin.TabularInline):
         return self._order_is_draft(obj) and super().has_delete_permission(request, obj)
 
 
-@admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+def _is_draft(order: Order | None) -> bool:
+    return order is None or order.status == Order.Status.DRAFT
+
+
+class OrderAdmin(ServiceAdmin):
+    """A draft order and its items are written together: order_create on the add page (the
+    order gets its ORD- number), order_update on the change page (the items shown replace the
+    order's items), order_delete on the delete page. Activated and canceled orders are
+    read-only; they change through amendment orders."""
+
     list_display = (
         "__str__",
         "account",
@@ -119,10 +144,39 @@ class OrderAdmin(admin.ModelAdmin):
     search_fields = ("=number", "account__name", "matching_value", "description")
     autocomplete_fields = ("account",)
     raw_id_fields = ("billing_profile", "bill_to", "saved_payment_method")
-    readonly_fields = ("status", "activated_at", *TIMESTAMPS)
+    readonly_fields = ("number", "status", "activated_at", *TIMESTAMPS)
     date_hierarchy = "created_at"
     inlines = (OrderItemInline,)
     actions = ("activate_orders",)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return _is_draft(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return _is_draft(obj) and super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        """Nothing yet: the order is written with its items, in save_related."""
+
+    def save_related(self, request, form, formsets, change):
+        order = form.instance
+        (items_formset,) = formsets
+        items = kept_rows(items_formset, ITEM_FIELDS, order_by="line_number")
+        if change:
+            fields = model_values(order, [f for f in form.changed_data if f in ORDER_FIELDS])
+            if "account" in form.changed_data:
+                fields["account"] = order.account
+            items_changed = items_formset.has_changed() or bool(items_formset.deleted_forms)
+            saved = order_update(
+                order_id=order.pk, items=items if items_changed else None, **fields
+            )
+        else:
+            fields = model_values(order, [f for f in form.cleaned_data if f in ORDER_FIELDS])
+            saved = order_create(account=order.account, items=items, **fields)
+        adopt(order, saved)
+
+    def service_delete(self, request, obj):
+        order_delete(order_id=obj.pk)
 
     @admin.action(description="Activate selected draft orders", permissions=["change"])
     def activate_orders(self, request, queryset):
@@ -142,7 +196,9 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(OrderItem)
-class OrderItemAdmin(admin.ModelAdmin):
+class OrderItemAdmin(ReadOnlyAdmin):
+    """Items are written with their order, on the order's page (order_create, order_update)."""
+
     list_display = (
         "__str__",
         "action",
@@ -157,7 +213,6 @@ class OrderItemAdmin(admin.ModelAdmin):
     list_filter = ("action", "billing_frequency", "billing_type", "pricing_term", "period_boundary")
     list_select_related = ("order", "product")
     search_fields = ("=order__number", "product__sku", "order__account__name")
-    autocomplete_fields = ("product",)
     raw_id_fields = ("order", "amends_item", "parent_item")
     readonly_fields = TIMESTAMPS
 
@@ -165,7 +220,7 @@ class OrderItemAdmin(admin.ModelAdmin):
 # --- schedules -----------------------------------------------------------------------------
 
 
-class BillingScheduleInline(admin.TabularInline):
+class BillingScheduleInline(ReadOnlyInline, admin.TabularInline):
     """The group's schedules, read-only: they are created and updated by the services."""
 
     model = BillingSchedule
@@ -183,19 +238,12 @@ class BillingScheduleInline(admin.TabularInline):
         "cancellation_date",
     )
     readonly_fields = fields
-    extra = 0
-    show_change_link = True
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(BillingScheduleGroup)
-class BillingScheduleGroupAdmin(admin.ModelAdmin):
+class BillingScheduleGroupAdmin(ReadOnlyAdmin):
+    """Written by order activation only."""
+
     list_display = (
         "__str__",
         "account",
@@ -213,11 +261,11 @@ class BillingScheduleGroupAdmin(admin.ModelAdmin):
     raw_id_fields = ("source_item", "order", "bundle_group")
     readonly_fields = TIMESTAMPS
     inlines = (BillingScheduleInline,)
-    # actions: added by the services work
 
 
-@admin.register(BillingSchedule)
-class BillingScheduleAdmin(admin.ModelAdmin):
+class BillingScheduleAdmin(ReadOnlyAdmin):
+    """Written by order activation, the period engine and the invoicing services only."""
+
     list_display = (
         "__str__",
         "account",
@@ -318,11 +366,14 @@ class BillingScheduleAdmin(admin.ModelAdmin):
         ),
         ("Record", {"fields": (TIMESTAMPS,)}),
     )
-    # actions: added by the services work
 
 
 @admin.register(UsageSummary)
-class UsageSummaryAdmin(admin.ModelAdmin):
+class UsageSummaryAdmin(ServiceAdmin):
+    """Usage is recorded through usage_summary_create (quantity rounded by the unit, linked to
+    the usage schedule). A recorded summary is not edited: one not yet invoiced is deleted
+    and recorded again."""
+
     list_display = (
         "id",
         "account",
@@ -339,4 +390,26 @@ class UsageSummaryAdmin(admin.ModelAdmin):
     date_hierarchy = "period_start"
     autocomplete_fields = ("account",)
     raw_id_fields = ("order_item", "schedule")
-    readonly_fields = TIMESTAMPS
+    fields = ("account", "order_item", "period_start", "period_end", "quantity", "status")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.fields
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.status == UsageSummary.Status.INVOICED:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def service_create(self, request, obj, form):
+        data = form.cleaned_data
+        return usage_summary_create(
+            order_item=data["order_item"],
+            period_start=data["period_start"],
+            period_end=data["period_end"],
+            quantity=data["quantity"],
+            account=data.get("account"),
+            status=data["status"],
+        )

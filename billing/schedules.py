@@ -6,12 +6,23 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from decimal import Decimal
+from typing import TypedDict
 
 from billing.choices import BillingFrequency, ChargeType, ScheduleStatus
 from billing.models import BillingSchedule
 from billing.periods import iter_periods
 
 ONE_DAY = dt.timedelta(days=1)
+
+
+class Cadence(TypedDict):
+    """The period engine's cadence arguments (billing.periods.iter_periods, term_total)."""
+
+    frequency: str
+    boundary: str
+    billing_type: str
+    bill_day: int | None
+    anchor: dt.date
 
 
 def schedule_effective_end(schedule: BillingSchedule) -> dt.date | None:
@@ -40,7 +51,7 @@ def schedule_anchor(schedule: BillingSchedule) -> dt.date:
     return schedule.start_date
 
 
-def schedule_cadence(schedule: BillingSchedule) -> dict:
+def schedule_cadence(schedule: BillingSchedule) -> Cadence:
     """The period engine's cadence arguments for this schedule."""
     return {
         "frequency": schedule.billing_frequency,

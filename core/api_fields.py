@@ -9,15 +9,27 @@ from core.money import money_str
 
 
 class CurrencyAmountField(serializers.Field):
-    """A stored amount as a decimal string in its row's currency minor unit ("12.50";
-    JPY "1235"), read-only. The currency is the object's `currency` attribute."""
+    """A stored amount as a decimal string in its currency's minor unit ("12.50"; JPY
+    "1235"), read-only. The currency is the first of `currency_paths` (dotted attribute paths
+    from the serialized object) that is set, else USD."""
+
+    currency_paths: tuple[str, ...] = ("currency",)
 
     def __init__(self, **kwargs):
         kwargs.setdefault("read_only", True)
         super().__init__(**kwargs)
 
     def get_attribute(self, instance):
-        return (super().get_attribute(instance), getattr(instance, "currency", None) or "USD")
+        return (super().get_attribute(instance), self.currency_of(instance))
+
+    def currency_of(self, obj) -> str:
+        for path in self.currency_paths:
+            target = obj
+            for part in path.split("."):
+                target = getattr(target, part, None)
+            if target:
+                return target
+        return "USD"
 
     def to_representation(self, value):
         amount, currency = value
@@ -38,6 +50,7 @@ def _nullable(field) -> bool:
 
 class _AmountFieldSchema(OpenApiSerializerFieldExtension):
     target_class = "core.api_fields.CurrencyAmountField"
+    match_subclasses = True
 
     def map_serializer_field(self, auto_schema, direction):
         schema = {
@@ -49,10 +62,3 @@ class _AmountFieldSchema(OpenApiSerializerFieldExtension):
         if _nullable(self.target):
             schema["nullable"] = True
         return schema
-
-
-class _InvoiceMoneyFieldSchema(_AmountFieldSchema):
-    """The same description for invoicing.api.serializers.MoneyField and its subclasses."""
-
-    target_class = "invoicing.api.serializers.MoneyField"
-    match_subclasses = True

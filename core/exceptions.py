@@ -3,7 +3,10 @@
 The API's exception handler, the admin and the web UI all show the same message.
 """
 
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 
 
 class DomainError(Exception):
@@ -26,8 +29,10 @@ class ValidationError(DomainError):
 
     code = "invalid"
 
-    def __init__(self, errors: dict[str, list[str] | str], message: str | None = None) -> None:
-        details = {k: v if isinstance(v, list) else [v] for k, v in errors.items()}
+    def __init__(
+        self, errors: Mapping[str, Sequence[str] | str], message: str | None = None
+    ) -> None:
+        details = {k: [v] if isinstance(v, str) else list(v) for k, v in errors.items()}
         if message is None:
             first_path, first_msgs = next(iter(details.items()))
             message = f"{first_path}: {first_msgs[0]}"
@@ -46,7 +51,7 @@ class Conflict(DomainError):
     status_code = 409
 
 
-def django_validation_details(exc) -> dict[str, list[str]]:
+def django_validation_details(exc: DjangoValidationError) -> dict[str, list[str]]:
     """Flatten a django.core.exceptions.ValidationError into {path: [messages]}."""
     if hasattr(exc, "error_dict"):
         return {

@@ -1,4 +1,4 @@
-"""API roles and the API's permission class.
+"""Billing roles: the one rule of who may do what, used by the API and the staff web UI.
 
 Three roles, each a Django group holding model permissions:
 
@@ -10,13 +10,24 @@ Three roles, each a Django group holding model permissions:
   treatments, sequence policies, tax rates, email templates).
 - `read_only`: view everything, change nothing: every write answers 403.
 
-The groups and their permissions are (re)created after every `migrate` (post_migrate, see
-CoreConfig.ready) and by `manage.py setup_roles`, so a model added later joins the roles at
-the next migrate. `manage.py create_api_token USER --role ROLE` gives a user a token and a
-role.
+The rule (`user_role`), deny by default:
 
-The permission class checks the Django model permission a request needs (so a user may also
-hold single permissions instead of a role):
+- nobody signed in, or an inactive user: no role, no access;
+- a superuser is a billing admin, whatever its groups;
+- a member of role groups has the strongest of them (admin, then operations, then read-only);
+- any other signed-in user, staff or not, is read-only: holding no role gives no write.
+
+Who calls it: the API's permission class (`RolePermission`, the REST framework default) and
+the web UI (`web/roles.py`: which buttons show, and the 403 on a forged POST), and
+`create_api_token` to report what a token can do.
+
+What a role may do is defined here, in code (`role_permission_codes`). The groups mirror it,
+so the Django admin grants the same; they are (re)created after every `migrate`
+(post_migrate, see CoreConfig.ready) and by `manage.py setup_roles`, so a model added later
+joins the roles at the next migrate. `manage.py create_api_token USER --role ROLE` gives a
+user a token and a role.
+
+The API asks for the Django model permissions a request needs:
 
 - a view with a queryset: GET/HEAD/OPTIONS need `view_<model>`, POST `add_<model>`,
   PUT/PATCH `change_<model>`, DELETE `delete_<model>`;
@@ -25,24 +36,41 @@ hold single permissions instead of a role):
 - anything else needs `invoicing.view_invoice` to read and `invoicing.change_invoice` to
   write.
 
-Superusers pass. A staff user who holds no role and no permission at all is treated as a
-billing admin (the staff session the browsable API is used with); give such a user a role
-to restrict it. Any other user without the permission gets 403.
+A request passes when the user's role holds every permission it needs, or when the user
+holds them through Django's own grants (a permission given to the user or to one of its
+groups in the Django admin, which the Django admin honours as well). The web UI has no
+per-permission buttons: there the role alone decides (admin and operations act, read-only
+looks).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
+from django.apps import AppConfig
 from django.apps import apps as global_apps
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import AbstractUser, AnonymousUser, Group, Permission
 from django.db import DEFAULT_DB_ALIAS, transaction
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+if TYPE_CHECKING:  # rest_framework.views reads its settings, which name this module, on import
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 BILLING_ADMIN = "billing_admin"
 BILLING_OPERATIONS = "billing_operations"
 READ_ONLY = "read_only"
-ROLES = (BILLING_ADMIN, BILLING_OPERATIONS, READ_ONLY)
+ROLES = (BILLING_ADMIN, BILLING_OPERATIONS, READ_ONLY)  # strongest first
+ACTING_ROLES = frozenset({BILLING_ADMIN, BILLING_OPERATIONS})
+ROLE_SUMMARIES = {
+    BILLING_ADMIN: "reads and writes everything",
+    BILLING_OPERATIONS: (
+        "reads everything and writes the operational records, not the setup resources"
+    ),
+    READ_ONLY: "reads everything and writes nothing (every write answers 403)",
+}
 
 LEDGERLINE_APPS = ("accounts", "billing", "invoicing")
 
@@ -77,8 +105,12 @@ ACTION_PERMISSIONS: dict[str, dict[str, list[str]]] = {
 DEFAULT_READ_PERMISSION = "invoicing.view_invoice"
 DEFAULT_WRITE_PERMISSION = "invoicing.change_invoice"
 
+AnyUser = AbstractUser | AnonymousUser  # what request.user holds
 
-# --- roles ------------------------------------------------------------------------------------
+_ROLE_CACHE = "_billing_role_cache"
+
+
+# --- what each role may do -------------------------------------------------------------------
 
 
 def role_permission_codes() -> dict[str, set[tuple[str, str]]]:
@@ -101,6 +133,13 @@ def role_permission_codes() -> dict[str, set[tuple[str, str]]]:
             else:
                 out[BILLING_OPERATIONS] |= every
     return out
+
+
+@cache
+def role_permissions(role: str) -> frozenset[str]:
+    """'app_label.codename' of every permission the role holds (the installed models do not
+    change while the process runs, so this is computed once per role)."""
+    return frozenset(f"{a}.{c}" for a, c in role_permission_codes()[role])
 
 
 def roles_sync(*, using: str = DEFAULT_DB_ALIAS) -> dict[str, int]:
@@ -126,7 +165,9 @@ def roles_sync(*, using: str = DEFAULT_DB_ALIAS) -> dict[str, int]:
     return counts
 
 
-def roles_sync_after_migrate(sender, *, using=DEFAULT_DB_ALIAS, **kwargs) -> None:
+def roles_sync_after_migrate(
+    sender: AppConfig, *, using: str = DEFAULT_DB_ALIAS, **kwargs: Any
+) -> None:
     """post_migrate receiver: runs once, after the last app's permissions exist (migrate
     signals the apps that have a models module, in INSTALLED_APPS order)."""
     with_models = [a for a in global_apps.get_app_configs() if a.models_module is not None]
@@ -135,29 +176,64 @@ def roles_sync_after_migrate(sender, *, using=DEFAULT_DB_ALIAS, **kwargs) -> Non
     roles_sync(using=using)
 
 
-def user_roles(user) -> list[str]:
-    if not getattr(user, "is_authenticated", False):
+# --- the rule ----------------------------------------------------------------------------------
+
+
+def user_role_groups(user: AnyUser) -> list[str]:
+    """The role groups the user is a member of, strongest first (none for anonymous)."""
+    if not user.is_authenticated:
         return []
-    return sorted(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+    held = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+    return [role for role in ROLES if role in held]
+
+
+def user_role(user: AnyUser | None) -> str | None:
+    """The user's billing role, by the rule of the module docstring: None (no access) for
+    nobody, an anonymous or an inactive user; BILLING_ADMIN for a superuser; else the
+    strongest role group it is in, and READ_ONLY when it is in none (deny by default).
+
+    Cached on the user object for the request, as Django caches permissions."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if getattr(user, "is_superuser", False):
+        return BILLING_ADMIN
+    role = getattr(user, _ROLE_CACHE, None)
+    if role is None:
+        role = next(iter(user_role_groups(user)), READ_ONLY)
+        setattr(user, _ROLE_CACHE, role)
+    return role
+
+
+def user_may_act(user: AnyUser | None) -> bool:
+    """May the user change anything at all (the web UI's actions)? Admin and operations."""
+    return user_role(user) in ACTING_ROLES
+
+
+def user_has_permissions(user: AnyUser | None, permissions: Iterable[str]) -> bool:
+    """Does the user's role hold every one of `permissions` ('app_label.codename'), or does
+    the user hold them through Django's own grants?"""
+    role = user_role(user)
+    if user is None or role is None:
+        return False
+    needed = set(permissions)
+    return needed <= role_permissions(role) or user.has_perms(needed)
 
 
 # --- the DRF permission -------------------------------------------------------------------------
 
 
-def _view_model(view):
-    # Imported here: rest_framework.generics imports the API settings, which import this module.
-    from rest_framework.generics import GenericAPIView
-
+def _view_model(view: APIView) -> Any:
     queryset = getattr(view, "queryset", None)
-    if queryset is None and isinstance(view, GenericAPIView):
+    get_queryset = getattr(view, "get_queryset", None)  # a GenericAPIView
+    if queryset is None and get_queryset is not None:
         try:
-            queryset = view.get_queryset()
+            queryset = get_queryset()
         except Exception:  # a view whose queryset needs more than the URL: no model
             queryset = None
     return getattr(queryset, "model", None)
 
 
-def required_permissions(request, view) -> list[str]:
+def required_permissions(request: Request, view: APIView) -> list[str]:
     """The permissions a request needs (see the module docstring)."""
     method = request.method.upper()
     declared = getattr(view, "required_permissions", None)
@@ -176,49 +252,35 @@ def required_permissions(request, view) -> list[str]:
     return [DEFAULT_READ_PERMISSION if method in SAFE_METHODS else DEFAULT_WRITE_PERMISSION]
 
 
-def _is_unassigned_staff(user) -> bool:
-    return (
-        user.is_staff
-        and not user.groups.exists()
-        and not user.user_permissions.exists()
-        and not user.is_superuser
-    )
-
-
 class RolePermission(BasePermission):
-    """Grants a request when the user holds every permission it needs (see module doc)."""
+    """Grants a request when `user_has_permissions` holds for what it needs (module doc)."""
 
     message = "You do not have permission to perform this action."
     code = "permission_denied"
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         user = request.user
-        if not (user and user.is_authenticated):
+        if user_role(user) is None:
             return False
-        if user.is_superuser or _is_unassigned_staff(user):
-            return True
         needed = required_permissions(request, view)
-        if user.has_perms(needed):
+        if user_has_permissions(user, needed):
             return True
-        roles = user_roles(user)
-        if not roles:
-            self.message = (
-                "This user has no API role. An administrator can give it one: "
-                f"`manage.py create_api_token {user.get_username()} --role ROLE` with ROLE one "
-                f"of {', '.join(ROLES)}."
-            )
-        elif request.method in SAFE_METHODS:
-            self.message = f"The role {', '.join(roles)} may not read this resource."
-        else:
-            self.message = (
-                f"The role {', '.join(roles)} may not {request.method} here (needs "
-                f"{', '.join(needed)})."
-                + (" The read_only role can change nothing." if roles == [READ_ONLY] else "")
-            )
+        self.message = _denial_message(user, request.method, needed)
         return False
 
 
-def permissions_of(roles: Iterable[str]) -> set[str]:
-    """'app_label.codename' strings the roles hold (for tests and docs)."""
-    wanted = role_permission_codes()
-    return {f"{a}.{c}" for role in roles for a, c in wanted.get(role, set())}
+def _denial_message(user: AnyUser, method: str, needed: list[str]) -> str:
+    held = user_role_groups(user)
+    if not held:
+        return (
+            f"This user has no billing role, so it may only read: it may not {method} here. "
+            "An administrator can give it one: "
+            f"`manage.py create_api_token {user.get_username()} --role ROLE` with ROLE one of "
+            f"{', '.join(ROLES)}."
+        )
+    names = ", ".join(held)
+    if method in SAFE_METHODS:
+        return f"The role {names} may not read this resource (needs {', '.join(needed)})."
+    return f"The role {names} may not {method} here (needs {', '.join(needed)})." + (
+        " The read_only role can change nothing." if held == [READ_ONLY] else ""
+    )

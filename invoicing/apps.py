@@ -6,5 +6,7 @@ class InvoicingConfig(AppConfig):
     verbose_name = "Invoicing"
 
     def ready(self) -> None:
-        # Registers the after-posting PDF rendering (invoicing.hooks.on_invoices_posted).
-        from invoicing.services import documents  # noqa: F401
+        # Registers the Celery tasks (services queue them by name through invoicing.dispatch)
+        # and, through invoicing.services.documents, the after-posting PDF rendering
+        # (invoicing.hooks.on_invoices_posted).
+        from invoicing import tasks  # noqa: F401

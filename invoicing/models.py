@@ -1,5 +1,8 @@
 """The documents: billing period items, invoices, lines, taxes, numbering, tax rates, errors."""
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -15,6 +18,9 @@ from billing.models import (
     UsageSummary,
 )
 from core.models import CurrencyField, MoneyAmountField, PriceField, QuantityField, TimeStampedModel
+
+if TYPE_CHECKING:
+    from invoicing.tax import TaxResult
 
 
 class InvoiceStatus(models.TextChoices):
@@ -178,6 +184,8 @@ class InvoiceLine(TimeStampedModel):
     consumed_quantity = QuantityField(null=True, blank=True)
     included_quantity = QuantityField(null=True, blank=True)
     overage_quantity = QuantityField(null=True, blank=True)
+    # Not a column: the tax engine's results, set by invoicing.services.taxing.lines_tax().
+    computed_taxes: "Sequence[TaxResult]"
 
     class Meta:
         ordering = ["invoice_id", "sort_order", "id"]

@@ -1,17 +1,36 @@
-"""Celery tasks of invoice batch runs: thin wrappers that take ids and call one service.
+"""Celery tasks of invoicing: thin wrappers that take ids and call one service.
 
-Every task is idempotent (a redelivered or duplicated message finds its work claimed or done
-and does nothing), acknowledges late (a worker that dies mid-task leaves the message for
-another worker), retries only transient database errors, and has time limits.
+One policy for every task (`POLICY`):
+
+- idempotent: a redelivered or duplicated message finds its work claimed or done and does
+  nothing (batch-run keys are claimed with SKIP LOCKED; a PDF is rendered only when the
+  invoice has no current document);
+- acknowledged late: a worker that dies mid-task leaves the message for another worker;
+- retried only on transient database errors (`OperationalError`, `InterfaceError`), with
+  exponential back-off; a domain failure is recorded by the service (ErrorLog, the run's
+  status) and not retried;
+- soft and hard time limits per task.
+
+Services never import this module: they queue tasks by name through invoicing/dispatch.py,
+whose names these are (never rename one: beat's PeriodicTask rows store
+`invoicing.scheduler_fire`).
 """
+
+from __future__ import annotations
+
+import logging
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from invoicing.services import batch
+from invoicing.exceptions import DocumentRenderFailed, InvoiceNotFound
+from invoicing.services import recovery, runs, schedulers
+from invoicing.services.documents import invoice_document_render
+
+logger = logging.getLogger(__name__)
 
 TRANSIENT = (OperationalError, InterfaceError)
-RETRY = {
+POLICY = {
     "acks_late": True,
     "autoretry_for": TRANSIENT,
     "retry_backoff": 2,
@@ -20,40 +39,61 @@ RETRY = {
 }
 
 
-@shared_task(name="invoicing.scheduler_fire", soft_time_limit=60, time_limit=90, **RETRY)
+# --------------------------------------------------------------------------------------------
+# Schedulers and batch runs
+
+
+@shared_task(name="invoicing.scheduler_fire", soft_time_limit=60, time_limit=90, **POLICY)
 def scheduler_fire_task(scheduler_id: int) -> int | None:
     """Celery beat's entry point for an active scheduler (its PeriodicTask)."""
-    run = batch.scheduler_fire(scheduler_id=scheduler_id)
+    run = schedulers.scheduler_fire(scheduler_id=scheduler_id)
     return run.pk if run else None
 
 
-@shared_task(name="invoicing.batch_run_plan", soft_time_limit=1500, time_limit=1800, **RETRY)
+@shared_task(name="invoicing.batch_run_plan", soft_time_limit=1500, time_limit=1800, **POLICY)
 def batch_run_plan_task(run_id: int, chunk_size: int | None = None) -> int:
-    return batch.batch_run_plan(run_id=run_id, chunk_size=chunk_size).matching_schedules
+    return runs.batch_run_plan(run_id=run_id, chunk_size=chunk_size).matching_schedules
 
 
-@shared_task(name="invoicing.batch_run_chunk", soft_time_limit=1500, time_limit=1800, **RETRY)
+@shared_task(name="invoicing.batch_run_chunk", soft_time_limit=1500, time_limit=1800, **POLICY)
 def batch_run_chunk_task(run_id: int, chunk: int) -> int:
-    return batch.batch_run_chunk_process(run_id=run_id, chunk=chunk)
+    return runs.batch_run_chunk_process(run_id=run_id, chunk=chunk)
 
 
-@shared_task(name="invoicing.batch_run_summarise", soft_time_limit=300, time_limit=360, **RETRY)
+@shared_task(name="invoicing.batch_run_summarise", soft_time_limit=300, time_limit=360, **POLICY)
 def batch_run_summarise_task(run_id: int) -> str:
-    return batch.batch_run_summarise(run_id=run_id).status
+    return runs.batch_run_summarise(run_id=run_id).status
 
 
 @shared_task(
-    name="invoicing.batch_run_draft_to_posted", soft_time_limit=3000, time_limit=3600, **RETRY
+    name="invoicing.batch_run_draft_to_posted", soft_time_limit=3000, time_limit=3600, **POLICY
 )
 def batch_run_draft_to_posted_task(sub_run_id: int) -> str:
-    return batch.batch_run_draft_to_posted_execute(sub_run_id=sub_run_id).status
+    return runs.batch_run_draft_to_posted_execute(sub_run_id=sub_run_id).status
 
 
-@shared_task(name="invoicing.batch_run_send_email", soft_time_limit=3000, time_limit=3600, **RETRY)
+@shared_task(name="invoicing.batch_run_send_email", soft_time_limit=3000, time_limit=3600, **POLICY)
 def batch_run_send_email_task(sub_run_id: int) -> str:
-    return batch.batch_run_send_email_execute(sub_run_id=sub_run_id).status
+    return runs.batch_run_send_email_execute(sub_run_id=sub_run_id).status
 
 
-@shared_task(name="invoicing.batch_run_recover", soft_time_limit=1500, time_limit=1800, **RETRY)
+@shared_task(name="invoicing.batch_run_recover", soft_time_limit=1500, time_limit=1800, **POLICY)
 def batch_run_recover_task(sub_run_id: int) -> str:
-    return batch.batch_run_recover_execute(sub_run_id=sub_run_id).status
+    return recovery.batch_run_recover_execute(sub_run_id=sub_run_id).status
+
+
+# --------------------------------------------------------------------------------------------
+# Documents
+
+
+@shared_task(name="invoicing.render_invoice_pdf", soft_time_limit=540, time_limit=600, **POLICY)
+def render_invoice_pdf_task(invoice_id: int, regenerate: bool = False) -> int | None:
+    """Render (or re-render) one invoice's PDF; returns the document id (None: the invoice
+    is gone, or rendering failed and was logged)."""
+    try:
+        return invoice_document_render(invoice_id=invoice_id, regenerate=regenerate).pk
+    except InvoiceNotFound:
+        logger.info("Invoice %s is gone; no PDF rendered", invoice_id)
+    except DocumentRenderFailed as exc:
+        logger.warning("%s", exc.message)
+    return None

@@ -1,20 +1,21 @@
-"""Shared fixtures: a small, fixed world of sellers, terms, units, products and an account."""
+"""Shared fixtures: a small, fixed world of sellers, terms, units, products and an account;
+the role groups and API clients that send a user's token; and the API world (the shared world
+with numbering, a Texas tax and an activated seat order)."""
 
-import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
-from accounts.models import (
-    Account,
-    Address,
-    BillingProfile,
-    Contact,
-    LegalEntity,
-    PaymentTerm,
-    SavedPaymentMethod,
-)
+from accounts.models import Address, LegalEntity, PaymentTerm
 from billing.models import Product, UnitOfMeasure
+from billing.services.orders import order_activate, order_create
+from core.permissions import BILLING_ADMIN, BILLING_OPERATIONS, READ_ONLY, roles_sync
+from invoicing.models import SequencePolicy, TaxRate
+from tests.factories import make_account, seats
 
 
 @pytest.fixture(autouse=True)
@@ -60,41 +61,59 @@ def world(db) -> World:
     return w
 
 
-def make_account(name: str, *, seller: LegalEntity, currency: str = "USD", **profile) -> Account:
-    account = Account.objects.create(name=name, currency=currency, legal_entity=seller)
-    contact = Contact.objects.create(account=account, name=f"{name} AP", email="ap@example.com")
-    method = SavedPaymentMethod.objects.create(
-        account=account, processor_token="pm_test_1", label="Visa •••• 4242", is_default=True
+# --- the API ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def roles(db) -> None:
+    """The role groups with their permissions (as `migrate` leaves them)."""
+    roles_sync()
+
+
+@pytest.fixture
+def token_client(roles) -> Callable[..., APIClient]:
+    """Make a (new) user, in `role` if given, and a client sending its token
+    (`Authorization: Token <key>`); the client's `user` is that user."""
+
+    def make(username: str, role: str | None = None, **user_fields) -> APIClient:
+        user = User.objects.create_user(username, password="x", **user_fields)
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        client = APIClient()
+        client.default_format = "json"
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        client.user = user
+        return client
+
+    return make
+
+
+@pytest.fixture
+def admin(token_client) -> APIClient:
+    """A billing admin's token client."""
+    return token_client("admin-token", BILLING_ADMIN)
+
+
+@pytest.fixture
+def ops(token_client) -> APIClient:
+    """A billing operations user's token client."""
+    return token_client("ops-token", BILLING_OPERATIONS)
+
+
+@pytest.fixture
+def reader(token_client) -> APIClient:
+    """A read-only user's token client."""
+    return token_client("reader-token", READ_ONLY)
+
+
+@pytest.fixture
+def api_world(world) -> World:
+    """The shared world plus numbering (INV-0001…), a Texas tax of 6.25 % and an activated
+    seat order for Acme (10 × 5.00 a month, 2026)."""
+    world.policy = SequencePolicy.objects.create(name="US", pattern="INV-{SEQ}", min_width=4)
+    world.tax = TaxRate.objects.create(
+        name="TX sales tax", rate=Decimal("6.25"), country="US", region="TX"
     )
-    BillingProfile.objects.create(
-        account=account,
-        is_default=True,
-        bill_to=contact,
-        saved_payment_method=method,
-        billing_address=Address.objects.create(
-            line1="5 Main St", city="Austin", region="TX", postal_code="73301", country="US"
-        ),
-        **profile,
-    )
-    return account
-
-
-D = Decimal
-
-
-def seats(world, **kw) -> dict:
-    """An order item: 10 seats at 5.00 a month, billed monthly in advance, anniversary
-    periods, Jan 1 – Dec 31 2026. Keyword arguments override any field."""
-    item = {
-        "product": world.seat,
-        "quantity": Decimal("10"),
-        "unit_price": Decimal("5.00"),
-        "pricing_term": "month",
-        "start_date": dt.date(2026, 1, 1),
-        "end_date": dt.date(2026, 12, 31),
-        "billing_frequency": "monthly",
-        "billing_type": "advance",
-        "period_boundary": "anniversary",
-    }
-    item.update(kw)
-    return item
+    world.order = order_create(account=world.account, items=[seats(world)])
+    order_activate(order_id=world.order.pk)
+    return world

@@ -8,6 +8,7 @@ one transaction.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -34,10 +35,22 @@ from billing.choices import (
 )
 from billing.exceptions import OrderNotDraft
 from billing.locks import order_lock, schedule_groups_lock
-from billing.models import BillingSchedule, BillingScheduleGroup, Order, OrderItem, Product
+from billing.models import (
+    BillingSchedule,
+    BillingScheduleGroup,
+    BillingTreatment,
+    Order,
+    OrderItem,
+    Product,
+)
 from billing.periods import iter_periods
 from billing.pricing import schedule_period_price, term_total
-from billing.schedules import schedule_anchor, schedule_billable_end, schedule_effective_end
+from billing.schedules import (
+    Cadence,
+    schedule_anchor,
+    schedule_billable_end,
+    schedule_effective_end,
+)
 from core.exceptions import ValidationError, django_validation_details
 from core.money import plain, round_money, validate_currency
 
@@ -120,7 +133,7 @@ def order_create(*, account: Account, items: list[dict[str, Any]], **fields: Any
     return order
 
 
-def _clean(obj, *, prefix: str) -> None:
+def _clean(obj: Order | OrderItem, *, prefix: str) -> None:
     try:
         obj.full_clean(exclude=["order"] if isinstance(obj, OrderItem) else None)
     except DjangoValidationError as exc:
@@ -132,14 +145,38 @@ def _clean(obj, *, prefix: str) -> None:
 # Activation
 
 
+# Reports a problem of the order: err(path, message).
+_Err = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class _Amended:
+    """The asset a change_quantity, cancel or renew item amends, as validation found it."""
+
+    group: BillingScheduleGroup  # the asset's existing group
+    original: BillingSchedule  # the group's original schedule
+    effective: dt.date  # the item's effective date
+
+
 @dataclass
 class _Plan:
     """Everything activation needs about one item, computed before anything is written."""
 
     index: int
     item: OrderItem
-    group: BillingScheduleGroup | None = None  # existing group, for amendments
-    original: BillingSchedule | None = None  # the group's original schedule, for amendments
+    amended: _Amended | None = None  # set for a valid amendment item
+
+    def amended_asset(self) -> _Amended:
+        """The amended asset of a (validated) amendment item."""
+        if self.amended is None:  # _validate() refuses such an order: a bug if reached
+            raise ValidationError(
+                {
+                    f"items[{self.index}].amends_item": (
+                        "The amended item was not resolved; activate the order again."
+                    )
+                }
+            )
+        return self.amended
 
 
 def order_activate(*, order_id: int, activated_by: str = "") -> Order:
@@ -184,11 +221,15 @@ def order_activate(*, order_id: int, activated_by: str = "") -> Order:
             if item.action == ItemAction.ADD:
                 schedules_by_item[item.pk] = _activate_new(order, item, terms, schedules_by_item)
             elif item.action == ItemAction.CHANGE_QUANTITY:
-                schedules_by_item[item.pk] = _activate_amendment(order, item, plan, terms)
+                schedules_by_item[item.pk] = _activate_amendment(
+                    order, item, plan.amended_asset(), terms
+                )
             elif item.action == ItemAction.CANCEL:
-                _activate_cancellation(order, item, plan, terms)
+                _activate_cancellation(order, item, plan.amended_asset(), terms)
             elif item.action == ItemAction.RENEW:
-                schedules_by_item[item.pk] = _activate_renewal(order, item, plan, terms)
+                schedules_by_item[item.pk] = _activate_renewal(
+                    order, item, plan.amended_asset(), terms
+                )
 
         order.status = Order.Status.ACTIVATED
         order.activated_at = timezone.now()
@@ -275,8 +316,7 @@ def _validate(order: Order, items: list[OrderItem], terms: BillingTerms) -> list
                 f"The amended item is billed in {group.currency}; this order is in "
                 f"{terms.currency}.",
             )
-        plan.group = group
-        plan.original = next(
+        original = next(
             s
             for s in BillingSchedule.objects.filter(group=group, category="original").order_by("id")
         )
@@ -293,6 +333,7 @@ def _validate(order: Order, items: list[OrderItem], terms: BillingTerms) -> list
         if effective is None:
             err(p + "effective_date", "An amendment needs an effective date.")
             continue
+        plan.amended = _Amended(group=group, original=original, effective=effective)
         last_day = _group_last_day(group)
         if item.action == ItemAction.RENEW:
             if last_day is None:
@@ -345,7 +386,9 @@ def _summary(errors: dict[str, list[str]]) -> str:
     )
 
 
-def _validate_cadence(item: OrderItem, product: Product, terms: BillingTerms, p: str, err) -> None:
+def _validate_cadence(
+    item: OrderItem, product: Product, terms: BillingTerms, p: str, err: _Err
+) -> None:
     one_time_freq = item.billing_frequency == BillingFrequency.ONE_TIME
     one_time_price = item.pricing_term == PricingTerm.ONE_TIME
     if product.charge_type == ChargeType.ONE_TIME and not one_time_freq:
@@ -377,7 +420,7 @@ def _validate_cadence(item: OrderItem, product: Product, terms: BillingTerms, p:
         )
 
 
-def _validate_bundle(item: OrderItem, items: list[OrderItem], p: str, err) -> None:
+def _validate_bundle(item: OrderItem, items: list[OrderItem], p: str, err: _Err) -> None:
     if item.parent_item_id is None:
         if item.bundle_pricing:
             err(p + "bundle_pricing", "Only a bundle child has a bundle pricing.")
@@ -427,7 +470,7 @@ def _quantity_in_force(group: BillingScheduleGroup, on: dt.date) -> Decimal:
     return total
 
 
-def _treatment(item: OrderItem):
+def _treatment(item: OrderItem) -> BillingTreatment | None:
     return item.billing_treatment or item.product.billing_treatment
 
 
@@ -519,7 +562,7 @@ def _compute_amounts(schedule: BillingSchedule, *, anchor: dt.date) -> None:
         return
     full_price: Fraction = schedule_period_price(schedule)
     schedule.period_amount = round_money(full_price, currency)
-    cadence = {
+    cadence: Cadence = {
         "frequency": schedule.billing_frequency,
         "boundary": schedule.period_boundary,
         "billing_type": schedule.billing_type,
@@ -588,10 +631,10 @@ def _amended_terms(original: BillingSchedule, terms: BillingTerms) -> BillingTer
 
 
 def _activate_amendment(
-    order: Order, item: OrderItem, plan: _Plan, terms: BillingTerms
+    order: Order, item: OrderItem, amended: _Amended, terms: BillingTerms
 ) -> BillingSchedule:
-    original = plan.original
-    group = plan.group
+    original = amended.original
+    group = amended.group
     end = group.end_date
     schedule = _schedule_from_item(
         order=order,
@@ -600,7 +643,7 @@ def _activate_amendment(
         terms=_amended_terms(original, terms),
         category=ScheduleCategory.AMENDMENT,
         quantity=item.quantity,
-        start=item.effective_date,
+        start=amended.effective,
         end=end,
         anchor=original.start_date,
         template=original,
@@ -621,12 +664,14 @@ def _copy_grouping(schedule: BillingSchedule, original: BillingSchedule) -> None
     )
 
 
-def _activate_cancellation(order: Order, item: OrderItem, plan: _Plan, terms: BillingTerms) -> None:
+def _activate_cancellation(
+    order: Order, item: OrderItem, amended: _Amended, terms: BillingTerms
+) -> None:
     """From the effective date nothing is billed; periods already billed past it are
     credited by a negative cancellation schedule per affected schedule."""
-    group = plan.group
-    original = plan.original
-    cancel_from = item.effective_date
+    group = amended.group
+    original = amended.original
+    cancel_from = amended.effective
     group.cancellation_date = cancel_from
     group.save(update_fields=["cancellation_date", "updated_at"])
     affected = BillingSchedule.objects.filter(
@@ -712,10 +757,10 @@ def _recompute_after_cancellation(schedule: BillingSchedule) -> None:
 
 
 def _activate_renewal(
-    order: Order, item: OrderItem, plan: _Plan, terms: BillingTerms
+    order: Order, item: OrderItem, amended: _Amended, terms: BillingTerms
 ) -> BillingSchedule:
-    group = plan.group
-    original = plan.original
+    group = amended.group
+    original = amended.original
     schedule = _schedule_from_item(
         order=order,
         item=item,

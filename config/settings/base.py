@@ -33,6 +33,9 @@ INSTALLED_APPS = [
     "billing",
     "invoicing",
     "web",
+    # Tooling (no models): the demo data and the benchmarks, with their commands.
+    "demo",
+    "benchmarks",
 ]
 
 MIDDLEWARE = [
@@ -103,7 +106,6 @@ CELERY_TASK_TIME_LIMIT = 60 * 30
 CELERY_TASK_SOFT_TIME_LIMIT = 60 * 25
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
-CELERY_IMPORTS = ["invoicing.tasks_lifecycle"]
 
 # --- Email ------------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -1,9 +1,140 @@
+"""Every invoicing route of /api/v1/, by resource family (one module per family)."""
+
 from django.urls import path
 
-from invoicing.api import views
+from invoicing.api import billing_schedules, invoices, memos_payments, runs_schedulers, setup
 
 urlpatterns = [
-    path("invoices/generate", views.InvoiceGenerateApi.as_view(), name="invoice-generate"),
-    path("invoices/preview", views.InvoicePreviewApi.as_view(), name="invoice-preview"),
-    path("invoices/<int:pk>/post", views.InvoicePostApi.as_view(), name="invoice-post"),
+    # invoices
+    path("invoices/", invoices.InvoiceListApi.as_view(), name="invoice-list"),
+    path("invoices/generate", invoices.InvoiceGenerateApi.as_view(), name="invoice-generate"),
+    path("invoices/preview", invoices.InvoicePreviewApi.as_view(), name="invoice-preview"),
+    path("invoices/ingest", invoices.InvoiceIngestApi.as_view(), name="invoice-ingest"),
+    path("invoices/<int:pk>", invoices.InvoiceDetailApi.as_view(), name="invoice-edit"),
+    path("invoices/<int:pk>/post", invoices.InvoicePostApi.as_view(), name="invoice-post"),
+    path(
+        "invoices/<int:pk>/send-email",
+        invoices.InvoiceSendEmailApi.as_view(),
+        name="invoice-send-email",
+    ),
+    path("invoices/<int:pk>/pdf", invoices.InvoicePdfApi.as_view(), name="invoice-pdf"),
+    path(
+        "invoices/<int:pk>/adjustments",
+        invoices.InvoiceAdjustmentAddApi.as_view(),
+        name="invoice-adjustments",
+    ),
+    path(
+        "invoices/<int:pk>/adjustments/<int:line_id>",
+        invoices.InvoiceAdjustmentDetailApi.as_view(),
+        name="invoice-adjustment-detail",
+    ),
+    # memos and payments
+    path("invoices/<int:pk>/void", memos_payments.InvoiceVoidApi.as_view(), name="invoice-void"),
+    path(
+        "invoices/<int:pk>/payments",
+        memos_payments.InvoicePaymentRecordApi.as_view(),
+        name="invoice-payments",
+    ),
+    path("credit-memos/", memos_payments.CreditMemoListApi.as_view(), name="credit-memo-list"),
+    path(
+        "credit-memos/<int:pk>/",
+        memos_payments.CreditMemoRetrieveApi.as_view(),
+        name="credit-memo-detail",
+    ),
+    path(
+        "debit-memos/",
+        memos_payments.DebitMemoCollectionApi.as_view(),
+        name="debit-memo-list",
+    ),
+    path(
+        "debit-memos/<int:pk>/",
+        memos_payments.DebitMemoRetrieveApi.as_view(),
+        name="debit-memo-detail",
+    ),
+    path(
+        "debit-memos/<int:pk>/post",
+        memos_payments.DebitMemoPostApi.as_view(),
+        name="debit-memo-post",
+    ),
+    path(
+        "debit-memos/<int:pk>/invoice",
+        memos_payments.DebitMemoInvoiceApi.as_view(),
+        name="debit-memo-invoice",
+    ),
+    # billing schedules
+    path(
+        "billing-schedules/",
+        billing_schedules.BillingScheduleListApi.as_view(),
+        name="billing-schedule-list",
+    ),
+    path(
+        "billing-schedules/<int:pk>",
+        billing_schedules.BillingScheduleDetailApi.as_view(),
+        name="billing-schedule-detail",
+    ),
+    path(
+        "billing-schedules/recover",
+        billing_schedules.BillingSchedulesRecoverApi.as_view(),
+        name="billing-schedule-recover",
+    ),
+    # runs and schedulers
+    path(
+        "invoice-schedulers/",
+        runs_schedulers.SchedulerCollectionApi.as_view(),
+        name="invoice-scheduler-list",
+    ),
+    path(
+        "invoice-schedulers/<int:pk>",
+        runs_schedulers.SchedulerDetailApi.as_view(),
+        name="invoice-scheduler-detail",
+    ),
+    path(
+        "invoice-schedulers/<int:pk>/run-now",
+        runs_schedulers.SchedulerRunNowApi.as_view(),
+        name="invoice-scheduler-run-now",
+    ),
+    path(
+        "invoice-batch-runs/",
+        runs_schedulers.BatchRunListApi.as_view(),
+        name="invoice-batch-run-list",
+    ),
+    path(
+        "invoice-batch-runs/<int:pk>",
+        runs_schedulers.BatchRunRetrieveApi.as_view(),
+        name="invoice-batch-run-detail",
+    ),
+    path(
+        "invoice-batch-runs/<int:pk>/recover",
+        runs_schedulers.BatchRunRecoverApi.as_view(),
+        name="invoice-batch-run-recover",
+    ),
+    path(
+        "invoice-batch-runs/<int:pk>/draft-to-posted",
+        runs_schedulers.BatchRunDraftToPostedApi.as_view(),
+        name="invoice-batch-run-draft-to-posted",
+    ),
+    path(
+        "invoice-batch-runs/<int:pk>/send-email",
+        runs_schedulers.BatchRunSendEmailApi.as_view(),
+        name="invoice-batch-run-send-email",
+    ),
+    path(
+        "invoice-batch-runs/<int:pk>/cancel",
+        runs_schedulers.BatchRunCancelApi.as_view(),
+        name="invoice-batch-run-cancel",
+    ),
+    path("error-logs/", runs_schedulers.ErrorLogListApi.as_view(), name="error-log-list"),
+    # setup
+    path("tax-rates/", setup.TaxRateListCreateApi.as_view(), name="tax-rate-list"),
+    path("tax-rates/<int:pk>", setup.TaxRateDetailApi.as_view(), name="tax-rate-detail"),
+    path(
+        "sequence-policies/",
+        setup.SequencePolicyListCreateApi.as_view(),
+        name="sequence-policy-list",
+    ),
+    path(
+        "sequence-policies/<int:pk>",
+        setup.SequencePolicyDetailApi.as_view(),
+        name="sequence-policy-detail",
+    ),
 ]

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max
 
 from accounts.models import Account, Contact, PaymentTerm
@@ -63,6 +63,7 @@ class _Keep:
 
 
 KEEP: Any = _Keep()
+_T = TypeVar("_T")
 
 
 def _refuse_unless_draft(invoice: Invoice, *, action: str) -> None:
@@ -84,7 +85,7 @@ def _lock_invoice(invoice_id: int) -> Invoice:
     return invoice_lock(invoice_id, related=("payment_term",))
 
 
-def _full_clean(obj, **kwargs) -> None:
+def _full_clean(obj: models.Model, **kwargs: Any) -> None:
     try:
         obj.full_clean(**kwargs)
     except DjangoValidationError as exc:
@@ -301,7 +302,7 @@ def invoice_adjustment_update(
         _refuse_unless_draft(invoice, action="changed")
         line = _adjustment_of(invoice, line_id)
 
-        def pick(value, current):
+        def pick(value: _T, current: _T) -> _T:
             return current if value is KEEP else value
 
         values = _line_values(

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from anymail.message import AnymailMessage
-
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email

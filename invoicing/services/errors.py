@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import F
@@ -17,7 +20,7 @@ def error_log_record(
     primary: models.Model,
     related: models.Model | None = None,
     request_id: str = "",
-    **extra,
+    **extra: Any,
 ) -> ErrorLog:
     """Record an error; a repeat of the same (category, primary, related) updates the row."""
     ct = ContentType.objects.get_for_model
@@ -37,7 +40,7 @@ def error_log_record(
     return row
 
 
-def error_logs_resolve(*, primaries: list[models.Model], category: str | None = None) -> int:
+def error_logs_resolve(*, primaries: Sequence[models.Model], category: str | None = None) -> int:
     """Mark the open errors of these records resolved (after a successful retry)."""
     if not primaries:
         return 0

@@ -23,6 +23,7 @@ from array import array
 from collections import defaultdict, namedtuple
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, Self
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
@@ -60,6 +61,7 @@ from invoicing.services.memos import (
     debit_memos_due_scopes,
     debit_memos_mark_invoiced,
 )
+from invoicing.services.posting import PostingFailure
 from invoicing.services.taxing import accounts_tax_exempt, lines_tax, tax_context
 
 logger = logging.getLogger(__name__)
@@ -83,19 +85,23 @@ class ScheduleError:
         return {"billing_schedule": self.schedule_id, "code": self.code, "message": self.message}
 
 
-class Ids(array):
+class Ids(array):  # array[int]: not subscriptable before Python 3.12
     """Ids packed 8 bytes each, not 36 as a list of ints: a run's result holds one per
     billed schedule, and the benchmark's memory target allows no growth with the run's size
-    beyond that. Equal to any sequence of the same ids; += takes any iterable."""
+    beyond that. Equal to any sequence of the same ids; + and += take any iterable."""
 
-    def __new__(cls, values=()):
-        return super().__new__(cls, "q", values)
+    def __new__(cls, values: Iterable[int] = ()) -> Self:
+        # typeshed types array.__new__ as returning array[int], not the subclass asked for.
+        return super().__new__(cls, "q", values)  # type: ignore[return-value]
 
-    def __iadd__(self, other):
+    def __add__(self, other: Iterable[int]) -> Self:
+        return type(self)((*self, *other))
+
+    def __iadd__(self, other: Iterable[int]) -> Self:
         self.extend(other)
         return self
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, (list, tuple, array)):
             return list(self) == list(other)
         return NotImplemented
@@ -116,7 +122,7 @@ class GenerationResult:
     failed_keys: int = 0
 
     @property
-    def invoices(self):
+    def invoices(self) -> QuerySet[Invoice]:
         return Invoice.objects.filter(pk__in=self.invoice_ids).order_by("id")
 
     def merge(self, other: GenerationResult) -> None:
@@ -197,7 +203,7 @@ def invoices_generate(
     return result
 
 
-def schedules_eligible(*, target_date: dt.date):
+def schedules_eligible(*, target_date: dt.date) -> QuerySet[BillingSchedule]:
     """Schedules ready for invoicing whose next billing date is on or before the target date,
     not past their cancellation date; usage schedules only when they have usage to bill."""
     billable_usage = UsageSummary.objects.filter(
@@ -239,6 +245,8 @@ def schedules_suspended(schedules: Iterable[BillingSchedule]) -> list[BillingSch
     out = []
     for s in schedules:
         day = s.next_billing_date
+        if day is None:  # nothing left to bill, so nothing to suspend
+            continue
         group = s.group
         group_suspended = (
             group.suspension_date is not None
@@ -456,7 +464,7 @@ def _generate_chunk(chunk: Sequence[PlannedKey], *, options: GenerationOptions) 
 
     orm_ids = [row.id for row in rows if key_of[row.id] not in copy_keys]
     if orm_ids:
-        schedules = list(
+        orm_schedules = list(
             BillingSchedule.objects.filter(pk__in=orm_ids)  # locked above
             .select_related(
                 "product",
@@ -469,15 +477,15 @@ def _generate_chunk(chunk: Sequence[PlannedKey], *, options: GenerationOptions) 
             )
             .order_by("id")
         )
-        usage = _usage_summaries(schedules, options.target_date)
-        items_by_key, billed = plan_items(schedules, key_of, options=options, usage=usage)
+        usage = _usage_summaries(orm_schedules, options.target_date)
+        items_by_key, billed = plan_items(orm_schedules, key_of, options=options, usage=usage)
         memo_pairs = debit_memo_lines_for_keys(
             {key: key.debit_memo_scope for key in items_by_key},
             target_date=options.target_date,
             skip_locked=options.skip_locked,
         )
         plan = plan_invoices(
-            schedules,
+            orm_schedules,
             items_by_key,
             billed,
             options=options,
@@ -530,7 +538,17 @@ def _usage_summaries(schedules: list[BillingSchedule], target_date: dt.date) -> 
     return out
 
 
-def _persist(plan: GenerationPlan, writer, *, options: GenerationOptions) -> GenerationResult:
+class _Writer(Protocol):
+    """write_models or write_rows: writes a taxed plan, returns (invoice ids, failures)."""
+
+    def __call__(
+        self, plan: GenerationPlan, *, options: GenerationOptions
+    ) -> tuple[list[int], list[PostingFailure]]: ...
+
+
+def _persist(
+    plan: GenerationPlan, writer: _Writer, *, options: GenerationOptions
+) -> GenerationResult:
     """Tax and totals of the plan, the schedules' advance, then the writer (which posts
     last, with posted output)."""
     result = GenerationResult(request_id=options.request_id)

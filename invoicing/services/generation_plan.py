@@ -473,9 +473,20 @@ def _depth(schedule: Any) -> int:
 
 
 def _earliest_overlap(candidates: list[PlanLine], line: PlanLine) -> PlanLine | None:
+    """The candidate whose period overlaps `line`'s and starts first (a line without a
+    period, such as a memo's, overlaps nothing)."""
     start, end = line.period_start, line.period_end
-    overlapping = [c for c in candidates if c.period_start <= end and c.period_end >= start]
-    return min(overlapping, key=lambda c: c.period_start) if overlapping else None
+    if start is None or end is None:
+        return None
+    overlapping = [
+        (c.period_start, c)
+        for c in candidates
+        if c.period_start is not None
+        and c.period_end is not None
+        and c.period_start <= end
+        and c.period_end >= start
+    ]
+    return min(overlapping, key=lambda pair: pair[0])[1] if overlapping else None
 
 
 def _roll_up_bundle(line: PlanLine) -> Decimal:

@@ -77,6 +77,7 @@ class ScheduleRow:
     included_quantity = None
     overage_unit_price = None
     unit = None  # read only to merge lines or bill usage, which a row never does
+    id: int  # one of the columns, set in __init__
 
     def __init__(self, row: BillableSchedule, related: _Related) -> None:
         for name, value in zip(BillableSchedule._fields, row, strict=True):
@@ -277,7 +278,8 @@ def write_rows(
     COPY per table, ids reserved up front; number it last when posting (its period items are
     written posted, and set back to draft with the invoices whose numbering fails)."""
     invoices = plan.invoices
-    for invoice, invoice_id in zip(invoices, ids_allocate(Invoice, len(invoices)), strict=True):
+    ids = ids_allocate(Invoice, len(invoices))
+    for invoice, invoice_id in zip(invoices, ids, strict=True):
         invoice.id = invoice_id
     line_ids = iter(ids_allocate(InvoiceLine, sum(len(i.lines) for i in invoices)))
     for invoice in invoices:
@@ -350,12 +352,9 @@ def write_rows(
             invoices, posted_by=options.posted_by, keep_drafts_on_error=True
         )
     copy_insert(Invoice, _INVOICE_FIELDS, (_invoice_row(invoice) for invoice in invoices))
-    ids = [invoice.id for invoice in invoices]
     if options.post and ids:
         failed = {f.invoice_id for f in failures}
-        invoices_posting_record(
-            [pk for pk in ids if pk not in failed], failures, items_posted=True
-        )
+        invoices_posting_record([pk for pk in ids if pk not in failed], failures, items_posted=True)
     return ids, failures
 
 

@@ -215,6 +215,8 @@ def _validate(data: dict[str, Any]) -> _Plan:
 
     if errors:
         raise ValidationError(errors, message=_summary(errors))
+    # _account() reports a missing account as an error: from here on there is one, and terms.
+    assert account is not None and terms is not None
 
     has_billing = any(a["kind"] == InvoiceAddress.Kind.BILLING for a in addresses)
     if not has_billing and terms.billing_address is not None:

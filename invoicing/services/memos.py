@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import Prefetch, prefetch_related_objects
@@ -367,12 +367,15 @@ def debit_memos_take(
     return dict(out)
 
 
+_Key = TypeVar("_Key", bound=Hashable)
+
+
 def debit_memo_lines_for_keys(
-    keys: dict[tuple, tuple[int, str, int | None]],
+    keys: Mapping[_Key, tuple[int, str, int | None]],
     *,
     target_date: dt.date,
     skip_locked: bool = False,
-) -> dict[tuple, list[tuple[DebitMemoLine, InvoiceLine]]]:
+) -> dict[_Key, list[tuple[DebitMemoLine, InvoiceLine]]]:
     """For the generation engine: the due posted debit memos of the keys' (account,
     currency, legal entity), locked, as unsaved invoice lines paired with their memo lines.
 
@@ -380,11 +383,11 @@ def debit_memo_lines_for_keys(
     memo goes to the first key of its triple (keys in the engine's order), so it is merged
     into exactly one invoice. After the lines are saved, call debit_memos_mark_invoiced().
     """
-    first_key: dict[tuple[int, str, int | None], tuple] = {}
+    first_key: dict[tuple[int, str, int | None], _Key] = {}
     for key, triple in keys.items():
         first_key.setdefault(triple, key)
     memos = debit_memos_take(first_key, target_date=target_date, skip_locked=skip_locked)
-    out: dict[tuple, list[tuple[DebitMemoLine, InvoiceLine]]] = defaultdict(list)
+    out: dict[_Key, list[tuple[DebitMemoLine, InvoiceLine]]] = defaultdict(list)
     for triple, due in memos.items():
         for memo in due:
             out[first_key[triple]] += debit_memo_invoice_lines(memo)

@@ -9,6 +9,7 @@ gets the same number.
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TypedDict
 
 from django.db import transaction
 from django.db.models import Q
@@ -18,6 +19,16 @@ from accounts.models import LegalEntity
 from invoicing.exceptions import AmbiguousSequencePolicy, NoSequencePolicy
 from invoicing.locks import sequence_policy_lock
 from invoicing.models import SequencePolicy
+
+
+class _PolicyConditions(TypedDict):
+    """What a document to be numbered asks of a policy (the arguments of the errors)."""
+
+    target: str
+    legal_entity_id: int | None
+    legal_entity_name: str | None
+    currency: str
+    on_date: dt.date
 
 
 def sequence_policy_select(
@@ -56,7 +67,7 @@ def sequence_policy_select(
         if legal_entity_id is not None
         else None
     )
-    conditions = {
+    conditions: _PolicyConditions = {
         "target": target,
         "legal_entity_id": legal_entity_id,
         "legal_entity_name": legal_entity_name,

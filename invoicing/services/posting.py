@@ -41,7 +41,9 @@ class PostingFailure:
     message: str
 
 
-def invoice_post(*, invoice_id: int, posted_by: str = "", posted_date: dt.date | None = None):
+def invoice_post(
+    *, invoice_id: int, posted_by: str = "", posted_date: dt.date | None = None
+) -> Invoice:
     """Post one draft invoice. On a numbering or tax error the invoice stays draft, the
     error is logged against it, and the error is raised."""
     try:
@@ -138,7 +140,8 @@ def invoices_number(
         else:
             groups[(invoice.legal_entity_id, invoice.currency)].append(invoice)
 
-    selected: list[tuple[SequencePolicy | None, list[Any], DomainError | None]] = []
+    selected: list[tuple[SequencePolicy, list[Any]]] = []
+    failures: list[PostingFailure] = []
     for (legal_entity_id, currency), group in groups.items():
         try:
             policy = sequence_policy_select(
@@ -147,17 +150,14 @@ def invoices_number(
                 currency=currency,
                 on_date=posted_date,
             )
-            selected.append((policy, group, None))
         except DomainError as exc:
             if not keep_drafts_on_error:
                 raise
-            selected.append((None, group, exc))
-
-    failures: list[PostingFailure] = []
-    for policy, group, error in sorted(selected, key=lambda g: g[0].pk if g[0] else 0):
-        if policy is None:
-            failures += [PostingFailure(i.pk, error.code, error.message) for i in group]
+            failures += [PostingFailure(i.pk, exc.code, exc.message) for i in group]
             continue
+        selected.append((policy, group))
+
+    for policy, group in sorted(selected, key=lambda g: g[0].pk):
         numbers = sequence_numbers_take(
             policy_id=policy.pk, on_dates=[i.invoice_date for i in group]
         )

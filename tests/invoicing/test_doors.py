@@ -41,7 +41,7 @@ def billed_world(world):
 
 @pytest.fixture
 def api(db):
-    user = User.objects.create_user("ops", password="x", is_staff=True)
+    user = User.objects.create_user("ops", password="x", is_staff=True, is_superuser=True)
     client = APIClient()
     client.force_authenticate(user)
     return client

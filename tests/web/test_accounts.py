@@ -10,7 +10,7 @@ from django.urls import reverse
 from accounts.models import BillingProfile
 from billing.models import BillingSchedule
 from invoicing.models import ErrorLog, Invoice
-from tests.conftest import make_account
+from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 d = dt.date

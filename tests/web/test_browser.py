@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 
 from accounts.models import Account
-from invoicing.demo import demo_load
+from demo.data import demo_load
 from invoicing.models import CreditMemo, Invoice, InvoiceBatchRun
 from web.roles import BILLING_OPERATIONS
 

@@ -13,8 +13,7 @@ from billing.services.orders import order_activate, order_create
 from invoicing.models import CreditMemo, Invoice, InvoiceEmail, Payment
 from invoicing.services.generation import invoices_generate
 from invoicing.services.posting import invoice_post
-from tests.conftest import make_account
-from tests.factories import InvoiceBatchRunFactory
+from tests.factories import InvoiceBatchRunFactory, make_account
 
 pytestmark = pytest.mark.django_db
 d = dt.date

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from accounts.models import Account
 from billing.models import BillingSchedule, Order
-from invoicing.demo import demo_load
+from demo.data import demo_load
 from invoicing.models import Invoice
 from invoicing.services.generation import invoices_generate
 from tests.factories import InvoiceBatchRunFactory, InvoiceSchedulerFactory

@@ -10,8 +10,7 @@ from django.core import mail
 from django.urls import reverse
 
 from invoicing.models import ErrorLog, Invoice, InvoiceBatchRun
-from tests.conftest import make_account
-from tests.factories import InvoiceBatchRunFactory
+from tests.factories import InvoiceBatchRunFactory, make_account
 
 pytestmark = pytest.mark.django_db
 d = dt.date

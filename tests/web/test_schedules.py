@@ -10,7 +10,7 @@ from django.urls import reverse
 from billing.services.orders import order_activate, order_create
 from invoicing.models import Invoice
 from invoicing.services.generation import invoices_generate
-from tests.conftest import make_account
+from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 d = dt.date

@@ -4,19 +4,18 @@ invoices and errors; the "Generate invoices" action and the page that shows what
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.contenttypes.models import ContentType
-from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from accounts import selectors as account_selectors
 from accounts.models import Account
-from billing.models import BillingSchedule, BillingScheduleGroup, Order
-from invoicing.models import ErrorLog, Invoice
+from billing import selectors as billing_selectors
+from billing.models import Order
+from invoicing import selectors as invoicing_selectors
 from invoicing.services.generation import invoices_generate
-from web import selectors
 from web.forms import AccountSearchForm, GenerateForm
-from web.views.base import ActionView, PageView, actor, call_service, paginate
+from web.views.base import ActionView, PageView, actor, call_service, get_or_404, paginate
 
 ACCOUNT_INVOICES_SHOWN = 20
 SESSION_KEY = "web_generations"
@@ -32,33 +31,9 @@ class AccountListView(PageView):
         context = super().get_context_data(**kwargs)
         form = AccountSearchForm(self.request.GET)
         q = form.cleaned_data["q"] if form.is_valid() else ""
-        context.update(form=form, page=paginate(self.request, selectors.account_list(q=q)), q=q)
+        page = paginate(self.request, account_selectors.account_list(q=q))
+        context.update(form=form, page=page, q=q)
         return context
-
-
-def account_error_logs(account: Account):
-    """Open errors about the account's schedules, invoices and orders, or the account."""
-    ct = ContentType.objects.get_for_models(Account, BillingSchedule, Invoice, Order)
-    return (
-        ErrorLog.objects.filter(is_resolved=False)
-        .filter(
-            Q(primary_type=ct[Account], primary_id=account.pk)
-            | Q(
-                primary_type=ct[BillingSchedule],
-                primary_id__in=BillingSchedule.objects.filter(account=account).values("pk"),
-            )
-            | Q(
-                primary_type=ct[Invoice],
-                primary_id__in=Invoice.objects.filter(account=account).values("pk"),
-            )
-            | Q(
-                primary_type=ct[Order],
-                primary_id__in=Order.objects.filter(account=account).values("pk"),
-            )
-        )
-        .select_related("primary_type", "related_type")
-        .order_by("-updated_at", "-id")
-    )
 
 
 class AccountDetailView(PageView):
@@ -67,38 +42,16 @@ class AccountDetailView(PageView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        account = get_object_or_404(
-            Account.objects.select_related("legal_entity").prefetch_related(
-                "contacts",
-                "payment_methods",
-                "billing_profiles__payment_term",
-                "billing_profiles__bill_to",
-                "billing_profiles__saved_payment_method",
-                "billing_profiles__billing_address",
-                "billing_profiles__shipping_address",
-            ),
-            pk=kwargs["pk"],
-        )
-        groups = (
-            BillingScheduleGroup.objects.filter(account=account)
-            .select_related("product", "order", "bundle_group")
-            .prefetch_related(
-                Prefetch(
-                    "schedules",
-                    queryset=BillingSchedule.objects.select_related("product").order_by("id"),
-                )
-            )
-            .order_by("order_id", "id")
-        )
-        invoices = Invoice.objects.filter(account=account).order_by("-id")
+        account = get_or_404(account_selectors.account_get, account_id=kwargs["pk"])
+        invoices = invoicing_selectors.invoice_list_for_account(account=account)
         context.update(
             title=account.name,
             account=account,
-            groups=groups,
+            groups=billing_selectors.schedule_group_list_for_account(account=account),
             invoices=invoices[:ACCOUNT_INVOICES_SHOWN],
             invoice_count=invoices.count(),
-            orders=Order.objects.filter(account=account).order_by("-id"),
-            errors=account_error_logs(account)[:50],
+            orders=billing_selectors.order_list_for_account(account=account),
+            errors=invoicing_selectors.error_log_list_for_account(account=account)[:50],
             generate_form=GenerateForm(),
         )
         return context
@@ -165,16 +118,12 @@ class GenerationResultView(PageView):
         kept = self.request.session.get(SESSION_KEY, {}).get(kwargs["request_id"])
         if kept is None:
             raise Http404("This generation's result is no longer kept; see the invoices list.")
-        invoices = (
-            Invoice.objects.filter(pk__in=kept["invoice_ids"])
-            .select_related("account")
-            .order_by("id")
-        )
+        invoices = invoicing_selectors.invoice_list_for_generation(ids=kept["invoice_ids"])
         schedules = {
             s.pk: s
-            for s in BillingSchedule.objects.filter(
-                pk__in=[e["billing_schedule"] for e in kept["errors"]]
-            ).select_related("product")
+            for s in billing_selectors.billing_schedule_list_for_ids(
+                ids=[e["billing_schedule"] for e in kept["errors"]]
+            )
         }
         errors = [{**e, "schedule": schedules.get(e["billing_schedule"])} for e in kept["errors"]]
         context.update(

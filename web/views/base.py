@@ -8,8 +8,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -23,6 +24,14 @@ def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE):
     """The requested page of a queryset (a bad or out-of-range page number gives the nearest
     page, never an error)."""
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def get_or_404(get: Callable[..., Any], **kwargs):
+    """One record through a `<entity>_get` selector; a missing record is a 404 page."""
+    try:
+        return get(**kwargs)
+    except ObjectDoesNotExist as exc:
+        raise Http404(str(exc)) from exc
 
 
 def call_service(request: HttpRequest, call: Callable[[], Any], *, success: str | None = None):

@@ -6,7 +6,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import reverse_lazy
 from django.utils import timezone
 
-from web import selectors
+from invoicing import selectors
+from web.charts import chart_svg_bars
 from web.views.base import PageView
 
 
@@ -29,16 +30,14 @@ class DashboardView(PageView):
         today = timezone.localdate()
         board = selectors.dashboard_get(today=today)
         now = timezone.now()
-        upcoming, available = [], True
+        upcoming = []
         for scheduler in board.schedulers:
-            times = selectors.scheduler_next_runs(scheduler, count=1, after=now)
-            available = available and times is not None
+            times = selectors.scheduler_next_runs(scheduler=scheduler, count=1, after=now)
             upcoming.append((scheduler, times[0] if times else None))
         upcoming.sort(key=lambda pair: (pair[1] is None, pair[1] or now))
         context.update(
             board=board,
             upcoming=upcoming,
-            next_runs_available=available,
-            charts=[(bars, selectors.chart_svg_bars(bars)) for bars in board.chart],
+            charts=[(bars, chart_svg_bars(bars)) for bars in board.chart],
         )
         return context

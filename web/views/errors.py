@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from web import selectors
+from invoicing import selectors
 from web.forms import ErrorFilterForm
 from web.views.base import PageView, paginate
 

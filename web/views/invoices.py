@@ -4,7 +4,6 @@ send email, record a payment, edit a draft (header, adjustment lines, delete).""
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from decimal import Decimal
 
@@ -15,18 +14,19 @@ from django.urls import reverse
 
 from core.exceptions import DomainError
 from core.money import money_display
-from invoicing.models import (
-    CreditMemo,
-    Invoice,
-    InvoiceDocument,
-    InvoiceEmail,
-    InvoiceLine,
-    InvoiceStatus,
-    Payment,
+from invoicing import selectors
+from invoicing.models import Invoice, InvoiceEmail, InvoiceLine, InvoiceStatus
+from invoicing.services.documents import invoice_pdf_bytes
+from invoicing.services.drafts import (
+    invoice_adjustment_add,
+    invoice_adjustment_remove,
+    invoice_draft_delete,
+    invoice_update,
 )
-from invoicing.pdf import render_invoice_pdf
+from invoicing.services.email import invoice_email_send
+from invoicing.services.payments import payment_record
 from invoicing.services.posting import invoice_post
-from web import selectors
+from invoicing.services.void import invoice_void
 from web.forms import (
     AdjustmentForm,
     DraftEditForm,
@@ -35,10 +35,15 @@ from web.forms import (
     PaymentForm,
     VoidForm,
 )
-from web.optional import available, service
-from web.views.base import ActionView, FormPageView, PageView, actor, call_service, paginate
-
-ACTIONS = ("void", "payment", "email", "pdf", "draft_update", "adjustment_add", "draft_delete")
+from web.views.base import (
+    ActionView,
+    FormPageView,
+    PageView,
+    actor,
+    call_service,
+    get_or_404,
+    paginate,
+)
 
 
 def line_tree(lines: list[InvoiceLine]) -> list[tuple[InvoiceLine, int]]:
@@ -105,18 +110,7 @@ class InvoiceListView(PageView):
 
 
 def _invoice(pk) -> Invoice:
-    return get_object_or_404(
-        Invoice.objects.select_related(
-            "account",
-            "legal_entity",
-            "bill_to",
-            "payment_term",
-            "saved_payment_method",
-            "reference_order",
-            "batch_run",
-        ),
-        pk=pk,
-    )
+    return get_or_404(selectors.invoice_get, invoice_id=pk)
 
 
 class InvoiceDetailView(PageView):
@@ -126,26 +120,21 @@ class InvoiceDetailView(PageView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         invoice = _invoice(kwargs["pk"])
-        lines = list(invoice.lines.select_related("unit", "product").prefetch_related("taxes"))
-        credit_memos = CreditMemo.objects.filter(invoice=invoice).order_by("id")
+        lines = selectors.invoice_line_list_for_invoice(invoice=invoice)
+        records = selectors.invoice_records_for_invoice(invoice=invoice)
         context.update(
             title=str(invoice),
             invoice=invoice,
             currency=invoice.currency,
             lines=line_tree(lines),
             taxes=tax_summary(lines),
-            addresses=list(invoice.addresses.order_by("kind")),
-            payments=Payment.objects.filter(invoice=invoice)
-            .select_related("saved_payment_method")
-            .order_by("payment_date", "id"),
-            credit_memos=credit_memos,
-            credit_applications=invoice.credit_applications.select_related("credit_memo").order_by(
-                "applied_date", "id"
-            ),
-            documents=InvoiceDocument.objects.filter(invoice=invoice).order_by("-version"),
-            emails=InvoiceEmail.objects.filter(invoice=invoice).order_by("-id"),
-            errors=selectors.error_logs_for([invoice]),
-            actions=available(*ACTIONS),
+            addresses=selectors.invoice_address_list_for_invoice(invoice=invoice),
+            payments=records.payments,
+            credit_memos=records.credit_memos,
+            credit_applications=records.credit_applications,
+            documents=records.documents,
+            emails=records.emails,
+            errors=records.errors,
             email_form=EmailForm(),
             is_draft=invoice.status == InvoiceStatus.DRAFT,
             is_posted=invoice.status == InvoiceStatus.POSTED,
@@ -158,14 +147,8 @@ class InvoicePdfView(PageView):
 
     def get(self, request, *args, **kwargs):
         invoice = get_object_or_404(Invoice, pk=kwargs["pk"])
-        pdf_bytes = service("pdf")
         try:
-            if pdf_bytes is not None:
-                data, filename = pdf_bytes(invoice_id=invoice.pk)
-            else:
-                data = render_invoice_pdf(invoice)
-                label = invoice.number or f"draft-invoice-{invoice.pk}"
-                filename = re.sub(r"[^A-Za-z0-9_-]", "-", label) + ".pdf"
+            data, filename = invoice_pdf_bytes(invoice_id=invoice.pk)
         except DomainError as exc:
             messages.error(request, exc.message)
             return HttpResponseRedirect(reverse("web:invoice_detail", args=[invoice.pk]))
@@ -193,34 +176,27 @@ class InvoiceVoidView(FormPageView):
     nav = "invoices"
     title = "Void invoice"
 
-    def dispatch(self, request, *args, **kwargs):
-        self.void = service("void")
-        return super().dispatch(request, *args, **kwargs)
-
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         invoice = _invoice(kwargs["pk"])
+        reach = selectors.invoice_void_reach(invoice=invoice)
         context.update(
             invoice=invoice,
             form=kwargs.get("form") or VoidForm(),
-            available=self.void is not None,
-            period_count=invoice.period_items.filter(invoice_status="posted").count(),
-            schedule_count=invoice.period_items.values("schedule_id").distinct().count(),
+            period_count=reach.period_count,
+            schedule_count=reach.schedule_count,
         )
         return context
 
     def post(self, request, pk):
         invoice = get_object_or_404(Invoice, pk=pk)
         back = reverse("web:invoice_detail", args=[invoice.pk])
-        if self.void is None:
-            messages.error(request, "Voiding is not available on this installation.")
-            return HttpResponseRedirect(back)
         form = VoidForm(request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(pk=pk, form=form))
         result = call_service(
             request,
-            lambda: self.void(
+            lambda: invoice_void(
                 invoice_id=invoice.pk, voided_by=actor(request), reason=form.cleaned_data["reason"]
             ),
         )
@@ -237,16 +213,12 @@ class InvoiceEmailView(ActionView):
     def act(self, request, pk):
         invoice = get_object_or_404(Invoice, pk=pk)
         back = reverse("web:invoice_detail", args=[invoice.pk])
-        send = service("email")
-        if send is None:
-            messages.error(request, "Sending invoice emails is not available on this installation.")
-            return back
         form = EmailForm(request.POST)
         if not form.is_valid():
             messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
             return back
         to = form.cleaned_data["to"] or None
-        email = call_service(request, lambda: send(invoice_id=invoice.pk, to=to))
+        email = call_service(request, lambda: invoice_email_send(invoice_id=invoice.pk, to=to))
         if email is not None:
             if email.status == InvoiceEmail.Status.FAILED:
                 messages.error(
@@ -270,24 +242,19 @@ class InvoicePaymentView(FormPageView):
         context.update(
             invoice=invoice,
             form=kwargs.get("form") or PaymentForm(invoice=invoice),
-            available=service("payment") is not None,
         )
         return context
 
     def post(self, request, pk):
         invoice = _invoice(pk)
-        record = service("payment")
         back = reverse("web:invoice_detail", args=[invoice.pk])
-        if record is None:
-            messages.error(request, "Recording payments is not available on this installation.")
-            return HttpResponseRedirect(back)
         form = PaymentForm(request.POST, invoice=invoice)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(pk=pk, form=form))
         data = form.cleaned_data
         payment = call_service(
             request,
-            lambda: record(
+            lambda: payment_record(
                 invoice_id=invoice.pk,
                 amount=data["amount"],
                 payment_date=data["payment_date"],
@@ -315,30 +282,26 @@ class InvoiceEditView(FormPageView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         invoice = _invoice(kwargs["pk"])
-        lines = list(invoice.lines.select_related("unit").prefetch_related("taxes"))
+        lines = selectors.invoice_line_list_for_invoice(invoice=invoice)
         context.update(
             invoice=invoice,
             currency=invoice.currency,
             lines=line_tree(lines),
             form=kwargs.get("form") or DraftEditForm(invoice=invoice),
             adjustment_form=kwargs.get("adjustment_form") or AdjustmentForm(),
-            actions=available(*ACTIONS),
             is_draft=invoice.status == InvoiceStatus.DRAFT,
         )
         return context
 
     def post(self, request, pk):
         invoice = _invoice(pk)
-        update = service("draft_update")
         form = DraftEditForm(request.POST, invoice=invoice)
-        if update is None or not form.is_valid():
-            if update is None:
-                messages.error(request, "Editing drafts is not available on this installation.")
+        if not form.is_valid():
             return self.render_to_response(self.get_context_data(pk=pk, form=form))
         data = form.cleaned_data
         done = call_service(
             request,
-            lambda: update(
+            lambda: invoice_update(
                 invoice_id=invoice.pk,
                 invoice_date=data["invoice_date"],
                 due_date=data["due_date"],
@@ -359,18 +322,14 @@ class AdjustmentAddView(FormPageView):
 
     def post(self, request, pk):
         invoice = _invoice(pk)
-        add = service("adjustment_add")
         form = AdjustmentForm(request.POST)
         edit = reverse("web:invoice_edit", args=[invoice.pk])
-        if add is None:
-            messages.error(request, "Adjustment lines are not available on this installation.")
-            return HttpResponseRedirect(edit)
         if not form.is_valid():
             return self._again(pk, form)
         data = form.cleaned_data
         line = call_service(
             request,
-            lambda: add(
+            lambda: invoice_adjustment_add(
                 invoice_id=invoice.pk,
                 name=data["name"],
                 quantity=data["quantity"],
@@ -393,27 +352,19 @@ class AdjustmentAddView(FormPageView):
 class AdjustmentRemoveView(ActionView):
     def act(self, request, pk, line_pk):
         invoice = get_object_or_404(Invoice, pk=pk)
-        remove = service("adjustment_remove")
-        if remove is None:
-            messages.error(request, "Adjustment lines are not available on this installation.")
-        else:
-            call_service(
-                request,
-                lambda: remove(invoice_id=invoice.pk, line_id=line_pk),
-                success="Adjustment removed; tax and totals recomputed.",
-            )
+        call_service(
+            request,
+            lambda: invoice_adjustment_remove(invoice_id=invoice.pk, line_id=line_pk),
+            success="Adjustment removed; tax and totals recomputed.",
+        )
         return reverse("web:invoice_edit", args=[invoice.pk])
 
 
 class DraftDeleteView(ActionView):
     def act(self, request, pk):
         invoice = get_object_or_404(Invoice, pk=pk)
-        delete = service("draft_delete")
-        if delete is None:
-            messages.error(request, "Deleting drafts is not available on this installation.")
-            return reverse("web:invoice_detail", args=[invoice.pk])
         label, account_id = str(invoice), invoice.account_id
-        done = call_service(request, lambda: delete(invoice_id=invoice.pk) or True)
+        done = call_service(request, lambda: invoice_draft_delete(invoice_id=invoice.pk) or True)
         if done is None:
             return reverse("web:invoice_detail", args=[invoice.pk])
         messages.success(

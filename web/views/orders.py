@@ -7,15 +7,15 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.models import BillingSchedule, Order, OrderItem
+from billing import selectors as billing_selectors
+from billing.models import Order, OrderItem
 from billing.services.orders import order_activate
 from core.exceptions import DomainError
-from invoicing.models import BillingPeriodItem, Invoice
+from invoicing import selectors as invoicing_selectors
 from invoicing.services.preview import invoices_preview
-from web import selectors
 from web.forms import GenerateForm, OrderFilterForm, PreviewForm
 from web.views.accounts import GenerateView
-from web.views.base import ActionView, PageView, actor, call_service, paginate
+from web.views.base import ActionView, PageView, actor, call_service, get_or_404, paginate
 
 
 class OrderListView(PageView):
@@ -27,7 +27,7 @@ class OrderListView(PageView):
         context = super().get_context_data(**kwargs)
         form = OrderFilterForm(self.request.GET)
         data = form.cleaned_data if form.is_valid() else {}
-        qs = selectors.order_list(q=data.get("q", ""), status=data.get("status", ""))
+        qs = billing_selectors.order_list(q=data.get("q", ""), status=data.get("status", ""))
         context.update(form=form, page=paginate(self.request, qs))
         return context
 
@@ -56,25 +56,9 @@ class OrderDetailView(PageView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        order = get_object_or_404(
-            Order.objects.select_related(
-                "account",
-                "billing_profile",
-                "legal_entity",
-                "payment_term",
-                "bill_to",
-                "saved_payment_method",
-            ),
-            pk=kwargs["pk"],
-        )
-        items = list(
-            order.items.select_related("product", "amends_item").order_by("line_number", "id")
-        )
-        schedules = (
-            BillingSchedule.objects.filter(order=order)
-            .select_related("product", "order_item")
-            .order_by("id")
-        )
+        order = get_or_404(billing_selectors.order_get, order_id=kwargs["pk"])
+        items = billing_selectors.order_item_list_for_order(order=order)
+        schedules = billing_selectors.billing_schedule_list_for_order(order=order)
         preview_form = PreviewForm(self.request.GET or None)
         preview, preview_error = None, None
         if order.status == Order.Status.ACTIVATED:
@@ -96,11 +80,7 @@ class OrderDetailView(PageView):
             order=order,
             items=item_tree(items),
             schedules=schedules,
-            invoices=Invoice.objects.filter(
-                pk__in=BillingPeriodItem.objects.filter(schedule__order=order).values("invoice_id")
-            )
-            .select_related("account")
-            .order_by("-id")[:50],
+            invoices=invoicing_selectors.invoice_list_for_order(order=order)[:50],
             generate_form=GenerateForm(),
             preview_form=preview_form if preview_form.is_bound else PreviewForm(),
             preview=preview,

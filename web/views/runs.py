@@ -11,10 +11,20 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views import View
 
-from invoicing.models import ErrorLog, Invoice, InvoiceBatchRun
+from invoicing import selectors
+from invoicing.models import InvoiceBatchRun
+from invoicing.services.recovery import batch_run_recover
+from invoicing.services.runs import batch_run_draft_to_posted, batch_run_send_email, batch_run_start
 from web.forms import RunFilterForm, StartRunForm
-from web.optional import available, service
-from web.views.base import ActionView, FormPageView, PageView, actor, call_service, paginate
+from web.views.base import (
+    ActionView,
+    FormPageView,
+    PageView,
+    actor,
+    call_service,
+    get_or_404,
+    paginate,
+)
 
 Run = InvoiceBatchRun
 COUNTERS = (
@@ -26,7 +36,6 @@ COUNTERS = (
     ("draft_invoices", "Draft invoices"),
     ("posted_invoices", "Posted invoices"),
 )
-RUN_ACTIONS = ("run_start", "run_recover", "run_draft_to_posted", "run_send_emails", "email_bulk")
 
 
 def run_progress_data(run: Run) -> dict:
@@ -70,14 +79,8 @@ class RunListView(PageView):
         context = super().get_context_data(**kwargs)
         form = RunFilterForm(self.request.GET)
         data = form.cleaned_data if form.is_valid() else {}
-        qs = Run.objects.select_related("scheduler").order_by("-id")
-        if data.get("status"):
-            qs = qs.filter(status=data["status"])
-        if data.get("kind"):
-            qs = qs.filter(kind=data["kind"])
-        else:
-            qs = qs.filter(parent_run__isnull=True)
-        context.update(form=form, page=paginate(self.request, qs), actions=available(*RUN_ACTIONS))
+        qs = selectors.batch_run_list(status=data.get("status", ""), kind=data.get("kind", ""))
+        context.update(form=form, page=paginate(self.request, qs))
         return context
 
 
@@ -88,23 +91,17 @@ class RunStartView(FormPageView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(
-            form=kwargs.get("form") or StartRunForm(), available=service("run_start") is not None
-        )
+        context.update(form=kwargs.get("form") or StartRunForm())
         return context
 
     def post(self, request):
-        start = service("run_start")
         form = StartRunForm(request.POST)
-        if start is None:
-            messages.error(request, "Batch runs are not available on this installation.")
-            return HttpResponseRedirect(reverse("web:run_list"))
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form))
         data = form.cleaned_data
         run = call_service(
             request,
-            lambda: start(
+            lambda: batch_run_start(
                 target_date=data["target_date"],
                 invoice_date=data["invoice_date"],
                 invoice_status=data["invoice_status"],
@@ -125,15 +122,9 @@ class RunDetailView(PageView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        run = get_object_or_404(
-            Run.objects.select_related("scheduler", "parent_run"), pk=kwargs["pk"]
-        )
-        invoices = Invoice.objects.filter(batch_run=run).select_related("account").order_by("id")
-        errors = (
-            ErrorLog.objects.filter(batch_run=run)
-            .select_related("primary_type", "related_type")
-            .order_by("-updated_at", "-id")
-        )
+        run = get_or_404(selectors.batch_run_get, run_id=kwargs["pk"])
+        invoices = selectors.invoice_list_for_run(run=run)
+        errors = selectors.error_log_list_for_run(run=run)
         data = run_progress_data(run)
         context.update(
             title=str(run),
@@ -143,8 +134,7 @@ class RunDetailView(PageView):
             page=paginate(self.request, invoices),
             errors=errors[:100],
             error_count=errors.count(),
-            sub_runs=run.sub_runs.order_by("-id"),
-            actions=available(*RUN_ACTIONS),
+            sub_runs=selectors.batch_run_list_for_parent(run=run),
             filter_items=_plain_items(run.filters),
             summary_items=_plain_items(run.summary),
             is_generation=run.kind == Run.Kind.GENERATION,
@@ -166,11 +156,9 @@ class RunProgressView(LoginRequiredMixin, View):
 class RunRecoverView(ActionView):
     def act(self, request, pk):
         run = get_object_or_404(Run, pk=pk)
-        recover = service("run_recover")
-        if recover is None:
-            messages.error(request, "Run recovery is not available on this installation.")
-            return reverse("web:run_detail", args=[run.pk])
-        sub = call_service(request, lambda: recover(run_id=run.pk, requested_by=actor(request)))
+        sub = call_service(
+            request, lambda: batch_run_recover(run_id=run.pk, requested_by=actor(request))
+        )
         if sub is not None:
             messages.success(request, f"Recovery started as run {sub.pk}.")
             return reverse("web:run_detail", args=[sub.pk])
@@ -180,11 +168,9 @@ class RunRecoverView(ActionView):
 class RunDraftToPostedView(ActionView):
     def act(self, request, pk):
         run = get_object_or_404(Run, pk=pk)
-        post = service("run_draft_to_posted")
-        if post is None:
-            messages.error(request, "Draft to posted is not available on this installation.")
-            return reverse("web:run_detail", args=[run.pk])
-        sub = call_service(request, lambda: post(run_id=run.pk, requested_by=actor(request)))
+        sub = call_service(
+            request, lambda: batch_run_draft_to_posted(run_id=run.pk, requested_by=actor(request))
+        )
         if sub is not None:
             messages.success(request, f"Posting the drafts of run {run.pk} as run {sub.pk}.")
             return reverse("web:run_detail", args=[sub.pk])
@@ -197,8 +183,9 @@ class RunSendEmailsView(ActionView):
 
     def act(self, request, pk):
         run = get_object_or_404(Run, pk=pk)
-        send_run = service("run_send_emails")
-        sub = call_service(request, lambda: send_run(run_id=run.pk, requested_by=actor(request)))
+        sub = call_service(
+            request, lambda: batch_run_send_email(run_id=run.pk, requested_by=actor(request))
+        )
         if sub is None:
             return reverse("web:run_detail", args=[run.pk])
         messages.success(request, f"Sending the emails of run {run.pk} as run {sub.pk}.")

@@ -11,20 +11,20 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.exceptions import DomainError
+from invoicing import selectors
 from invoicing.models import InvoiceScheduler
-from web import selectors
+from invoicing.services.schedulers import (
+    scheduler_activate,
+    scheduler_cancel,
+    scheduler_deactivate,
+    scheduler_run_now,
+    scheduler_save,
+    scheduler_validate,
+)
 from web.forms import SchedulerForm
-from web.optional import available, service
 from web.views.base import ActionView, FormPageView, PageView, actor, call_service, paginate
 
 PREVIEW_RUNS = 5
-SCHEDULER_ACTIONS = (
-    "scheduler_save",
-    "scheduler_activate",
-    "scheduler_deactivate",
-    "scheduler_cancel",
-    "scheduler_run_now",
-)
 
 
 class SchedulerListView(PageView):
@@ -34,15 +34,15 @@ class SchedulerListView(PageView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        page = paginate(self.request, InvoiceScheduler.objects.order_by("name", "id"))
+        page = paginate(self.request, selectors.scheduler_list())
         now = timezone.now()
         rows = []
         for scheduler in page:
             times = None
             if scheduler.status == InvoiceScheduler.Status.ACTIVE:
-                times = selectors.scheduler_next_runs(scheduler, count=3, after=now)
+                times = selectors.scheduler_next_runs(scheduler=scheduler, count=3, after=now)
             rows.append((scheduler, times))
-        context.update(page=page, rows=rows, actions=available(*SCHEDULER_ACTIONS))
+        context.update(page=page, rows=rows)
         return context
 
 
@@ -72,9 +72,13 @@ class SchedulerFormView(FormPageView):
         preview = kwargs.get("preview")
         if preview is None and scheduler is not None:
             preview = selectors.scheduler_next_runs(
-                scheduler, count=PREVIEW_RUNS, after=timezone.now()
+                scheduler=scheduler, count=PREVIEW_RUNS, after=timezone.now()
             )
-        runs = scheduler.runs.order_by("-id")[:10] if scheduler is not None else []
+        runs = (
+            selectors.batch_run_list_for_scheduler(scheduler=scheduler)[:10]
+            if scheduler is not None
+            else []
+        )
         context.update(
             scheduler=scheduler,
             form=form,
@@ -85,7 +89,6 @@ class SchedulerFormView(FormPageView):
             else getattr(scheduler, "timezone", "UTC"),
             runs=runs,
             title=f"Scheduler {scheduler.name}" if scheduler else "New scheduler",
-            actions=available(*SCHEDULER_ACTIONS),
         )
         return context
 
@@ -96,14 +99,10 @@ class SchedulerFormView(FormPageView):
             return self.render_to_response(self.get_context_data(form=form, scheduler=scheduler))
         if "preview" in request.POST:
             return self._preview(form, scheduler)
-        save = service("scheduler_save")
-        if save is None:
-            messages.error(request, "Saving schedulers is not available on this installation.")
-            return self.render_to_response(self.get_context_data(form=form, scheduler=scheduler))
         values = form.scheduler_values()
         saved = call_service(
             request,
-            lambda: save(scheduler_id=scheduler.pk if scheduler else None, **values),
+            lambda: scheduler_save(scheduler_id=scheduler.pk if scheduler else None, **values),
         )
         if saved is None:
             return self.render_to_response(self.get_context_data(form=form, scheduler=scheduler))
@@ -112,15 +111,13 @@ class SchedulerFormView(FormPageView):
 
     def _preview(self, form: SchedulerForm, scheduler):
         """The next run times of the scheduler as the form has it, nothing saved."""
-        from invoicing.services.scheduling import scheduler_validate
-
         candidate = form.instance  # the form's values, unsaved
         candidate.filters = form.scheduler_values()["filters"]
         preview, error = None, None
         try:
             scheduler_validate(candidate)
             preview = selectors.scheduler_next_runs(
-                candidate, count=PREVIEW_RUNS, after=timezone.now()
+                scheduler=candidate, count=PREVIEW_RUNS, after=timezone.now()
             )
         except DomainError as exc:
             error = exc.message
@@ -134,12 +131,9 @@ class SchedulerFormView(FormPageView):
 class SchedulerRunNowView(ActionView):
     def act(self, request, pk):
         scheduler = get_object_or_404(InvoiceScheduler, pk=pk)
-        run_now = service("scheduler_run_now")
-        if run_now is None:
-            messages.error(request, "Running schedulers is not available on this installation.")
-            return reverse("web:scheduler_list")
         run = call_service(
-            request, lambda: run_now(scheduler_id=scheduler.pk, requested_by=actor(request))
+            request,
+            lambda: scheduler_run_now(scheduler_id=scheduler.pk, requested_by=actor(request)),
         )
         if run is None:
             return reverse("web:scheduler_list")
@@ -151,21 +145,17 @@ class SchedulerStatusView(ActionView):
     """activate, deactivate or cancel, by the URL's `to`."""
 
     SERVICES = {
-        "activate": ("scheduler_activate", "activated"),
-        "deactivate": ("scheduler_deactivate", "deactivated"),
-        "cancel": ("scheduler_cancel", "canceled"),
+        "activate": (scheduler_activate, "activated"),
+        "deactivate": (scheduler_deactivate, "deactivated"),
+        "cancel": (scheduler_cancel, "canceled"),
     }
 
     def act(self, request, pk, to):
         scheduler = get_object_or_404(InvoiceScheduler, pk=pk)
-        name, done = self.SERVICES[to]
-        change = service(name)
-        if change is None:
-            messages.error(request, "Changing a scheduler's status is not available here.")
-        else:
-            call_service(
-                request,
-                lambda: change(scheduler_id=scheduler.pk),
-                success=f"Scheduler '{scheduler.name}' {done}.",
-            )
+        change, done = self.SERVICES[to]
+        call_service(
+            request,
+            lambda: change(scheduler_id=scheduler.pk),
+            success=f"Scheduler '{scheduler.name}' {done}.",
+        )
         return reverse("web:scheduler_edit", args=[scheduler.pk])

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
-
-from billing.models import BillingSchedule
-from invoicing.models import BillingPeriodItem
-from web import selectors
+from billing import selectors as billing_selectors
+from invoicing import selectors as invoicing_selectors
 from web.forms import ScheduleFilterForm
-from web.views.base import PageView, paginate
+from web.views.base import PageView, get_or_404, paginate
 
 
 class ScheduleListView(PageView):
@@ -20,7 +17,7 @@ class ScheduleListView(PageView):
         context = super().get_context_data(**kwargs)
         form = ScheduleFilterForm(self.request.GET)
         data = form.cleaned_data if form.is_valid() else {}
-        qs = selectors.schedule_list(
+        qs = billing_selectors.billing_schedule_list(
             status=data.get("status", ""),
             account=data.get("account", ""),
             next_from=data.get("next_from"),
@@ -37,33 +34,13 @@ class ScheduleDetailView(PageView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        schedule = get_object_or_404(
-            BillingSchedule.objects.select_related(
-                "account",
-                "order",
-                "order_item",
-                "product",
-                "unit",
-                "group",
-                "original_schedule",
-                "parent_schedule",
-                "legal_entity",
-                "payment_term",
-                "bill_to",
-                "saved_payment_method",
-            ),
-            pk=kwargs["pk"],
-        )
-        items = (
-            BillingPeriodItem.objects.filter(schedule=schedule)
-            .select_related("invoice", "usage_summary", "batch_run")
-            .order_by("-period_start", "-id")
-        )
+        schedule = get_or_404(billing_selectors.billing_schedule_get, schedule_id=kwargs["pk"])
+        items = invoicing_selectors.billing_period_item_list_for_schedule(schedule=schedule)
         context.update(
             title=str(schedule),
             schedule=schedule,
             page=paginate(self.request, items),
-            derived=schedule.derived_schedules.order_by("id"),
-            errors=selectors.error_logs_for([schedule]),
+            derived=billing_selectors.billing_schedule_list_derived_from(schedule=schedule),
+            errors=invoicing_selectors.error_log_list_for_records(records=[schedule]),
         )
         return context

@@ -3,7 +3,7 @@
 import time
 
 from invoicing.models import InvoiceBatchRun
-from invoicing.services.batch import batch_run_is_finished
+from invoicing.services.runs import batch_run_is_finished
 
 
 def run_wait(run: InvoiceBatchRun, seconds: float) -> InvoiceBatchRun:

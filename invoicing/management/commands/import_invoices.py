@@ -40,7 +40,7 @@ from rest_framework import exceptions as drf_exceptions
 from core.api import exception_handler
 from core.exceptions import DomainError
 from core.money import money_str
-from invoicing.api.resource_serializers import IngestInvoiceSerializer
+from invoicing.api.invoices import IngestInvoiceSerializer
 from invoicing.services.ingestion import invoice_ingest
 
 HEADER_FIELDS = (

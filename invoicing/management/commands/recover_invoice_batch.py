@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.exceptions import DomainError
 from invoicing.management.commands._batch_report import run_lines, run_wait
-from invoicing.services.batch import batch_run_recover, billing_schedules_recover
+from invoicing.services.recovery import batch_run_recover, billing_schedules_recover
 
 
 class Command(BaseCommand):

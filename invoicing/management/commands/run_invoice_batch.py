@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.exceptions import DomainError
 from invoicing.management.commands._batch_report import run_lines, run_wait
-from invoicing.services.batch import batch_run_start, batch_run_summarise, scheduler_run_now
+from invoicing.services.runs import batch_run_start, batch_run_summarise
+from invoicing.services.schedulers import scheduler_run_now
 
 
 def _date(value: str) -> dt.date:

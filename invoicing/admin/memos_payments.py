@@ -1,0 +1,324 @@
+"""Admin for credit memos, debit memos and payments.
+
+A draft memo and its lines are written together: `credit_memo_create` / `debit_memo_create`
+on the add page, `credit_memo_update` / `debit_memo_update` on the change page (the lines
+shown replace the memo's lines; amounts are quantity × unit price, rounded), and
+`credit_memo_draft_delete` / `debit_memo_draft_delete` on the delete page. Posting and
+invoicing are actions calling `credit_memo_post`, `debit_memo_post` and `debit_memo_invoice`.
+A payment is recorded through `payment_record` (also an action of invoices).
+
+Posted memos and payments are final: read-only, with no Delete. Memo lines, their taxes and
+credit applications are written by the services only; lines are edited on their memo's page.
+"""
+
+from django.contrib import admin, messages
+
+from core.admin_actions import (
+    TIMESTAMPS,
+    NoBulkDeleteMixin,
+    ReadOnlyAdmin,
+    ServiceAdmin,
+    adopt,
+    kept_rows,
+    run_service,
+)
+from invoicing.models import (
+    CreditMemo,
+    CreditMemoApplication,
+    CreditMemoLine,
+    CreditMemoLineTax,
+    DebitMemo,
+    DebitMemoLine,
+    Payment,
+)
+from invoicing.services.memos import (
+    credit_memo_create,
+    credit_memo_draft_delete,
+    credit_memo_post,
+    credit_memo_update,
+    debit_memo_create,
+    debit_memo_draft_delete,
+    debit_memo_invoice,
+    debit_memo_post,
+    debit_memo_update,
+)
+from invoicing.services.payments import payment_record
+
+
+class MemoAdmin(NoBulkDeleteMixin, ServiceAdmin):
+    """A memo written with its lines in one service call, editable while it is a draft."""
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.status != obj.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.status != obj.Status.DRAFT:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        """Nothing yet: the memo is written with its lines, in save_related."""
+
+    def save_related(self, request, form, formsets, change):
+        (lines_formset,) = formsets
+        memo = form.instance
+        lines = kept_rows(lines_formset, self.line_fields)
+        lines_changed = lines_formset.has_changed() or bool(lines_formset.deleted_forms)
+        if change:
+            saved = self.memo_update(memo, form, lines if lines_changed else None)
+        else:
+            saved = self.memo_create(memo, lines)
+        adopt(memo, saved)
+
+
+# --- credit memos ----------------------------------------------------------------------------
+
+
+class CreditMemoLineInline(admin.TabularInline):
+    """Typed in while the memo is a draft (amount = quantity × unit price); read-only after."""
+
+    model = CreditMemoLine
+    extra = 0
+    fields = (
+        "name",
+        "period_start",
+        "period_end",
+        "quantity",
+        "unit_price",
+        "amount",
+        "tax_amount",
+    )
+    readonly_fields = ("amount",)
+    can_delete = True
+
+    def _draft(self, obj) -> bool:
+        return obj is None or obj.status == CreditMemo.Status.DRAFT
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self._draft(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._draft(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._draft(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(CreditMemo)
+class CreditMemoAdmin(MemoAdmin):
+    list_display = (
+        "__str__",
+        "account",
+        "invoice",
+        "status",
+        "memo_date",
+        "currency",
+        "total",
+        "balance",
+    )
+    list_filter = ("status", "currency")
+    list_select_related = ("account", "invoice")
+    search_fields = ("=number", "account__name", "invoice__number")
+    raw_id_fields = ("account", "invoice", "legal_entity")
+    readonly_fields = (
+        "number",
+        "status",
+        "posted_date",
+        "total_charges",
+        "total_tax",
+        "total",
+        "balance",
+    )
+    inlines = (CreditMemoLineInline,)
+    actions = ("post_credit_memos",)
+    line_fields = ("name", "period_start", "period_end", "quantity", "unit_price", "tax_amount")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        # The account, seller, currency and credited invoice are fixed when the memo is made.
+        return (*self.readonly_fields, "account", "legal_entity", "currency", "invoice")
+
+    def memo_create(self, memo, lines):
+        return credit_memo_create(
+            account_id=memo.account_id,
+            lines=lines,
+            memo_date=memo.memo_date,
+            reason=memo.reason,
+            currency=memo.currency,
+            legal_entity_id=memo.legal_entity_id,
+            invoice_id=memo.invoice_id,
+        )
+
+    def memo_update(self, memo, form, lines):
+        changed = form.changed_data
+        return credit_memo_update(
+            credit_memo_id=memo.pk,
+            memo_date=memo.memo_date if "memo_date" in changed else None,
+            reason=memo.reason if "reason" in changed else None,
+            lines=lines,
+        )
+
+    def service_delete(self, request, obj):
+        credit_memo_draft_delete(credit_memo_id=obj.pk)
+
+    @admin.action(description="Post selected draft credit memos", permissions=["change"])
+    def post_credit_memos(self, request, queryset):
+        posted = []
+        for memo in queryset.filter(status=CreditMemo.Status.DRAFT).order_by("id"):
+            result = run_service(
+                self, request, str(memo), lambda m=memo: credit_memo_post(credit_memo_id=m.pk)
+            )
+            if result is not None:
+                posted.append(str(result))
+        self.message_user(
+            request,
+            f"{len(posted)} credit memo(s) posted" + (f": {', '.join(posted)}." if posted else "."),
+            messages.SUCCESS if posted else messages.WARNING,
+        )
+
+
+# --- debit memos -----------------------------------------------------------------------------
+
+
+class DebitMemoLineInline(CreditMemoLineInline):
+    model = DebitMemoLine
+    fields = ("product", "name", "quantity", "unit_price", "amount", "taxable", "tax_code")
+    raw_id_fields = ("product",)
+
+    def _draft(self, obj) -> bool:
+        return obj is None or obj.status == DebitMemo.Status.DRAFT
+
+
+@admin.register(DebitMemo)
+class DebitMemoAdmin(MemoAdmin):
+    list_display = (
+        "__str__",
+        "account",
+        "status",
+        "memo_date",
+        "next_billing_date",
+        "currency",
+        "total",
+        "invoice",
+    )
+    list_filter = ("status", "currency")
+    list_select_related = ("account", "invoice")
+    raw_id_fields = ("account", "invoice", "legal_entity")
+    readonly_fields = ("number", "status", "total", "invoice", *TIMESTAMPS)
+    inlines = (DebitMemoLineInline,)
+    actions = ("post_debit_memos", "invoice_debit_memos")
+    line_fields = ("product", "name", "quantity", "unit_price", "taxable", "tax_code")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        return (*self.readonly_fields, "account", "legal_entity", "currency")
+
+    @staticmethod
+    def _line(row: dict) -> dict:
+        product = row.pop("product", None)
+        return {**row, "product_id": product.pk if product else None}
+
+    def memo_create(self, memo, lines):
+        return debit_memo_create(
+            account_id=memo.account_id,
+            lines=[self._line(line) for line in lines],
+            memo_date=memo.memo_date,
+            next_billing_date=memo.next_billing_date,
+            reason=memo.reason,
+            currency=memo.currency,
+            legal_entity_id=memo.legal_entity_id,
+        )
+
+    def memo_update(self, memo, form, lines):
+        changed = form.changed_data
+        return debit_memo_update(
+            debit_memo_id=memo.pk,
+            memo_date=memo.memo_date if "memo_date" in changed else None,
+            next_billing_date=memo.next_billing_date if "next_billing_date" in changed else None,
+            reason=memo.reason if "reason" in changed else None,
+            lines=None if lines is None else [self._line(line) for line in lines],
+        )
+
+    def service_delete(self, request, obj):
+        debit_memo_draft_delete(debit_memo_id=obj.pk)
+
+    @admin.action(description="Post selected draft debit memos", permissions=["change"])
+    def post_debit_memos(self, request, queryset):
+        posted = []
+        for memo in queryset.filter(status=DebitMemo.Status.DRAFT).order_by("id"):
+            if run_service(
+                self, request, str(memo), lambda m=memo: debit_memo_post(debit_memo_id=m.pk)
+            ):
+                posted.append(str(memo))
+        self.message_user(
+            request,
+            f"{len(posted)} debit memo(s) posted; the next generation reaching their next "
+            "billing date invoices them.",
+            messages.SUCCESS if posted else messages.WARNING,
+        )
+
+    @admin.action(
+        description="Invoice selected posted debit memos now (a draft of their own)",
+        permissions=["change"],
+    )
+    def invoice_debit_memos(self, request, queryset):
+        made = []
+        for memo in queryset.order_by("id"):
+            invoice = run_service(
+                self, request, str(memo), lambda m=memo: debit_memo_invoice(debit_memo_id=m.pk)
+            )
+            if invoice is not None:
+                made.append(f"{memo} → draft invoice #{invoice.pk}")
+        if made:
+            self.message_user(request, "; ".join(made) + ".", messages.SUCCESS)
+
+
+# --- written with their memo, or by the services --------------------------------------------
+
+
+@admin.register(CreditMemoLine, CreditMemoLineTax, CreditMemoApplication, DebitMemoLine)
+class MemoChildAdmin(ReadOnlyAdmin):
+    """Memo lines are edited on their draft memo's page; line taxes and credit applications
+    are written by the services."""
+
+    def get_raw_id_fields(self, request):
+        return [f.name for f in self.model._meta.fields if f.is_relation]
+
+
+# --- payments ------------------------------------------------------------------------------
+
+
+@admin.register(Payment)
+class PaymentAdmin(NoBulkDeleteMixin, ServiceAdmin):
+    """Recorded through payment_record (balance and settlement status follow); final."""
+
+    list_display = ("invoice", "account", "payment_date", "amount", "currency", "reference")
+    list_select_related = ("invoice", "account")
+    raw_id_fields = ("invoice", "saved_payment_method")
+    search_fields = ("invoice__number", "reference")
+    fields = ("invoice", "amount", "payment_date", "saved_payment_method", "reference")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return self.fields
+        return (*self.fields, "account", "currency", "recorded_by", *TIMESTAMPS)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def service_create(self, request, obj, form):
+        return payment_record(
+            invoice_id=obj.invoice_id,
+            amount=obj.amount,
+            payment_date=obj.payment_date,
+            saved_payment_method_id=obj.saved_payment_method_id,
+            reference=obj.reference,
+            recorded_by=request.user.username,
+        )

@@ -1,0 +1,381 @@
+"""The memos and payments family of the API: credit memos and debit memos, an invoice's void
+(answered with the credit memo that reverses it) and a payment recorded on an invoice. One
+class per operation, each parsing its input, calling one service or selector and rendering;
+routes that share a path combine their operation classes in one route class. Field names
+follow ../shared/API.md."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api_views import method_permissions, request_actor
+from invoicing import selectors
+from invoicing.api.fields import MoneyField
+from invoicing.api.invoices import InvoiceSerializer, invoice_out
+from invoicing.models import (
+    CreditMemo,
+    CreditMemoApplication,
+    CreditMemoLine,
+    CreditMemoLineTax,
+    DebitMemo,
+    DebitMemoLine,
+    Invoice,
+)
+from invoicing.services.memos import debit_memo_create, debit_memo_invoice, debit_memo_post
+from invoicing.services.payments import payment_record
+from invoicing.services.void import invoice_void
+
+# --- representation ---------------------------------------------------------------------------
+
+
+class CreditMemoLineTaxSerializer(serializers.ModelSerializer):
+    amount = MoneyField()
+
+    class Meta:
+        model = CreditMemoLineTax
+        fields = ["name", "code", "rate", "amount"]
+
+
+class CreditMemoLineSerializer(serializers.ModelSerializer):
+    amount = MoneyField()
+    tax_amount = MoneyField()
+    taxes = CreditMemoLineTaxSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = CreditMemoLine
+        fields = [
+            "id",
+            "invoice_line",
+            "name",
+            "period_start",
+            "period_end",
+            "quantity",
+            "unit_price",
+            "amount",
+            "tax_amount",
+            "taxes",
+        ]
+
+
+class CreditMemoApplicationSerializer(serializers.ModelSerializer):
+    amount = MoneyField()
+
+    class Meta:
+        model = CreditMemoApplication
+        fields = ["invoice", "amount", "applied_date"]
+
+
+class CreditMemoSerializer(serializers.ModelSerializer):
+    total_charges = MoneyField()
+    total_tax = MoneyField()
+    total = MoneyField()
+    balance = MoneyField()
+    lines = CreditMemoLineSerializer(many=True, read_only=True)
+    applications = CreditMemoApplicationSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = CreditMemo
+        fields = [
+            "id",
+            "number",
+            "status",
+            "account",
+            "legal_entity",
+            "currency",
+            "invoice",
+            "reason",
+            "memo_date",
+            "posted_date",
+            "total_charges",
+            "total_tax",
+            "total",
+            "balance",
+            "lines",
+            "applications",
+        ]
+        read_only_fields = fields
+
+
+class DebitMemoLineSerializer(serializers.ModelSerializer):
+    amount = MoneyField()
+
+    class Meta:
+        model = DebitMemoLine
+        fields = [
+            "id",
+            "product",
+            "name",
+            "description",
+            "quantity",
+            "unit_price",
+            "amount",
+            "taxable",
+            "tax_code",
+            "invoice_line",
+        ]
+        read_only_fields = fields
+
+
+class DebitMemoSerializer(serializers.ModelSerializer):
+    total = MoneyField()
+    lines = DebitMemoLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = DebitMemo
+        fields = [
+            "id",
+            "number",
+            "status",
+            "account",
+            "legal_entity",
+            "currency",
+            "reason",
+            "memo_date",
+            "next_billing_date",
+            "total",
+            "invoice",
+            "lines",
+        ]
+        read_only_fields = fields
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+
+class VoidInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    void_date = serializers.DateField(required=False)
+
+
+class PaymentInputSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=19, decimal_places=4)
+    date = serializers.DateField()
+    saved_payment_method = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    reference = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
+class DebitMemoLineInputSerializer(serializers.Serializer):
+    product = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    quantity = serializers.DecimalField(max_digits=19, decimal_places=6, default="1")
+    unit_price = serializers.DecimalField(max_digits=19, decimal_places=6)
+    taxable = serializers.BooleanField(required=False)
+    tax_code = serializers.CharField(required=False, allow_blank=True, max_length=50)
+
+
+class DebitMemoCreateInputSerializer(serializers.Serializer):
+    account = serializers.IntegerField(min_value=1)
+    currency = serializers.CharField(required=False, allow_blank=True, max_length=3)
+    legal_entity = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    memo_date = serializers.DateField(required=False)
+    next_billing_date = serializers.DateField(required=False)
+    post = serializers.BooleanField(default=False)
+    lines = DebitMemoLineInputSerializer(many=True, allow_empty=False)
+
+
+class DebitMemoInvoiceInputSerializer(serializers.Serializer):
+    invoice_date = serializers.DateField(required=False)
+    action = serializers.ChoiceField(choices=["draft", "posted"], default="draft")
+
+
+# --- an invoice's void and payments ------------------------------------------------------------
+
+
+class InvoiceVoidApi(APIView):
+    required_permissions = method_permissions(post="invoicing.change_invoice")
+
+    @extend_schema(
+        request=VoidInputSerializer,
+        responses={200: dict},
+        examples=[
+            OpenApiExample(
+                "Void answer",
+                value={
+                    "invoice": {
+                        "id": 7,
+                        "number": "INV-0001",
+                        "status": "voided",
+                        "balance": "0.00",
+                    },
+                    "credit_memo": {"id": 3, "number": "CM-0001", "total": "106.26"},
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def post(self, request, pk: int):
+        get_object_or_404(Invoice, pk=pk)
+        data = VoidInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = invoice_void(
+            invoice_id=pk,
+            voided_by=request_actor(request),
+            void_date=data.validated_data.get("void_date"),
+            reason=data.validated_data.get("reason", ""),
+        )
+        memo = selectors.credit_memo_get(credit_memo_id=result.credit_memo.pk)
+        return Response(
+            {"invoice": invoice_out(pk), "credit_memo": CreditMemoSerializer(memo).data}
+        )
+
+
+class InvoicePaymentRecordApi(APIView):
+    required_permissions = method_permissions(post="invoicing.add_payment")
+
+    @extend_schema(request=PaymentInputSerializer, responses={201: InvoiceSerializer})
+    def post(self, request, pk: int):
+        get_object_or_404(Invoice, pk=pk)
+        data = PaymentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        payment_record(
+            invoice_id=pk,
+            amount=v["amount"],
+            payment_date=v["date"],
+            saved_payment_method_id=v.get("saved_payment_method"),
+            reference=v.get("reference", ""),
+            recorded_by=request_actor(request),
+        )
+        return Response(invoice_out(pk), status=status.HTTP_201_CREATED)
+
+
+# --- credit memos -----------------------------------------------------------------------------
+
+
+class CreditMemoListApi(generics.ListAPIView):
+    """Credit memos with lines, taxes and applications; filter by account, invoice, status,
+    currency."""
+
+    required_permissions = method_permissions(get="invoicing.view_creditmemo")
+    serializer_class = CreditMemoSerializer
+    filterset_fields = ["account", "invoice", "status", "currency"]
+    ordering_fields = ["id", "memo_date", "total"]
+
+    def get_queryset(self):
+        return selectors.credit_memo_list()
+
+
+class CreditMemoRetrieveApi(APIView):
+    required_permissions = method_permissions(get="invoicing.view_creditmemo")
+
+    @extend_schema(responses={200: CreditMemoSerializer})
+    def get(self, request, pk: int):
+        return Response(
+            CreditMemoSerializer(get_object_or_404(selectors.credit_memo_list(), pk=pk)).data
+        )
+
+
+# --- debit memos ------------------------------------------------------------------------------
+
+
+class DebitMemoListApi(generics.ListAPIView):
+    """Debit memos with their lines; filter by account, invoice, status, currency."""
+
+    required_permissions = method_permissions(get="invoicing.view_debitmemo")
+    serializer_class = DebitMemoSerializer
+    filterset_fields = ["account", "invoice", "status", "currency"]
+    ordering_fields = ["id", "memo_date", "next_billing_date", "total"]
+
+    def get_queryset(self):
+        return selectors.debit_memo_list()
+
+
+class DebitMemoCreateApi(APIView):
+    required_permissions = method_permissions(post="invoicing.add_debitmemo")
+
+    @extend_schema(
+        request=DebitMemoCreateInputSerializer,
+        responses={201: DebitMemoSerializer},
+        examples=[
+            OpenApiExample(
+                "A late fee billed with the next invoice",
+                value={
+                    "account": 12,
+                    "reason": "Late payment of INV-2026-000042",
+                    "next_billing_date": "2026-03-01",
+                    "post": True,
+                    "lines": [{"name": "Late fee", "quantity": "1", "unit_price": "25.00"}],
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        data = DebitMemoCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        memo = debit_memo_create(
+            account_id=v["account"],
+            currency=v.get("currency", ""),
+            legal_entity_id=v.get("legal_entity"),
+            reason=v.get("reason", ""),
+            memo_date=v.get("memo_date"),
+            next_billing_date=v.get("next_billing_date"),
+            post=v["post"],
+            lines=[
+                {
+                    "product_id": line.get("product"),
+                    "name": line.get("name", ""),
+                    "description": line.get("description", ""),
+                    "quantity": line["quantity"],
+                    "unit_price": line["unit_price"],
+                    **({"taxable": line["taxable"]} if "taxable" in line else {}),
+                    **({"tax_code": line["tax_code"]} if "tax_code" in line else {}),
+                }
+                for line in v["lines"]
+            ],
+        )
+        return Response(
+            DebitMemoSerializer(selectors.debit_memo_get(debit_memo_id=memo.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class DebitMemoCollectionApi(DebitMemoListApi, DebitMemoCreateApi):
+    """debit-memos/: list, and create with lines."""
+
+    required_permissions = {
+        **DebitMemoListApi.required_permissions,
+        **DebitMemoCreateApi.required_permissions,
+    }
+
+
+class DebitMemoRetrieveApi(APIView):
+    required_permissions = method_permissions(get="invoicing.view_debitmemo")
+
+    @extend_schema(responses={200: DebitMemoSerializer})
+    def get(self, request, pk: int):
+        return Response(
+            DebitMemoSerializer(get_object_or_404(selectors.debit_memo_list(), pk=pk)).data
+        )
+
+
+class DebitMemoPostApi(APIView):
+    required_permissions = method_permissions(post="invoicing.change_debitmemo")
+
+    @extend_schema(request=None, responses={200: DebitMemoSerializer})
+    def post(self, request, pk: int):
+        get_object_or_404(DebitMemo, pk=pk)
+        debit_memo_post(debit_memo_id=pk)
+        return Response(DebitMemoSerializer(selectors.debit_memo_get(debit_memo_id=pk)).data)
+
+
+class DebitMemoInvoiceApi(APIView):
+    required_permissions = method_permissions(post="invoicing.add_invoice")
+
+    @extend_schema(request=DebitMemoInvoiceInputSerializer, responses={201: InvoiceSerializer})
+    def post(self, request, pk: int):
+        get_object_or_404(DebitMemo, pk=pk)
+        data = DebitMemoInvoiceInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        invoice = debit_memo_invoice(
+            debit_memo_id=pk,
+            invoice_date=data.validated_data.get("invoice_date"),
+            post=data.validated_data["action"] == "posted",
+            posted_by=request_actor(request),
+        )
+        return Response(invoice_out(invoice.pk), status=status.HTTP_201_CREATED)

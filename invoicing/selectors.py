@@ -1,0 +1,491 @@
+"""Reads of invoicing: invoices, memos, payments, billing schedules with their periods, batch
+runs, schedulers, error logs and the dashboard's figures. The staff UI (web/views) and the API
+(invoicing/api) both read through these. Every query is bounded: lists are paginated by their
+callers, related rows are joined (select_related) or fetched in one query per relation
+(prefetch_related).
+
+Naming: `<entity>_list` (a queryset, filtered), `<entity>_get` (one row, raising the model's
+DoesNotExist), `<entity>_list_for_<x>` (the rows of one parent record).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, Model, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
+
+from accounts.models import Account
+from accounts.selectors import account_search_q
+from billing.models import BillingSchedule, Order
+from invoicing.models import (
+    BillingPeriodItem,
+    CreditMemo,
+    CreditMemoApplication,
+    DebitMemo,
+    ErrorLog,
+    Invoice,
+    InvoiceAddress,
+    InvoiceBatchRun,
+    InvoiceDocument,
+    InvoiceEmail,
+    InvoiceLine,
+    InvoiceScheduler,
+    InvoiceStatus,
+    Payment,
+)
+from invoicing.services.schedulers import scheduler_next_run_at
+
+# --- invoices ---------------------------------------------------------------------------------
+
+# What an invoice's full representation reads (the API's): lines, their taxes and units, and
+# the addresses, in a fixed number of queries however many invoices.
+_INVOICE_WITH_LINES = ("lines__taxes__line__invoice", "lines__unit", "lines__invoice", "addresses")
+
+
+def invoice_list(
+    *,
+    number: str = "",
+    status: str = "",
+    account: str = "",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    run: int | None = None,
+    currency: str = "",
+) -> QuerySet[Invoice]:
+    """Invoices with their account, newest first; `account` is a search (id, name or external
+    id), `number` a part of the number."""
+    qs = Invoice.objects.select_related("account")
+    if number:
+        qs = qs.filter(number__icontains=number.strip())
+    if status:
+        qs = qs.filter(status=status)
+    if account:
+        qs = qs.filter(account_search_q(account))
+    if date_from:
+        qs = qs.filter(invoice_date__gte=date_from)
+    if date_to:
+        qs = qs.filter(invoice_date__lte=date_to)
+    if run:
+        qs = qs.filter(batch_run_id=run)
+    if currency:
+        qs = qs.filter(currency=currency.strip().upper())
+    return qs.order_by("-id")
+
+
+def invoice_list_with_lines() -> QuerySet[Invoice]:
+    """Invoices with their lines, taxes, units and addresses (the model's order)."""
+    return Invoice.objects.prefetch_related(*_INVOICE_WITH_LINES)
+
+
+def invoice_list_for_ids(*, ids: Iterable[int]) -> QuerySet[Invoice]:
+    """These invoices with their lines, taxes, units and addresses, in id order."""
+    return invoice_list_with_lines().filter(pk__in=list(ids)).order_by("id")
+
+
+def invoice_list_for_generation(*, ids: Iterable[int]) -> QuerySet[Invoice]:
+    """The invoices one generation request made, with their account, in id order."""
+    return Invoice.objects.filter(pk__in=list(ids)).select_related("account").order_by("id")
+
+
+def invoice_list_for_account(*, account: Account) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(account=account).order_by("-id")
+
+
+def invoice_list_for_order(*, order: Order) -> QuerySet[Invoice]:
+    """Invoices billing a period of one of the order's schedules, newest first."""
+    return (
+        Invoice.objects.filter(
+            pk__in=BillingPeriodItem.objects.filter(schedule__order=order).values("invoice_id")
+        )
+        .select_related("account")
+        .order_by("-id")
+    )
+
+
+def invoice_list_for_run(*, run: InvoiceBatchRun) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(batch_run=run).select_related("account").order_by("id")
+
+
+def invoice_get(*, invoice_id: int) -> Invoice:
+    """One invoice with every record its header names."""
+    return Invoice.objects.select_related(
+        "account",
+        "legal_entity",
+        "bill_to",
+        "payment_term",
+        "saved_payment_method",
+        "reference_order",
+        "batch_run",
+    ).get(pk=invoice_id)
+
+
+def invoice_line_list_for_invoice(*, invoice: Invoice) -> list[InvoiceLine]:
+    """The invoice's lines in sort order, with their unit, product and taxes."""
+    return list(invoice.lines.select_related("unit", "product").prefetch_related("taxes"))
+
+
+def invoice_address_list_for_invoice(*, invoice: Invoice) -> list[InvoiceAddress]:
+    return list(invoice.addresses.order_by("kind"))
+
+
+@dataclass(frozen=True)
+class InvoiceRecords:
+    """What happened to an invoice after it was made: its payments, credits, documents,
+    emails and open errors."""
+
+    payments: QuerySet[Payment]
+    credit_memos: QuerySet[CreditMemo]
+    credit_applications: QuerySet[CreditMemoApplication]
+    documents: QuerySet[InvoiceDocument]
+    emails: QuerySet[InvoiceEmail]
+    errors: QuerySet[ErrorLog]
+
+
+def invoice_records_for_invoice(*, invoice: Invoice) -> InvoiceRecords:
+    return InvoiceRecords(
+        payments=Payment.objects.filter(invoice=invoice)
+        .select_related("saved_payment_method")
+        .order_by("payment_date", "id"),
+        credit_memos=CreditMemo.objects.filter(invoice=invoice).order_by("id"),
+        credit_applications=invoice.credit_applications.select_related("credit_memo").order_by(
+            "applied_date", "id"
+        ),
+        documents=InvoiceDocument.objects.filter(invoice=invoice).order_by("-version"),
+        emails=InvoiceEmail.objects.filter(invoice=invoice).order_by("-id"),
+        errors=error_log_list_for_records(records=[invoice]),
+    )
+
+
+@dataclass(frozen=True)
+class VoidReach:
+    """What voiding an invoice releases: its posted periods, over how many schedules."""
+
+    period_count: int
+    schedule_count: int
+
+
+def invoice_void_reach(*, invoice: Invoice) -> VoidReach:
+    return VoidReach(
+        period_count=invoice.period_items.filter(invoice_status="posted").count(),
+        schedule_count=invoice.period_items.values("schedule_id").distinct().count(),
+    )
+
+
+# --- memos ------------------------------------------------------------------------------------
+
+
+def credit_memo_list() -> QuerySet[CreditMemo]:
+    """Credit memos with their account, lines, taxes and applications (the model's order)."""
+    return CreditMemo.objects.select_related("account").prefetch_related(
+        "lines__taxes__line__credit_memo", "lines__credit_memo", "applications__credit_memo"
+    )
+
+
+def credit_memo_get(*, credit_memo_id: int) -> CreditMemo:
+    return credit_memo_list().get(pk=credit_memo_id)
+
+
+def debit_memo_list() -> QuerySet[DebitMemo]:
+    """Debit memos with their lines (the model's order)."""
+    return DebitMemo.objects.prefetch_related("lines__debit_memo")
+
+
+def debit_memo_get(*, debit_memo_id: int) -> DebitMemo:
+    return debit_memo_list().get(pk=debit_memo_id)
+
+
+# --- billing schedules and their periods ------------------------------------------------------
+
+
+def billing_schedule_list_with_periods() -> QuerySet[BillingSchedule]:
+    """Schedules with their period items in period order (the model's order)."""
+    return BillingSchedule.objects.prefetch_related(
+        Prefetch(
+            "period_items",
+            queryset=BillingPeriodItem.objects.order_by("period_start", "id"),
+        )
+    )
+
+
+def billing_period_item_list_for_schedule(
+    *, schedule: BillingSchedule
+) -> QuerySet[BillingPeriodItem]:
+    """The schedule's periods, latest first, with their invoice, usage and run."""
+    return (
+        BillingPeriodItem.objects.filter(schedule=schedule)
+        .select_related("invoice", "usage_summary", "batch_run")
+        .order_by("-period_start", "-id")
+    )
+
+
+# --- batch runs and schedulers ----------------------------------------------------------------
+
+
+def batch_run_list(*, status: str = "", kind: str = "") -> QuerySet[InvoiceBatchRun]:
+    """Runs with their scheduler, newest first: top-level runs, or the runs of one `kind`
+    (sub-runs included)."""
+    qs = InvoiceBatchRun.objects.select_related("scheduler").order_by("-id")
+    if status:
+        qs = qs.filter(status=status)
+    if kind:
+        return qs.filter(kind=kind)
+    return qs.filter(parent_run__isnull=True)
+
+
+def batch_run_list_with_sub_runs() -> QuerySet[InvoiceBatchRun]:
+    """Runs and sub-runs with their sub-runs' ids (the model's order)."""
+    return InvoiceBatchRun.objects.prefetch_related("sub_runs")
+
+
+def batch_run_list_for_parent(*, run: InvoiceBatchRun) -> QuerySet[InvoiceBatchRun]:
+    """The run's sub-runs (recovery, draft to posted, email), newest first."""
+    return run.sub_runs.order_by("-id")
+
+
+def batch_run_list_for_scheduler(*, scheduler: InvoiceScheduler) -> QuerySet[InvoiceBatchRun]:
+    return scheduler.runs.order_by("-id")
+
+
+def batch_run_get(*, run_id: int) -> InvoiceBatchRun:
+    return InvoiceBatchRun.objects.select_related("scheduler", "parent_run").get(pk=run_id)
+
+
+def scheduler_list() -> QuerySet[InvoiceScheduler]:
+    return InvoiceScheduler.objects.order_by("name", "id")
+
+
+def scheduler_next_runs(
+    *, scheduler: InvoiceScheduler, count: int, after: dt.datetime
+) -> list[dt.datetime]:
+    """The scheduler's next `count` run instants after `after` (aware, in its timezone);
+    fewer when it ends before."""
+    out: list[dt.datetime] = []
+    at = after
+    while len(out) < count:
+        nxt = scheduler_next_run_at(scheduler, after=at)
+        if nxt is None:
+            break
+        out.append(nxt)
+        at = nxt
+    return out
+
+
+# --- error logs -------------------------------------------------------------------------------
+
+
+def error_log_list(
+    *,
+    category: str = "",
+    state: str = "open",
+    code: str = "",
+    run: int | None = None,
+    q: str = "",
+) -> QuerySet[ErrorLog]:
+    """Errors, last updated first; `state` is open, resolved or anything else for both."""
+    qs = ErrorLog.objects.select_related("primary_type", "related_type", "batch_run")
+    if category:
+        qs = qs.filter(category=category)
+    if state == "open":
+        qs = qs.filter(is_resolved=False)
+    elif state == "resolved":
+        qs = qs.filter(is_resolved=True)
+    if code:
+        qs = qs.filter(code=code.strip())
+    if run:
+        qs = qs.filter(batch_run_id=run)
+    if q:
+        qs = qs.filter(message__icontains=q.strip())
+    return qs.order_by("-updated_at", "-id")
+
+
+def error_log_list_for_primary(
+    queryset: QuerySet[ErrorLog], *, model: str, record_id: int
+) -> QuerySet[ErrorLog]:
+    """The errors of `queryset` about one record, named by its model's name (`invoice`,
+    `billingschedule`; an `app_label.` prefix is ignored) and id."""
+    model = model.rsplit(".", 1)[-1].lower()
+    types = ContentType.objects.filter(model=model)
+    return queryset.filter(primary_type__in=types, primary_id=record_id)
+
+
+def error_log_list_for_records(*, records: list[Model]) -> QuerySet[ErrorLog]:
+    """Open errors whose primary record is one of these (same model)."""
+    if not records:
+        return ErrorLog.objects.none()
+    ct = ContentType.objects.get_for_model(records[0])
+    return (
+        ErrorLog.objects.filter(
+            primary_type=ct, primary_id__in=[r.pk for r in records], is_resolved=False
+        )
+        .select_related("primary_type", "related_type")
+        .order_by("-updated_at", "-id")
+    )
+
+
+def error_log_list_for_account(*, account: Account) -> QuerySet[ErrorLog]:
+    """Open errors about the account, or its schedules, invoices and orders."""
+    ct = ContentType.objects.get_for_models(Account, BillingSchedule, Invoice, Order)
+    return (
+        ErrorLog.objects.filter(is_resolved=False)
+        .filter(
+            Q(primary_type=ct[Account], primary_id=account.pk)
+            | Q(
+                primary_type=ct[BillingSchedule],
+                primary_id__in=BillingSchedule.objects.filter(account=account).values("pk"),
+            )
+            | Q(
+                primary_type=ct[Invoice],
+                primary_id__in=Invoice.objects.filter(account=account).values("pk"),
+            )
+            | Q(
+                primary_type=ct[Order],
+                primary_id__in=Order.objects.filter(account=account).values("pk"),
+            )
+        )
+        .select_related("primary_type", "related_type")
+        .order_by("-updated_at", "-id")
+    )
+
+
+def error_log_list_for_run(*, run: InvoiceBatchRun) -> QuerySet[ErrorLog]:
+    return (
+        ErrorLog.objects.filter(batch_run=run)
+        .select_related("primary_type", "related_type")
+        .order_by("-updated_at", "-id")
+    )
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+
+@dataclass
+class CurrencyBars:
+    currency: str
+    months: list[tuple[dt.date, Decimal]]  # 12 (first day of month, amount)
+    maximum: Decimal
+    total: Decimal
+
+
+@dataclass
+class Dashboard:
+    today: dt.date
+    month_start: dt.date
+    month_end: dt.date
+    invoices_this_month: int
+    posted_this_month: list[tuple[str, Decimal]]  # (currency, total)
+    drafts: int
+    draft_amounts: list[tuple[str, Decimal]]
+    runs_completed: int
+    runs_with_errors: int
+    runs_failed: int
+    runs_started: int
+    open_errors: int
+    errors_by_category: list[tuple[str, int]]
+    recent_runs: list[InvoiceBatchRun]
+    schedulers: list[InvoiceScheduler]
+    chart: list[CurrencyBars] = field(default_factory=list)
+
+
+def _month_start(day: dt.date, back: int = 0) -> dt.date:
+    index = day.year * 12 + day.month - 1 - back
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+RUN_WINDOW_DAYS = 30
+
+
+def dashboard_get(*, today: dt.date) -> Dashboard:
+    """The dashboard's figures as of `today` (the runs: the last 30 days)."""
+    month_start = _month_start(today)
+    next_month = _month_start(today, back=-1)
+    this_month = Invoice.objects.filter(invoice_date__gte=month_start, invoice_date__lt=next_month)
+    counted = this_month.exclude(status__in=[InvoiceStatus.CANCELED, InvoiceStatus.ERROR])
+    posted = (
+        this_month.filter(status=InvoiceStatus.POSTED)
+        .values("currency")
+        .annotate(total=Sum("total"))
+        .order_by("currency")
+    )
+    drafts = Invoice.objects.filter(status=InvoiceStatus.DRAFT)
+    draft_amounts = drafts.values("currency").annotate(total=Sum("total")).order_by("currency")
+    since = today - dt.timedelta(days=RUN_WINDOW_DAYS)
+    runs = (
+        InvoiceBatchRun.objects.filter(parent_run__isnull=True, created_at__date__gte=since)
+        .values("status")
+        .annotate(n=Count("id"))
+    )
+    by_status = {r["status"]: r["n"] for r in runs}
+    errors = (
+        ErrorLog.objects.filter(is_resolved=False)
+        .values("category")
+        .annotate(n=Count("id"))
+        .order_by("-n", "category")
+    )
+    categories = dict(ErrorLog.Category.choices)
+    S = InvoiceBatchRun.Status
+    return Dashboard(
+        today=today,
+        month_start=month_start,
+        month_end=next_month - dt.timedelta(days=1),
+        invoices_this_month=counted.count(),
+        posted_this_month=[(r["currency"], r["total"]) for r in posted],
+        drafts=drafts.count(),
+        draft_amounts=[(r["currency"], r["total"]) for r in draft_amounts],
+        runs_completed=by_status.get(S.COMPLETED, 0),
+        runs_with_errors=by_status.get(S.COMPLETED_WITH_ERRORS, 0),
+        runs_failed=by_status.get(S.FAILED, 0),
+        runs_started=by_status.get(S.STARTED, 0),
+        open_errors=sum(r["n"] for r in errors),
+        errors_by_category=[(categories.get(r["category"], r["category"]), r["n"]) for r in errors],
+        recent_runs=list(
+            InvoiceBatchRun.objects.filter(parent_run__isnull=True)
+            .select_related("scheduler")
+            .order_by("-id")[:5]
+        ),
+        schedulers=list(
+            InvoiceScheduler.objects.filter(status=InvoiceScheduler.Status.ACTIVE).order_by("name")
+        ),
+        chart=invoice_totals_by_month(today=today),
+    )
+
+
+def invoice_totals_by_month(*, today: dt.date, months: int = 12) -> list[CurrencyBars]:
+    """Posted invoice totals (tax included) per currency per month, by invoice date, for the
+    last `months` months including the current one. Voided invoices are left out (their
+    credit memo cancels them)."""
+    first = _month_start(today, back=months - 1)
+    end = _month_start(today, back=-1)
+    rows = (
+        Invoice.objects.filter(
+            status=InvoiceStatus.POSTED, invoice_date__gte=first, invoice_date__lt=end
+        )
+        .annotate(month=TruncMonth("invoice_date"))
+        .values("currency", "month")
+        .annotate(total=Sum("total"))
+        .order_by("currency", "month")
+    )
+    per: dict[str, dict[dt.date, Decimal]] = defaultdict(dict)
+    for r in rows:
+        month = r["month"]
+        if isinstance(month, dt.datetime):
+            month = month.date()
+        per[r["currency"]][month] = r["total"]
+    out = []
+    axis = [_month_start(today, back=b) for b in range(months - 1, -1, -1)]
+    for currency in sorted(per):
+        values = [(m, per[currency].get(m, Decimal(0))) for m in axis]
+        out.append(
+            CurrencyBars(
+                currency=currency,
+                months=values,
+                maximum=max((v for _, v in values), default=Decimal(0)),
+                total=sum((v for _, v in values), Decimal(0)),
+            )
+        )
+    return out

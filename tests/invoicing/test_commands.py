@@ -1,0 +1,154 @@
+"""Commands: void_invoice, send_invoice_emails, render_invoice_pdfs, run_invoice_batch,
+recover_invoice_batch."""
+
+import datetime as dt
+from decimal import Decimal as D
+from io import StringIO
+
+import pytest
+from django.core import mail
+from django.core.management import CommandError, call_command
+
+from billing.models import BillingSchedule
+from invoicing.models import CreditMemo, InvoiceBatchRun, InvoiceDocument
+from invoicing.services.schedulers import scheduler_save
+from tests.support.invoicing import broken_customer, customers, generate, schedules_of, snapshot
+from tests.support.tax_engines import TAX_ENGINE
+
+pytestmark = pytest.mark.django_db
+d = dt.date
+TARGET = d(2026, 2, 15)
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_void_invoice_by_number_newest_first(lw):
+    january = generate(lw, d(2026, 1, 15))
+    generate(lw, d(2026, 2, 15))
+    out, _ = run("void_invoice", "INV-0001", "INV-0002", "--reason", "Wrong price")
+    memo_of = {m.invoice.number: m.pk for m in CreditMemo.objects.select_related("invoice")}
+    assert out.splitlines() == [
+        f"voided INV-0002: credit memo #{memo_of['INV-0002']} for 75.77 USD",
+        f"voided INV-0001: credit memo #{memo_of['INV-0001']} for 75.77 USD",
+    ]
+    assert january.credit_memos.count() == 1
+    assert set(CreditMemo.objects.values_list("reason", flat=True)) == {"Wrong price"}
+
+
+def test_void_invoice_errors(lw):
+    draft = generate(lw, d(2026, 1, 15), action="draft")
+    before = snapshot()
+    with pytest.raises(CommandError, match="No invoice with number or id 'NOPE'"):
+        run("void_invoice", "NOPE")
+    err = StringIO()
+    with pytest.raises(CommandError, match="1 invoice"):
+        call_command("void_invoice", str(draft.pk), stdout=StringIO(), stderr=err)
+    assert "[invoice_not_posted]" in err.getvalue()
+    assert snapshot() == before
+
+
+def test_send_invoice_emails_single_and_bulk(lw):
+    lw.account.bulk_email_opt_out = True
+    lw.account.save()
+    invoice = generate(lw, d(2026, 1, 15))
+
+    out, _ = run("send_invoice_emails", "--unsent")
+    assert "Bulk send: 1 skipped." in out
+    assert mail.outbox == []
+
+    out, _ = run("send_invoice_emails", "--ids", str(invoice.pk), "--to", "cfo@acme.example")
+    assert out.strip() == f"invoice {invoice.pk}: sent to cfo@acme.example"
+    assert mail.outbox[0].to == ["cfo@acme.example"]
+
+
+def test_render_invoice_pdfs(lw):
+    invoice = generate(lw, d(2026, 1, 15))
+    generate(lw, d(2026, 2, 15), action="draft")
+
+    out, _ = run("render_invoice_pdfs", "--missing")
+    assert f"invoice {invoice.pk}: version 1, 1 page(s)" in out
+    assert "1 rendered, 0 failed." in out
+    out, _ = run("render_invoice_pdfs", "--missing")
+    assert "0 rendered, 0 failed." in out
+    out, _ = run("render_invoice_pdfs", "--ids", str(invoice.pk), "--regenerate")
+    assert "version 2" in out
+    assert InvoiceDocument.objects.count() == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_invoice_batch_command_ad_hoc_and_by_scheduler(billed):
+    """Without a broker (eager Celery) the run completes inside the command."""
+    customers(billed, 2)
+    customers(billed, 1, prefix="Enterprise", matching_value="enterprise")
+    out = StringIO()
+    call_command(
+        "run_invoice_batch",
+        "--target-date",
+        "2026-01-31",
+        "--matching-value",
+        "enterprise",
+        "--currency",
+        "USD",
+        "--post",
+        stdout=out,
+    )
+    text = out.getvalue()
+    run = InvoiceBatchRun.objects.get()
+    assert f"Run {run.pk} (Invoice generation) — completed, stage done, 100 %" in text
+    assert "schedules: 1 matching, 1 processed, 0 failed" in text
+    assert "invoices: 1 generated, 0 failed, 0 draft, 1 posted" in text
+    assert "USD: draft 0.00, posted 53.13" in text
+    assert run.filters == {"currencies": ["USD"], "matching_values": ["enterprise"]}
+
+    scheduler = scheduler_save(
+        name="Cmd", cadence="once", day_of_month="", start_date=d(2026, 1, 1), target_date=TARGET
+    )
+    out = StringIO()
+    call_command(
+        "run_invoice_batch", "--scheduler", str(scheduler.pk), "--chunk-size", "1", stdout=out
+    )
+    # Jan + Feb of the other two, Feb of the enterprise customer.
+    assert "schedules: 3 matching, 3 processed, 0 failed" in out.getvalue()
+    assert InvoiceBatchRun.objects.get(scheduler=scheduler).chunks_total == 3
+
+    with pytest.raises(CommandError, match="Give --scheduler, or --target-date"):
+        call_command("run_invoice_batch")
+    with pytest.raises(CommandError, match=r"\[invalid\] billing_period_count"):
+        call_command("run_invoice_batch", "--target-date", "2026-01-31", "--period-count", "13")
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("run_invoice_batch", "--target-date", "31.01.2026")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recover_invoice_batch_command(billed, settings):
+    settings.LEDGERLINE = {**settings.LEDGERLINE, "TAX_ENGINE": TAX_ENGINE}
+    customers(billed, 1)
+    broken = broken_customer(billed)
+    (schedule,) = schedules_of([broken])
+    call_command("run_invoice_batch", "--target-date", "2026-01-31", stdout=StringIO())
+    run = InvoiceBatchRun.objects.get()
+    assert run.status == "completed_with_errors"
+
+    out = StringIO()
+    call_command("recover_invoice_batch", str(run.pk), stdout=out)
+    text = out.getvalue()
+    assert "(Recovery) — completed" in text
+    assert f"'schedules_recovered': [{schedule.pk}]" in text
+    assert BillingSchedule.objects.get(pk=schedule.pk).status == "ready_for_invoicing"
+
+    out = StringIO()
+    call_command("recover_invoice_batch", "--schedules", str(schedule.pk), "424242", stdout=out)
+    text = out.getvalue()
+    assert f"no invoice; schedules: {schedule.pk} ready_for_invoicing" in text
+    assert "[nothing_to_recover]" in text and "[not_found] Billing schedule 424242" in text
+    with pytest.raises(CommandError, match="Give a batch run id"):
+        call_command("recover_invoice_batch")
+    assert D(str(BillingSchedule.objects.get(pk=schedule.pk).billed_amount)) == D("0.00")
