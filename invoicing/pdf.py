@@ -16,7 +16,7 @@ import io
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import partial
 
 from django.db.models import Prefetch
@@ -35,7 +35,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from core.money import currency_exponent
+from core.money import currency_exponent, number_display
 from invoicing.models import Invoice, InvoiceAddress, InvoiceLine, InvoiceStatus
 
 __all__ = ["render_invoice_pdf"]
@@ -361,39 +361,31 @@ def _exponent(currency: str) -> int:
         return 2
 
 
-def _number(value: Decimal, places: int) -> str:
-    """Thousands separators, `places` decimals, half up; a minus sign when negative."""
-    q = Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    if q == 0:
-        q = abs(q)  # never "-0.00"
-    return f"{q:,.{places}f}"
-
-
 def _places_needed(value: Decimal) -> int:
     exponent = Decimal(value).normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 def _money(value: Decimal, exp: int) -> str:
-    return _number(value, exp)
+    return number_display(value, exp)
 
 
 def _unit_price(value: Decimal, exp: int) -> str:
     """At least the currency's places; more when the price has them (0.0125 per GB)."""
-    return _number(value, min(6, max(exp, _places_needed(value))))
+    return number_display(value, min(6, max(exp, _places_needed(value))))
 
 
 def _quantity(value: Decimal | None, scale: int | None) -> str:
     if value is None:
         return ""
     places = scale if scale is not None else min(6, _places_needed(value))
-    return _number(value, places)
+    return number_display(value, places)
 
 
 def _rate(tax: _Tax) -> str:
     if tax.kind == "flat":
         return "Flat"
-    return f"{_number(tax.rate, _places_needed(tax.rate))}%"
+    return f"{number_display(tax.rate, _places_needed(tax.rate))}%"
 
 
 # --------------------------------------------------------------------------------------------
