@@ -115,6 +115,14 @@ def money_str(amount: Number | None, currency: str) -> str | None:
     return str(to_decimal(amount).quantize(minor_unit(currency), rounding=ROUND_HALF_UP))
 
 
+def number_display(value: Number, places: int) -> str:
+    """For documents: thousands separators and `places` decimals, half up, never "-0.00"."""
+    rounded = to_decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if rounded == 0:
+        rounded = abs(rounded)
+    return f"{rounded:,.{places}f}"
+
+
 def money_display(amount: Number | None, currency: str) -> str:
     """For people: thousands separators and the currency code, '1,234.50 USD'."""
     if amount is None:
