@@ -8,7 +8,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint imports typecheck check-migrations format check-db worker beat migrate demo bench
+.PHONY: help install run test lint imports typecheck check-migrations format check-db migrations worker beat
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ run: $(STAMP) ## Migrate, load demo data, create a staff login, serve on 127.0.0
 	$(PY) manage.py ensure_demo_staff
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP) check-migrations check-db ## Check migrations, then run the whole test suite on PostgreSQL (DATABASE_URL)
+test: $(STAMP) lint imports typecheck check-migrations check-db ## Lint, check imports, types and migrations, then run the whole suite on PostgreSQL (DATABASE_URL)
 	@# The browser tests drive Debian's Chromium; they fail (never skip) where it is missing.
 	-command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	DATABASE_URL=$(DATABASE_URL) $(PY) -m pytest -n $(PYTEST_WORKERS) -q $(PYTEST_ARGS)

@@ -19,6 +19,7 @@ from accounts.models import (
     LegalEntity,
     PaymentTerm,
     SavedPaymentMethod,
+    processor_token_masked,
 )
 from accounts.services import (
     account_create,
@@ -43,20 +44,6 @@ from core.admin_actions import (
     ServiceInline,
     model_values,
 )
-
-MASK = "••••"
-
-
-def mask_token(token: str) -> str:
-    """`pm_1NxAbcDef` → `pm_••••cDef`: the processor's prefix and the last four characters."""
-    if not token:
-        return ""
-    if len(token) <= 8:
-        return MASK
-    prefix, sep, _ = token.partition("_")
-    shown_prefix = f"{prefix}_" if sep and len(prefix) <= 4 else ""
-    return f"{shown_prefix}{MASK}{token[-4:]}"
-
 
 # --- inlines of the account ----------------------------------------------------------------
 
@@ -107,7 +94,7 @@ class SavedPaymentMethodInline(ReadOnlyInline, admin.TabularInline):
 
     @admin.display(description="processor token")
     def masked_processor_token(self, obj: SavedPaymentMethod) -> str:
-        return mask_token(obj.processor_token)
+        return processor_token_masked(obj.processor_token)
 
 
 # --- model admins --------------------------------------------------------------------------
@@ -234,7 +221,7 @@ class SavedPaymentMethodAdmin(ServiceAdmin):
 
     @admin.display(description="processor token")
     def masked_processor_token(self, obj: SavedPaymentMethod) -> str:
-        return mask_token(obj.processor_token)
+        return processor_token_masked(obj.processor_token)
 
     def get_fields(self, request, obj=None):
         token = "processor_token" if obj is None else "masked_processor_token"

@@ -195,6 +195,20 @@ def reject_card_data(field: str, value: str) -> None:
         )
 
 
+TOKEN_MASK = "••••"
+
+
+def processor_token_masked(token: str) -> str:
+    """A processor token as people and API clients see it: `pm_1NxAbcdef4242` →
+    `pm_••••4242` (the processor's prefix, and the last four characters only when at least
+    eight follow the prefix). Tokens are written in full and never shown."""
+    if not token:
+        return ""
+    prefix = token.split("_", 1)[0] + "_" if "_" in token[:8] else ""
+    tail = token[-4:] if len(token) - len(prefix) >= 8 else ""
+    return f"{prefix}{TOKEN_MASK}{tail}"
+
+
 class SavedPaymentMethod(TimeStampedModel):
     class Kind(models.TextChoices):
         CARD = "card", "Card"

@@ -8,7 +8,13 @@ from rest_framework import serializers
 
 from accounts import selectors, services
 from accounts.api.setup import AddressSerializer
-from accounts.models import Account, Contact, PaymentTerm, SavedPaymentMethod
+from accounts.models import (
+    Account,
+    Contact,
+    PaymentTerm,
+    SavedPaymentMethod,
+    processor_token_masked,
+)
 from core.api_views import ResourceDetailApi, ResourceListCreateApi
 
 # --- representation ---------------------------------------------------------------------------
@@ -71,20 +77,11 @@ class ContactSerializer(serializers.ModelSerializer):
         fields = ["id", "account", "name", "email", "phone", "created_at", "updated_at"]
 
 
-def mask_token(token: str) -> str:
-    """'pm_1NxAbcdef4242' → 'pm_••••4242': the processor prefix and the last four only."""
-    if not token:
-        return ""
-    prefix = token.split("_", 1)[0] + "_" if "_" in token[:8] else ""
-    tail = token[-4:] if len(token) - len(prefix) >= 8 else ""
-    return f"{prefix}••••{tail}"
-
-
 class MaskedTokenField(serializers.CharField):
     """Written in full; read back masked, so a token never leaves Ledgerline."""
 
     def to_representation(self, value) -> str:
-        return mask_token(str(value))
+        return processor_token_masked(str(value))
 
 
 class SavedPaymentMethodSerializer(serializers.ModelSerializer):
