@@ -34,6 +34,7 @@ import cProfile
 import datetime as dt
 import gc
 import io
+import os
 import pstats
 import re
 import resource
@@ -654,7 +655,9 @@ def generation_measure(
     figures.sql_seconds = counter.seconds
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(profile_top)
+        pstats.Stats(profiler, stream=out).sort_stats(
+            os.environ.get("BENCH_PROFILE_SORT", "cumulative")
+        ).print_stats(profile_top)
         figures.profile = out.getvalue()
     return result
 

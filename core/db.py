@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.db import connection
 from django.db.models import Model
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 
@@ -129,3 +131,13 @@ def copy_insert(model: type[Model], fields: Sequence[str], rows: Iterable[tuple]
             executor = functools.partial(wrapper, executor)
         executor(sql, None, False, {"connection": connection, "cursor": cursor})
     return count
+
+
+def ids_in(ids: Iterable[int]) -> Any:
+    """The right-hand side of an `__in` lookup for many ids: on PostgreSQL one array
+    parameter (`IN (SELECT unnest(%s))`), so a thousand ids cost one parameter to send and
+    plan rather than a thousand; elsewhere the plain list."""
+    values = list(ids)
+    if connection.vendor != "postgresql":
+        return values
+    return RawSQL("SELECT unnest(%s::bigint[])", (values,))

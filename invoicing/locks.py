@@ -40,6 +40,7 @@ from django.db.models import Exists, OuterRef
 from accounts.locks import account_lock
 from billing.choices import ScheduleStatus
 from billing.models import BillingSchedule, BillingScheduleGroup, UsageSummary
+from core.db import ids_in
 from invoicing.exceptions import CreditMemoNotFound, DebitMemoNotFound, InvoiceNotFound
 from invoicing.models import (
     BillingPeriodItem,
@@ -317,7 +318,7 @@ def billing_schedules_lock_billable(
     children = BillingSchedule.objects.filter(parent_schedule_id=OuterRef("pk"))
     rows = (
         BillingSchedule.objects.select_for_update(of=("self",), skip_locked=skip_locked)
-        .filter(pk__in=list(ids), status=ScheduleStatus.READY, next_billing_date__lte=target_date)
+        .filter(pk__in=ids_in(ids), status=ScheduleStatus.READY, next_billing_date__lte=target_date)
         .annotate(has_children=Exists(children))
         .order_by("id")
         .values_list(*BILLABLE_SCHEDULE_COLUMNS, "has_children")

@@ -25,6 +25,7 @@ from invoicing.services.runs import (
     batch_run_send_email,
 )
 from invoicing.services.schedulers import (
+    EDITABLE_FIELDS,
     scheduler_delete,
     scheduler_run_now,
     scheduler_save,
@@ -51,26 +52,7 @@ class RunFiltersSerializer(serializers.Serializer):
         return dict(instance or {})
 
 
-SCHEDULER_FIELDS = (
-    "name",
-    "status",
-    "cadence",
-    "weekday",
-    "day_of_month",
-    "time",
-    "timezone",
-    "start_date",
-    "end_date",
-    "exclude_weekends",
-    "invoice_status",
-    "target_date",
-    "target_date_offset",
-    "invoice_date",
-    "invoice_date_offset",
-    "invoice_date_from_run_date",
-    "billing_period_count",
-    "filters",
-)
+SCHEDULER_FIELDS = ("name", "status", *EDITABLE_FIELDS[1:])
 
 
 class InvoiceSchedulerSerializer(serializers.ModelSerializer):

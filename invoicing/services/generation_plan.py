@@ -589,11 +589,24 @@ def split(families: list[PlanLine], limit: int) -> list[list[PlanLine]]:
     return parts
 
 
-def _flatten(line: PlanLine, parent: PlanLine | None) -> Iterator[PlanLine]:
-    line.parent = parent
-    yield line
+def flatten(families: list[PlanLine]) -> list[PlanLine]:
+    """Lines in invoice order: each family's top line, then its children (depth first),
+    each with its parent set."""
+    out: list[PlanLine] = []
+    for family in families:
+        family.parent = None
+        out.append(family)
+        if family.children:
+            _descendants(family, out)
+    return out
+
+
+def _descendants(line: PlanLine, out: list[PlanLine]) -> None:
     for child in line.children:
-        yield from _flatten(child, line)
+        child.parent = line
+        out.append(child)
+        if child.children:
+            _descendants(child, out)
 
 
 def attach_lineless_items(items: list[PlanItem], invoices: list[PlanInvoice]) -> None:
@@ -716,7 +729,7 @@ def plan_invoices(
                 address=first.billing_address,
                 account_name=first.account.name,
             )
-            invoice.lines = [line for family in part for line in _flatten(family, None)]
+            invoice.lines = flatten(part)
             key_invoices.append(invoice)
         attach_lineless_items(items, key_invoices)
         if key_invoices and key in memo_lines:

@@ -174,7 +174,11 @@ def invoices_number(
 
 
 def invoices_posting_record(
-    posted_ids: Sequence[int], failures: Sequence[PostingFailure], *, items_posted: bool = False
+    posted_ids: Sequence[int],
+    failures: Sequence[PostingFailure],
+    *,
+    items_posted: bool = False,
+    fresh: bool = False,
 ) -> None:
     """What posting records once the invoices' rows carry their numbers (or failed to get
     one): failed invoices stay drafts with estimated tax and an error log; posted invoices'
@@ -207,7 +211,10 @@ def invoices_posting_record(
         UsageSummary.objects.filter(
             period_items__invoice_id__in=ids, status=UsageSummary.Status.READY
         ).update(status=UsageSummary.Status.INVOICED)
-    error_logs_resolve(primaries=[Invoice(pk=pk) for pk in ids], category=ErrorLog.Category.POSTING)
+    if not fresh:  # invoices written in this transaction have no posting errors to resolve
+        error_logs_resolve(
+            primaries=[Invoice(pk=pk) for pk in ids], category=ErrorLog.Category.POSTING
+        )
     transaction.on_commit(partial(hooks.invoices_posted, ids))
 
 
