@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 
 from billing.choices import ChargeType, InvoiceGroupType, ScheduleCategory, ZeroAmountHandling
-from billing.periods import Period, periods_through
+from billing.periods import periods_through
 from billing.pricing import line_unit_price, period_price, usage_amount
 from billing.schedules import schedule_billable_end, schedule_cadence
 from core.money import ZERO, round_money, to_decimal
@@ -281,6 +281,15 @@ class GenerationPlan:
 # Periods and amounts
 
 
+class _Cut(NamedTuple):
+    """A period as planning uses it: its days and its proration, exact and as stored."""
+
+    start: dt.date
+    end: dt.date
+    proration: Fraction
+    stored_proration: Decimal
+
+
 @functools.lru_cache(maxsize=4096)
 def _periods(
     start: dt.date,
@@ -289,12 +298,16 @@ def _periods(
     from_date: dt.date | None,
     limit: int | None,
     cadence: tuple,
-) -> tuple[Period, ...]:
-    return tuple(
-        periods_through(
+) -> tuple[tuple[_Cut, ...], tuple[Fraction, ...]]:
+    """The periods billed through `through` and their prorations (pure, so cached: schedules
+    on the same grid share them)."""
+    cuts = tuple(
+        _Cut(p.start, p.end, p.proration, to_decimal(p.proration))
+        for p in periods_through(
             start=start, end=end, through=through, from_date=from_date, limit=limit, **dict(cadence)
         )
     )
+    return cuts, tuple(c.proration for c in cuts)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -321,7 +334,7 @@ def period_items(
     ready usage summaries, as period items with their amounts."""
     if schedule.charge_type == ChargeType.USAGE:
         return [_usage_item(schedule, summary) for summary in usage[: options.period_count or None]]
-    periods = _periods(
+    periods, prorations = _periods(
         schedule.start_date,
         schedule_billable_end(schedule),
         options.target_date,
@@ -337,7 +350,7 @@ def period_items(
         schedule.pricing_term,
         schedule.billing_frequency,
         schedule.currency,
-        tuple(p.proration for p in periods),
+        prorations,
     )
     return [
         PlanItem(
@@ -347,7 +360,7 @@ def period_items(
             amount=amount,
             quantity=schedule.quantity,
             unit_price=unit_price,
-            proration=to_decimal(p.proration),
+            proration=p.stored_proration,
         )
         for p, amount in zip(periods, amounts, strict=True)
     ]
@@ -500,8 +513,7 @@ def _roll_up_bundle(line: PlanLine) -> Decimal:
 
 
 @functools.lru_cache(maxsize=4096)
-def line_description(
-    *,
+def _description(
     category: str,
     period_start: dt.date,
     period_end: dt.date,
@@ -509,7 +521,7 @@ def line_description(
     quantity: Decimal,
     is_usage: bool,
 ) -> str:
-    """A generated line's description: prorated days, credit or decrease."""
+    """A generated line's description: prorated days, credit or decrease (pure, cached)."""
     description = ""
     if proration != 1 and not is_usage:
         description = f"Prorated {period_end.toordinal() - period_start.toordinal() + 1} days"
@@ -529,13 +541,8 @@ def _line_for(it: PlanItem) -> PlanLine:
         type=InvoiceLine.Type.CHARGE,
         product_id=s.product_id,
         name=product.name,
-        description=line_description(
-            category=s.category,
-            period_start=it.period_start,
-            period_end=it.period_end,
-            proration=it.proration,
-            quantity=it.quantity,
-            is_usage=is_usage,
+        description=_description(
+            s.category, it.period_start, it.period_end, it.proration, it.quantity, is_usage
         ),
         period_start=it.period_start,
         period_end=it.period_end,

@@ -363,7 +363,9 @@ def write_rows(
     copy_insert(Invoice, _INVOICE_FIELDS, (_invoice_row(invoice) for invoice in invoices))
     if options.post and ids:
         failed = {f.invoice_id for f in failures}
-        invoices_posting_record([pk for pk in ids if pk not in failed], failures, items_posted=True)
+        invoices_posting_record(
+            [pk for pk in ids if pk not in failed], failures, items_posted=True, fresh=True
+        )
     return ids, failures
 
 
