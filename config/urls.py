@@ -1,11 +1,27 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.api_urls import other_slash_form
+from core.api import api_not_found
+
+api_docs = [
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    *(other_slash_form(route) for route in api_docs),  # first: reverse() takes the last
+    *api_docs,
+    # Nothing else is under /api/: a JSON 404 (with DEBUG on too), never an HTML page.
+    re_path(r"^api(?:/|$)", api_not_found),
     path("", include("web.urls")),
 ]
+
+# Errors raised outside the API views: JSON under /api/, Django's pages elsewhere (core/api.py).
+handler400 = "core.api.bad_request"
+handler403 = "core.api.permission_denied"
+handler404 = "core.api.page_not_found"
+handler500 = "core.api.server_error"

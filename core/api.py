@@ -1,10 +1,18 @@
-"""The one API exception handler: every error is {"code", "message", "details"}."""
+"""The one API error shape: every /api/ error is {"code", "message", "details"}, whatever DEBUG
+is. Views answer through `exception_handler` (the REST framework's handler); what never reaches
+a view (no route matches, the int converter refuses the id) answers through `api_not_found`
+(the catch-all route of /api/) and Django's handler404/handler500/handler403/handler400
+(config/urls.py), which answer JSON under /api/ and Django's HTML pages elsewhere.
+"""
 
 import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
@@ -12,6 +20,11 @@ from rest_framework.response import Response
 from core.exceptions import DomainError, django_validation_details
 
 logger = logging.getLogger(__name__)
+
+SERVER_ERROR_MESSAGE = (
+    "An unexpected error occurred. It has been logged; retry or contact "
+    "the administrator with the time of the request."
+)
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -70,12 +83,7 @@ def exception_handler(exc, context):
         )
     logger.exception("Unhandled API error", exc_info=exc)
     return Response(
-        {
-            "code": "server_error",
-            "message": "An unexpected error occurred. It has been logged; retry or contact "
-            "the administrator with the time of the request.",
-            "details": {},
-        },
+        {"code": "server_error", "message": SERVER_ERROR_MESSAGE, "details": {}},
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
 
@@ -85,3 +93,66 @@ def _first_message(details: dict[str, list[str]]) -> str:
         return "Invalid input."
     path, msgs = next(iter(details.items()))
     return f"{path}: {msgs[0]}" if path != "non_field_errors" else msgs[0]
+
+
+# --- Errors that never reach a view ----------------------------------------------------------
+
+
+def is_api_path(path: str) -> bool:
+    """Whether a request path is under /api/ (the paths whose errors are JSON)."""
+    return path == "/api" or path.startswith("/api/")
+
+
+def api_error(status_code: int, code: str, message: str, details: dict | None = None):
+    """The error shape as a plain Django response (for answers given outside a DRF view)."""
+    body = {"code": code, "message": message, "details": details or {}}
+    return JsonResponse(body, status=status_code)
+
+
+def _route_not_found(request: HttpRequest) -> JsonResponse:
+    return api_error(
+        404,
+        "not_found",
+        f"No API route matches {request.path}. The routes are listed in the schema at "
+        "/api/schema/ (collections end with a slash, e.g. invoices/; an id and an action "
+        "do not, e.g. invoices/12 and invoices/12/post).",
+        {"path": request.path},
+    )
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    """The last route under /api/: no route matched. A route (not handler404) so that the answer
+    is JSON with DEBUG on too, where Django shows its HTML debug page instead of handler404."""
+    return _route_not_found(request)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: JSON under /api/, Django's page elsewhere."""
+    if is_api_path(request.path_info):
+        if exception is None or isinstance(exception, Resolver404):
+            return _route_not_found(request)
+        return api_error(404, "not_found", "Not found.", {"path": request.path})
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: JSON under /api/, Django's page elsewhere."""
+    if is_api_path(request.path_info):
+        return api_error(500, "server_error", SERVER_ERROR_MESSAGE)
+    return defaults.server_error(request)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler403: JSON under /api/, Django's page elsewhere."""
+    if is_api_path(request.path_info):
+        message = str(exception) if exception and str(exception) else "Permission denied."
+        return api_error(403, "permission_denied", message)
+    return defaults.permission_denied(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400: JSON under /api/, Django's page elsewhere."""
+    if is_api_path(request.path_info):
+        return api_error(400, "bad_request", "The request could not be understood.")
+    return defaults.bad_request(request, exception)

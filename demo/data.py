@@ -142,11 +142,11 @@ TAX_RATES = [
 
 SEQUENCE_POLICIES = [
     # name, target, pattern, date format, min width, legal entity
-    ("US invoices", SequencePolicy.Target.INVOICE, "INV-{DATE}-{SEQ}", "%Y", 6, US_ENTITY),
-    ("EU invoices", SequencePolicy.Target.INVOICE, "EU-{SEQ}", "%Y", 6, EU_ENTITY),
-    ("US credit memos", SequencePolicy.Target.CREDIT_MEMO, "CM-{SEQ}", "%Y", 6, US_ENTITY),
+    ("US invoices", SequencePolicy.Target.INVOICE, "INV-{DATE}-{SEQ}", "YYYY", 6, US_ENTITY),
+    ("EU invoices", SequencePolicy.Target.INVOICE, "EU-{SEQ}", "YYYY", 6, EU_ENTITY),
+    ("US credit memos", SequencePolicy.Target.CREDIT_MEMO, "CM-{SEQ}", "YYYY", 6, US_ENTITY),
     # Voiding an EU invoice issues a credit memo, which needs a policy of its own.
-    ("EU credit memos", SequencePolicy.Target.CREDIT_MEMO, "EU-CM-{SEQ}", "%Y", 6, EU_ENTITY),
+    ("EU credit memos", SequencePolicy.Target.CREDIT_MEMO, "EU-CM-{SEQ}", "YYYY", 6, EU_ENTITY),
 ]
 
 NET30, NET15, EOM15 = "Net 30", "Net 15", "End of month + 15"

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -313,6 +314,37 @@ class BillingPeriodItem(TimeStampedModel):
         return f"{self.schedule} {self.period_start}–{self.period_end}"
 
 
+class DateStampFormat(models.TextChoices):
+    """The reference's date stamp formats for {DATE} (ADR 0006); nothing else is stamped."""
+
+    YEAR = "YYYY", "YYYY (2026)"
+    MONTH_YEAR = "MM-YYYY", "MM-YYYY (04-2026)"
+    MONTH_DAY_YEAR = "MM-DD-YYYY", "MM-DD-YYYY (04-15-2026)"
+    FISCAL_YEAR = "YYYY-YY", "YYYY-YY fiscal year (2025-26)"
+
+
+DATE_FORMATS_ACCEPTED = "YYYY, MM-YYYY, MM-DD-YYYY, YYYY-YY (fiscal year)"
+DATE_FORMAT_INVALID = f'"%(value)s" is not a date stamp format. Accepted: {DATE_FORMATS_ACCEPTED}.'
+
+
+# The fields a person edits on a sequence policy (the admin's form, the API's writable fields).
+SEQUENCE_POLICY_EDITABLE_FIELDS = (
+    "name",
+    "target",
+    "pattern",
+    "date_format",
+    "fiscal_year_start_month",
+    "start",
+    "increment",
+    "min_width",
+    "legal_entity",
+    "currency",
+    "is_active",
+    "effective_from",
+    "effective_to",
+)
+
+
 class SequencePolicy(TimeStampedModel):
     """Gapless numbering. The next value is taken under a row lock in the posting transaction."""
 
@@ -320,11 +352,26 @@ class SequencePolicy(TimeStampedModel):
         INVOICE = "invoice", "Invoice"
         CREDIT_MEMO = "credit_memo", "Credit memo"
 
+    DateFormat = DateStampFormat
+
     name = models.CharField(max_length=100, unique=True)
     target = models.CharField(max_length=20, choices=Target.choices, default=Target.INVOICE)
     pattern = models.CharField(max_length=100, default="INV-{SEQ}")
     date_format = models.CharField(
-        max_length=20, default="%Y", help_text="strftime format for {DATE}."
+        max_length=20,
+        choices=DateFormat.choices,
+        default=DateFormat.YEAR,
+        error_messages={"invalid_choice": DATE_FORMAT_INVALID},
+        help_text=(
+            "How {DATE} is stamped from the document's date: YYYY (2026), MM-YYYY (04-2026), "
+            "MM-DD-YYYY (04-15-2026) or YYYY-YY, the fiscal year holding that date (first "
+            "year, then the last two digits of the year it ends in: 2025-26)."
+        ),
+    )
+    fiscal_year_start_month = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+        help_text="First month (1-12) of the fiscal year stamped by YYYY-YY; 4 is April.",
     )
     start = models.PositiveBigIntegerField(default=1)
     increment = models.PositiveIntegerField(default=1)
@@ -351,6 +398,14 @@ class SequencePolicy(TimeStampedModel):
             ),
             models.CheckConstraint(
                 condition=Q(pattern__contains="{SEQ}"), name="sequence_pattern_has_seq"
+            ),
+            models.CheckConstraint(
+                condition=Q(date_format__in=DateStampFormat.values),
+                name="sequence_date_format_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(fiscal_year_start_month__gte=1, fiscal_year_start_month__lte=12),
+                name="sequence_fiscal_year_start_month_valid",
             ),
         ]
 

@@ -48,11 +48,11 @@ def test_from_setup_to_void_and_rebill(admin, ops):
         "tax-rates/",
         {"name": "TX sales tax", "rate": "6.25", "country": "US", "region": "TX"},
     )
-    created(admin, "units-of-measure/", {"code": "SEAT", "name": "Seat", "scale": 0})
+    unit = created(admin, "units-of-measure/", {"code": "SEAT", "name": "Seat", "scale": 0})
     product = created(
         admin,
         "products/",
-        {"sku": "PRO", "name": "Pro plan", "charge_type": "recurring", "unit": "SEAT"},
+        {"sku": "PRO", "name": "Pro plan", "charge_type": "recurring", "unit": unit["id"]},
     )
 
     # The customer and the order (billing operations).

@@ -3,20 +3,38 @@ the error log. These are plain records written through core.crud (validated, 409
 in use), like their API. A policy's next value is advanced under a row lock by posting only.
 """
 
+from django import forms
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from core.admin_actions import TIMESTAMPS, ServiceAdmin
-from invoicing.models import EmailTemplate, ErrorLog, SequencePolicy, TaxRate
+from invoicing.models import (
+    DATE_FORMAT_INVALID,
+    SEQUENCE_POLICY_EDITABLE_FIELDS,
+    EmailTemplate,
+    ErrorLog,
+    SequencePolicy,
+    TaxRate,
+)
+
+
+class SequencePolicyForm(forms.ModelForm):
+    class Meta:
+        model = SequencePolicy
+        fields = list(SEQUENCE_POLICY_EDITABLE_FIELDS)
+        # The model's message (the value and the accepted formats), not "Select a valid choice".
+        error_messages = {"date_format": {"invalid_choice": DATE_FORMAT_INVALID}}
 
 
 @admin.register(SequencePolicy)
 class SequencePolicyAdmin(ServiceAdmin):
+    form = SequencePolicyForm
     list_display = (
         "name",
         "target",
         "pattern",
+        "date_format",
         "legal_entity",
         "currency",
         "next_value",

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Account, Contact, LegalEntity, PaymentTerm
+from billing.api.setup import UnitCodeField, unit_resolve
 from billing.models import Order, Product, UnitOfMeasure
 from core.api_views import ResourceListApi, method_permissions, request_actor
 from core.money import money_str
@@ -55,7 +56,8 @@ class InvoiceLineTaxSerializer(serializers.ModelSerializer):
 
 
 class InvoiceLineSerializer(serializers.ModelSerializer):
-    unit = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    unit = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The unit of measure's id.")
+    unit_code = UnitCodeField(read_only=True)
     taxes = InvoiceLineTaxSerializer(many=True, read_only=True)
     amount = MoneyField()
     tax_amount = MoneyField()
@@ -73,6 +75,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
             "period_end",
             "quantity",
             "unit",
+            "unit_code",
             "unit_price",
             "amount",
             "tax_amount",
@@ -269,9 +272,10 @@ class IngestLineSerializer(serializers.Serializer):
     period_start = serializers.DateField(required=False, allow_null=True)
     period_end = serializers.DateField(required=False, allow_null=True)
     quantity = serializers.DecimalField(**_PRICE)
-    unit = serializers.SlugRelatedField(
-        slug_field="code", queryset=UnitOfMeasure.objects.all(), required=False
+    unit = serializers.PrimaryKeyRelatedField(
+        queryset=UnitOfMeasure.objects.all(), required=False, help_text="The unit of measure's id."
     )
+    unit_code = UnitCodeField()
     unit_price = serializers.DecimalField(**_PRICE)
     amount = serializers.DecimalField(
         **_MONEY,
@@ -281,6 +285,9 @@ class IngestLineSerializer(serializers.Serializer):
     taxable = serializers.BooleanField(required=False, allow_null=True, default=None)
     tax_code = serializers.CharField(max_length=50, required=False, allow_blank=True)
     taxes = IngestTaxSerializer(many=True, required=False)
+
+    def validate(self, attrs):
+        return unit_resolve(attrs, required=False)
 
 
 class IngestAddressSerializer(serializers.Serializer):
@@ -436,7 +443,7 @@ class InvoiceGenerateApi(APIView):
         v = data.validated_data
         result = invoices_generate(
             order_id=v.get("order"),
-            account_id=v.get("account") if not v.get("order") else None,
+            account_id=v.get("account"),
             billing_schedule_ids=v.get("billing_schedule_ids"),
             target_date=v["target_date"],
             invoice_date=v.get("invoice_date"),
@@ -465,7 +472,7 @@ class InvoicePreviewApi(APIView):
         v = data.validated_data
         previews = invoices_preview(
             order_id=v.get("order"),
-            account_id=v.get("account") if not v.get("order") else None,
+            account_id=v.get("account"),
             periods=v["periods"],
             preview_date=v.get("preview_date"),
         )

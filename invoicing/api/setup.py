@@ -4,7 +4,12 @@ core.crud's plain services). Field names follow ../shared/API.md."""
 from rest_framework import serializers
 
 from core.api_views import ResourceDetailApi, ResourceListCreateApi
-from invoicing.models import SequencePolicy, TaxRate
+from invoicing.models import (
+    DATE_FORMAT_INVALID,
+    SEQUENCE_POLICY_EDITABLE_FIELDS,
+    SequencePolicy,
+    TaxRate,
+)
 
 
 class TaxRateSerializer(serializers.ModelSerializer):
@@ -27,23 +32,35 @@ class TaxRateSerializer(serializers.ModelSerializer):
         extra_kwargs = {"rate": {"min_value": 0}}
 
 
+class DateFormatField(serializers.ChoiceField):
+    """A date stamp format (SequencePolicy.DateFormat), matched regardless of case: the
+    reference writes both MM-DD-YYYY and MM-dd-yyyy. Any other value is refused with the
+    model's message, which names the value and the accepted formats."""
+
+    def __init__(self, **kwargs):
+        invalid = DATE_FORMAT_INVALID.replace("%(value)s", "{input}")
+        super().__init__(
+            choices=SequencePolicy.DateFormat.choices,
+            error_messages={"invalid_choice": invalid},
+            **kwargs,
+        )
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data.upper() in self.choice_strings_to_values:
+            data = data.upper()
+        return super().to_internal_value(data)  # the refusal quotes the value as sent
+
+
 class SequencePolicySerializer(serializers.ModelSerializer):
+    date_format = DateFormatField(
+        required=False, help_text=SequencePolicy._meta.get_field("date_format").help_text
+    )
+
     class Meta:
         model = SequencePolicy
         fields = [
             "id",
-            "name",
-            "target",
-            "pattern",
-            "date_format",
-            "start",
-            "increment",
-            "min_width",
-            "legal_entity",
-            "currency",
-            "is_active",
-            "effective_from",
-            "effective_to",
+            *SEQUENCE_POLICY_EDITABLE_FIELDS,
             "next_value",
             "created_at",
             "updated_at",

@@ -37,7 +37,7 @@ urlpatterns = [
     ),
     path("credit-memos/", memos_payments.CreditMemoListApi.as_view(), name="credit-memo-list"),
     path(
-        "credit-memos/<int:pk>/",
+        "credit-memos/<int:pk>",
         memos_payments.CreditMemoRetrieveApi.as_view(),
         name="credit-memo-detail",
     ),
@@ -47,7 +47,7 @@ urlpatterns = [
         name="debit-memo-list",
     ),
     path(
-        "debit-memos/<int:pk>/",
+        "debit-memos/<int:pk>",
         memos_payments.DebitMemoRetrieveApi.as_view(),
         name="debit-memo-detail",
     ),

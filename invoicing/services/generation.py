@@ -28,12 +28,12 @@ from typing import Protocol, Self
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
-from accounts.models import BillingProfile
+from accounts.models import Account, BillingProfile
 from billing.choices import ChargeType, ScheduleCategory, ScheduleStatus
-from billing.models import BillingSchedule, UsageSummary
+from billing.models import BillingSchedule, Order, UsageSummary
 from billing.schedules import SCHEDULE_BILLED_FIELDS, schedule_billed
 from core.db import values_update
-from core.exceptions import DomainError, ValidationError
+from core.exceptions import DomainError, NotFound, ValidationError
 from core.money import ZERO
 from invoicing.locks import (
     BillableSchedule,
@@ -161,6 +161,9 @@ def invoices_generate(
         raise ValidationError(
             {"non_field_errors": "Name an order, an account or a list of billing schedules."}
         )
+    references_check(
+        order_id=order_id, account_id=account_id, billing_schedule_ids=billing_schedule_ids
+    )
     invoice_date = invoice_date or target_date
     request_id = uuid.uuid4().hex
     options = GenerationOptions(
@@ -201,6 +204,33 @@ def invoices_generate(
         return result
     result.merge(generate_for_keys(plan_keys(eligible), options=options))
     return result
+
+
+def references_check(
+    *,
+    order_id: int | None = None,
+    account_id: int | None = None,
+    billing_schedule_ids: Sequence[int] | None = None,
+) -> None:
+    """Refuse a request that names an order, an account or billing schedules that do not
+    exist (NotFound naming the field), before anything is read for billing or written. Every
+    reference sent is checked, also one that the precedence would leave unused."""
+    missing: dict[str, list[str]] = {}
+    if order_id is not None and not Order.objects.filter(pk=order_id).exists():
+        missing["order"] = [f"Order {order_id} does not exist."]
+    if account_id is not None and not Account.objects.filter(pk=account_id).exists():
+        missing["account"] = [f"Account {account_id} does not exist."]
+    if billing_schedule_ids:
+        requested = set(billing_schedule_ids)
+        found = set(BillingSchedule.objects.filter(pk__in=requested).values_list("pk", flat=True))
+        if unknown := sorted(requested - found):
+            ids = ", ".join(str(pk) for pk in unknown)
+            noun = "Billing schedule" if len(unknown) == 1 else "Billing schedules"
+            verb = "does" if len(unknown) == 1 else "do"
+            missing["billing_schedule_ids"] = [f"{noun} {ids} {verb} not exist."]
+    if missing:
+        message = " ".join(m for messages in missing.values() for m in messages)
+        raise NotFound(message, details=missing)
 
 
 def schedules_eligible(*, target_date: dt.date) -> QuerySet[BillingSchedule]:
@@ -558,6 +588,7 @@ def _persist(
     plan_totals(plan)
     schedules_billed_save(plan)
     invoice_ids, failures = writer(plan, options=options)
+    plan.release()
     result.invoice_ids = Ids(invoice_ids)
     result.schedule_ids = Ids(plan.billed)
     result.posting_errors += [f.__dict__ for f in failures]

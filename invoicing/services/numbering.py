@@ -87,8 +87,8 @@ def sequence_number_take(*, policy_id: int, on_date: dt.date) -> str:
     order: the policy is locked last (see invoicing/locks.py).
 
     "{SEQ}" in the pattern becomes the value zero-padded to min_width and "{DATE}" becomes
-    on_date formatted with the policy's date_format (strftime). The first value is `start`;
-    each take adds `increment`.
+    on_date stamped in the policy's date_format (see date_stamp()). The first value is
+    `start`; each take adds `increment`.
     """
     return sequence_numbers_take(policy_id=policy_id, on_dates=[on_date])[0]
 
@@ -114,6 +114,7 @@ def sequence_numbers_take(*, policy_id: int, on_dates: Sequence[dt.date]) -> lis
             sequence_number_format(
                 pattern=policy.pattern,
                 date_format=policy.date_format,
+                fiscal_year_start_month=policy.fiscal_year_start_month,
                 min_width=policy.min_width,
                 value=value,
                 on_date=on_date,
@@ -129,8 +130,52 @@ def sequence_numbers_take(*, policy_id: int, on_dates: Sequence[dt.date]) -> lis
 
 
 def sequence_number_format(
-    *, pattern: str, date_format: str, min_width: int, value: int, on_date: dt.date
+    *,
+    pattern: str,
+    date_format: str,
+    min_width: int,
+    value: int,
+    on_date: dt.date,
+    fiscal_year_start_month: int = 1,
 ) -> str:
     """Render a number. Plain replacement, so other braces in the pattern stay literal."""
     number = pattern.replace("{SEQ}", str(value).zfill(min_width))
-    return number.replace("{DATE}", on_date.strftime(date_format))
+    if "{DATE}" not in number:
+        return number
+    stamp = date_stamp(
+        date_format=date_format,
+        on_date=on_date,
+        fiscal_year_start_month=fiscal_year_start_month,
+    )
+    return number.replace("{DATE}", stamp)
+
+
+def date_stamp(*, date_format: str, on_date: dt.date, fiscal_year_start_month: int = 1) -> str:
+    """on_date (the document's date) in one of the reference's date stamp formats (ADR 0006).
+
+    YYYY → "2026", MM-YYYY → "04-2026", MM-DD-YYYY → "04-15-2026". YYYY-YY is the fiscal
+    year holding on_date, the fiscal year starting on the first of fiscal_year_start_month:
+    its first calendar year, then the last two digits of the calendar year it ends in. With
+    April: 2026-03-31 → "2025-26", 2026-04-01 → "2026-27"; with January the fiscal year is the
+    calendar year, so 2026 → "2026-26". Any other format is refused (ValueError): a policy
+    row cannot hold one (choices and a check constraint), so this guards direct callers.
+    """
+    formats = SequencePolicy.DateFormat
+    if date_format == formats.YEAR:
+        return f"{on_date.year:04d}"
+    if date_format == formats.MONTH_YEAR:
+        return f"{on_date.month:02d}-{on_date.year:04d}"
+    if date_format == formats.MONTH_DAY_YEAR:
+        return f"{on_date.month:02d}-{on_date.day:02d}-{on_date.year:04d}"
+    if date_format == formats.FISCAL_YEAR:
+        if not 1 <= fiscal_year_start_month <= 12:
+            raise ValueError(
+                f"fiscal_year_start_month must be 1-12, not {fiscal_year_start_month!r}."
+            )
+        first = on_date.year if on_date.month >= fiscal_year_start_month else on_date.year - 1
+        last = first if fiscal_year_start_month == 1 else first + 1
+        return f"{first:04d}-{last % 100:02d}"
+    raise ValueError(
+        f"date_format {date_format!r} is not a date stamp format. "
+        f"Accepted: {', '.join(formats.values)}."
+    )

@@ -14,7 +14,7 @@ from billing.choices import ChargeType, ScheduleStatus
 from billing.models import BillingSchedule
 from core.exceptions import ValidationError
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
-from invoicing.services.generation import plan_tax
+from invoicing.services.generation import plan_tax, references_check
 from invoicing.services.generation_plan import (
     GenerationOptions,
     PlanInvoice,
@@ -50,6 +50,7 @@ def invoices_preview(
         raise ValidationError({"non_field_errors": "Name an order or an account to preview."})
     if not 1 <= periods <= MAX_PREVIEW_PERIODS:
         raise ValidationError({"periods": f"Preview 1 to {MAX_PREVIEW_PERIODS} periods."})
+    references_check(order_id=order_id, account_id=account_id)
     preview_date = preview_date or timezone.localdate()
     scope = Q(order_id=order_id) if order_id is not None else Q(account_id=account_id)
     schedules = list(

@@ -80,6 +80,16 @@ def test_generate_command_all_and_bad_date(billed_world):
     assert "draft #" in out.getvalue()
 
 
+def test_generate_command_refuses_unknown_references(billed_world):
+    with pytest.raises(CommandError, match="^Account 999999 does not exist.$"):
+        call_command("generate_invoices", "--account", "999999", "--target-date", "2026-01-31")
+    with pytest.raises(CommandError, match="^Billing schedules 999998, 999999 do not exist.$"):
+        call_command(
+            "generate_invoices", "--schedules", "999999", "999998", "--target-date", "2026-01-31"
+        )
+    assert (Invoice.objects.count(), BillingPeriodItem.objects.count()) == (0, 0)
+
+
 def test_post_invoices_command(billed_world):
     call_command("generate_invoices", "--all", "--target-date", "2026-01-31", stdout=StringIO())
     invoice = Invoice.objects.get()
@@ -108,7 +118,7 @@ def test_api_generate_preview_post(billed_world, api):
     (line,) = invoice["lines"]
     assert (line["quantity"], line["unit"], line["amount"], line["period_start"]) == (
         "10.000000",
-        "EA",
+        billed_world.each.pk,
         "50.00",
         "2026-01-01",
     )

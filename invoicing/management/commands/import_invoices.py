@@ -20,7 +20,7 @@ from its first row. Columns (all optional but those a rule needs):
 - addresses: billing_name, billing_line1, billing_line2, billing_city, billing_region,
   billing_postal_code, billing_country, and the same with shipping_;
 - line: line_type, line_name, line_description, product, period_start, period_end,
-  quantity, unit, unit_price, amount, line_taxable, line_tax_code;
+  quantity, unit (the unit of measure's code), unit_price, amount, line_taxable, line_tax_code;
 - one tax row of the line: tax_name, tax_code, tax_rate, tax_amount, tax_kind, tax_status.
   A row with tax columns only adds another tax row to the line above it.
 """
@@ -71,7 +71,7 @@ LINE_COLUMNS = {
     "period_start": "period_start",
     "period_end": "period_end",
     "quantity": "quantity",
-    "unit": "unit",
+    "unit": "unit_code",
     "unit_price": "unit_price",
     "amount": "amount",
     "line_taxable": "taxable",

@@ -34,27 +34,83 @@ def test_unit_of_measure_errors(admin, reader, ops, world):
     assert response.status_code == 409 and response.json()["code"] == "in_use"
 
 
-def test_product_crud_with_the_unit_by_code(admin, reader, world):
+def test_product_crud_with_the_unit_by_id(admin, reader, world):
     response = admin.post(
         API + "products/",
-        {"sku": "API", "name": "API calls", "charge_type": "usage", "unit": "HR", "tax_code": "S"},
+        {
+            "sku": "API",
+            "name": "API calls",
+            "charge_type": "usage",
+            "unit": world.hours.pk,
+            "tax_code": "S",
+        },
     )
     assert response.status_code == 201, response.content
     data = response.json()
-    assert (data["unit"], data["taxable"], data["charge_type"]) == ("HR", True, "usage")
+    assert (data["unit"], data["unit_code"], data["taxable"], data["charge_type"]) == (
+        world.hours.pk,
+        "HR",
+        True,
+        "usage",
+    )
+    assert Product.objects.get(pk=data["id"]).unit == world.hours
+    assert reader.get(f"{API}products/{data['id']}").json()["unit"] == world.hours.pk
     listed = reader.get(API + "products/", {"charge_type": "usage"}).json()
     assert {p["sku"] for p in listed["results"]} == {"API", "STORAGE"}
     response = admin.put(
         f"{API}products/{data['id']}",
-        {"sku": "API", "name": "API", "charge_type": "usage", "unit": "EA", "taxable": False},
+        {
+            "sku": "API",
+            "name": "API",
+            "charge_type": "usage",
+            "unit": world.each.pk,
+            "taxable": False,
+        },
     )
-    assert response.status_code == 200 and response.json()["unit"] == "EA"
+    assert response.status_code == 200, response.content
+    assert (response.json()["unit"], response.json()["unit_code"]) == (world.each.pk, "EA")
     assert admin.delete(f"{API}products/{data['id']}").status_code == 204
+
+
+def test_product_unit_by_code_as_unit_code(admin, world):
+    response = admin.post(
+        API + "products/", {"sku": "API", "name": "API", "charge_type": "usage", "unit_code": "HR"}
+    )
+    assert response.status_code == 201, response.content
+    assert (response.json()["unit"], response.json()["unit_code"]) == (world.hours.pk, "HR")
+    pk = response.json()["id"]
+    response = admin.patch(f"{API}products/{pk}", {"unit_code": "EA"})
+    assert response.status_code == 200 and response.json()["unit"] == world.each.pk
+    # Both sent: they must agree.
+    agree = admin.patch(f"{API}products/{pk}", {"unit": world.hours.pk, "unit_code": "HR"})
+    assert agree.status_code == 200 and agree.json()["unit"] == world.hours.pk
+    response = admin.patch(f"{API}products/{pk}", {"unit": world.each.pk, "unit_code": "HR"})
+    assert response.status_code == 400
+    assert (response.json()["code"], list(response.json()["details"])) == ("invalid", ["unit_code"])
+    assert Product.objects.get(pk=pk).unit == world.hours
+
+
+def test_product_unit_refusals_name_the_field(admin, world):
+    def refused(body):
+        response = admin.post(
+            API + "products/", {"sku": "NEW", "name": "New", "charge_type": "usage", **body}
+        )
+        assert response.status_code == 400, response.content
+        assert set(response.json()) == {"code", "message", "details"}
+        assert response.json()["code"] == "invalid"
+        return response.json()["details"]
+
+    assert list(refused({"unit": 999999})) == ["unit"]
+    assert "999999" in refused({"unit": 999999})["unit"][0]
+    assert list(refused({"unit": "HR"})) == ["unit"]  # a code is not an id
+    assert list(refused({"unit_code": "NOPE"})) == ["unit_code"]
+    assert list(refused({})) == ["unit"]
+    assert not Product.objects.filter(sku="NEW").exists()
 
 
 def test_product_errors(admin, reader, world):
     response = admin.post(
-        API + "products/", {"sku": "SEAT", "name": "x", "charge_type": "rent", "unit": "NOPE"}
+        API + "products/", {"sku": "SEAT", "name": "x", "charge_type": "rent", "unit": 999999}
     )
     assert response.status_code == 400
     assert set(response.json()["details"]) == {"sku", "charge_type", "unit"}

@@ -24,7 +24,8 @@ def test_a_sequence_policy_is_added_but_its_next_value_is_not_typed_in(admin_cli
             "target": "invoice",
             "pattern": "EU-{SEQ}",
             "min_width": "5",
-            "date_format": "%Y",
+            "date_format": "YYYY",
+            "fiscal_year_start_month": "1",
             "start": "100",
             "increment": "1",
             "currency": "EUR",
@@ -41,6 +42,40 @@ def test_a_sequence_policy_is_added_but_its_next_value_is_not_typed_in(admin_cli
         5,
         None,  # taken from `start` (100) by the first posting, never typed in
     )
+
+
+def test_a_sequence_policy_stamp_outside_the_reference_formats_is_refused(admin_client_logged):
+    form = {
+        "name": "EU",
+        "target": "invoice",
+        "pattern": "EU-{DATE}-{SEQ}",
+        "min_width": "5",
+        "start": "1",
+        "increment": "1",
+        "currency": "EUR",
+        "is_active": "on",
+    }
+
+    refused = admin_client_logged.post(
+        _url(SequencePolicy, "add"),
+        {**form, "date_format": "%Y", "fiscal_year_start_month": "13"},
+    )
+    added = admin_client_logged.post(
+        _url(SequencePolicy, "add"),
+        {**form, "date_format": "YYYY-YY", "fiscal_year_start_month": "4"},
+    )
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors == {
+        "date_format": [
+            '"%Y" is not a date stamp format. '
+            "Accepted: YYYY, MM-YYYY, MM-DD-YYYY, YYYY-YY (fiscal year)."
+        ],
+        "fiscal_year_start_month": ["Ensure this value is less than or equal to 12."],
+    }
+    assert added.status_code == 302, added.context["adminform"].form.errors
+    policy = SequencePolicy.objects.get()
+    assert (policy.date_format, policy.fiscal_year_start_month) == ("YYYY-YY", 4)
 
 
 def test_a_tax_rate_is_changed_and_a_refusal_changes_nothing(admin_client_logged):

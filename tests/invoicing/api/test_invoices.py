@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from billing.models import BillingSchedule
 from invoicing.models import BillingPeriodItem, Invoice
 from tests.factories import InvoiceBatchRunFactory, InvoiceFactory
 from tests.support.invoicing import generate, snapshot
@@ -162,3 +163,56 @@ def test_posted_invoice_edit_and_delete_are_refused(lw, api):
     deleted = api.delete(url)
     assert (deleted.status_code, deleted.json()["code"]) == (409, "invoice_immutable")
     assert snapshot() == before
+
+
+# --- generate and preview: unknown references are refused ------------------------------------
+
+
+def test_generate_refuses_unknown_references_and_writes_nothing(ops, api_world):
+    (schedule,) = BillingSchedule.objects.filter(order=api_world.order)
+    next_number = api_world.policy.next_value
+    cases = [
+        ({"account": 999999}, "account", "Account 999999 does not exist."),
+        ({"order": 999999}, "order", "Order 999999 does not exist."),
+        (
+            {"billing_schedule_ids": [schedule.pk, 999998, 999999]},
+            "billing_schedule_ids",
+            "Billing schedules 999998, 999999 do not exist.",
+        ),
+        (
+            {"order": api_world.order.pk, "account": 999999},
+            "account",
+            "Account 999999 does not exist.",
+        ),
+    ]
+    for body, field, message in cases:
+        response = ops.post(
+            reverse("invoice-generate"),
+            {**body, "target_date": "2026-01-31", "action": "posted"},
+            format="json",
+        )
+        assert response.status_code == 404, response.content
+        assert response.json() == {
+            "code": "not_found",
+            "message": message,
+            "details": {field: [message]},
+        }
+    assert (Invoice.objects.count(), BillingPeriodItem.objects.count()) == (0, 0)
+    schedule.refresh_from_db()
+    assert schedule.next_billing_date == d(2026, 1, 1)
+    api_world.policy.refresh_from_db()
+    assert api_world.policy.next_value == next_number
+
+
+def test_preview_refuses_unknown_references(ops, api_world):
+    for body, field, message in [
+        ({"order": 999999}, "order", "Order 999999 does not exist."),
+        ({"account": 999999}, "account", "Account 999999 does not exist."),
+    ]:
+        response = ops.post(reverse("invoice-preview"), body, format="json")
+        assert response.status_code == 404, response.content
+        assert response.json() == {
+            "code": "not_found",
+            "message": message,
+            "details": {field: [message]},
+        }

@@ -154,9 +154,10 @@ def test_a_draft_with_estimated_tax(ops, iw):
     data = response.json()
     assert (data["status"], data["number"], data["posted_date"]) == ("draft", None, None)
     (line,) = data["lines"]
-    assert (line["name"], line["amount"], line["unit"], line["product"]) == (
+    assert (line["name"], line["amount"], line["unit"], line["unit_code"], line["product"]) == (
         "Seat",
         "98.00",
+        iw.each.pk,
         "EA",
         iw.seat.pk,
     )
@@ -559,3 +560,27 @@ def test_the_body_must_be_an_object(ops, iw):
     assert response.json()["code"] == "invalid"
     response = ops.post(URL, copy.deepcopy({"invoice_date": "yesterday"}))
     assert "invoice_date" in response.json()["details"]
+
+
+def test_a_line_unit_by_id_or_by_code(ops, iw):
+    body = draft_body(iw)
+    body["lines"] = [
+        {"name": "Hours", "quantity": "2", "unit_price": "10.00", "unit": iw.hours.pk},
+        {"name": "Each", "quantity": "1", "unit_price": "5.00", "unit_code": "EA"},
+    ]
+    response = ops.post(URL, body)
+    assert response.status_code == 201, response.content
+    assert [(x["unit"], x["unit_code"]) for x in response.json()["lines"]] == [
+        (iw.hours.pk, "HR"),
+        (iw.each.pk, "EA"),
+    ]
+    count = Invoice.objects.count()
+    body["unique_identifier"] = "another"
+    body["lines"] = [{"name": "x", "quantity": "1", "unit_price": "1.00", "unit": 999999}]
+    response = ops.post(URL, body)
+    assert response.status_code == 400
+    assert (response.json()["code"], list(response.json()["details"])) == (
+        "invalid",
+        ["lines[0].unit"],
+    )
+    assert Invoice.objects.count() == count

@@ -16,7 +16,7 @@ from billing.models import (
     Product,
     UsageSummary,
 )
-from core.exceptions import ValidationError
+from core.exceptions import NotFound, ValidationError
 from invoicing.exceptions import TaxEngineError
 from invoicing.models import (
     BillingPeriodItem,
@@ -29,6 +29,7 @@ from invoicing.models import (
 )
 from invoicing.services.generation import GenerationResult, invoices_generate
 from invoicing.services.posting import invoice_post
+from invoicing.services.preview import invoices_preview
 from invoicing.tax import BuiltinTaxEngine, TaxEngine
 from tests.conftest import make_account, seats
 from tests.support.generation import activate, amend, bundle, schedule_of, texas_rates
@@ -105,7 +106,7 @@ def us_policy(world, **fields) -> SequencePolicy:
     fields.setdefault("legal_entity", world.seller)
     fields.setdefault("currency", "USD")
     return SequencePolicy.objects.create(
-        pattern="INV-{DATE}-{SEQ}", date_format="%Y", min_width=6, **fields
+        pattern="INV-{DATE}-{SEQ}", date_format="YYYY", min_width=6, **fields
     )
 
 
@@ -352,17 +353,61 @@ def test_request_scope_order_wins_over_account_and_lists_explain_skips(world):
 
     generate(billing_schedule_ids=[one_time.pk], target_date=d(2026, 1, 1))
     seat = schedule_of(first)
-    result = generate(
-        billing_schedule_ids=[seat.pk, one_time.pk, 999999], target_date=d(2026, 1, 15)
-    )
-    # The seat's next bill is Feb 1; the setup is completely billed; 999999 does not exist.
+    result = generate(billing_schedule_ids=[seat.pk, one_time.pk], target_date=d(2026, 1, 15))
+    # The seat's next bill is Feb 1; the setup is completely billed. (An unknown id refuses
+    # the whole request: test_unknown_references_are_refused_and_nothing_is_written.)
     assert result.invoice_ids == []
     assert [(e.schedule_id, e.code) for e in result.errors] == [
         (seat.pk, "nothing_to_bill"),
         (one_time.pk, "schedule_not_ready"),
-        (999999, "not_found"),
     ]
     assert "next billing date 2026-02-01" in result.errors[0].message
+
+
+def test_unknown_references_are_refused_and_nothing_is_written(world):
+    seat = schedule_of(activate(world.account, [seats(world)]))
+    cases = [
+        ({"account_id": 999999}, {"account": ["Account 999999 does not exist."]}),
+        ({"order_id": 999999}, {"order": ["Order 999999 does not exist."]}),
+        (
+            {"billing_schedule_ids": [seat.pk, 999999]},
+            {"billing_schedule_ids": ["Billing schedule 999999 does not exist."]},
+        ),
+        (
+            {"billing_schedule_ids": [999999, seat.pk, 999998]},
+            {"billing_schedule_ids": ["Billing schedules 999998, 999999 do not exist."]},
+        ),
+        # The order would win, but an unknown account sent with it is refused all the same.
+        (
+            {"order_id": seat.order_id, "account_id": 999999},
+            {"account": ["Account 999999 does not exist."]},
+        ),
+    ]
+    for scope, details in cases:
+        with pytest.raises(NotFound) as exc:
+            generate(target_date=d(2026, 1, 1), action="posted", **scope)
+        assert (exc.value.code, exc.value.details) == ("not_found", details)
+        assert exc.value.message == next(iter(details.values()))[0]
+    assert (Invoice.objects.count(), BillingPeriodItem.objects.count()) == (0, 0)
+    seat.refresh_from_db()
+    assert seat.next_billing_date == d(2026, 1, 1)
+
+    # Two unknown references: both named, in one error.
+    with pytest.raises(NotFound) as exc:
+        generate(target_date=d(2026, 1, 1), order_id=999999, account_id=999998)
+    assert exc.value.details == {
+        "order": ["Order 999999 does not exist."],
+        "account": ["Account 999998 does not exist."],
+    }
+
+
+def test_preview_refuses_unknown_references(world):
+    with pytest.raises(NotFound) as exc:
+        invoices_preview(order_id=999999)
+    assert exc.value.details == {"order": ["Order 999999 does not exist."]}
+    with pytest.raises(NotFound) as exc:
+        invoices_preview(account_id=999999)
+    assert exc.value.details == {"account": ["Account 999999 does not exist."]}
 
 
 def test_request_needs_a_scope_and_a_known_action(world):

@@ -124,7 +124,7 @@ def test_eight_posters_take_forty_gapless_numbers(world):
     SequencePolicy.objects.create(
         name="US invoices",
         pattern="INV-{DATE}-{SEQ}",
-        date_format="%Y",
+        date_format="YYYY",
         min_width=6,
         legal_entity=world.seller,
         currency="USD",
@@ -161,7 +161,7 @@ def test_concurrent_posted_generations_share_one_gapless_sequence(world):
     SequencePolicy.objects.create(
         name="US invoices",
         pattern="INV-{DATE}-{SEQ}",
-        date_format="%Y",
+        date_format="YYYY",
         min_width=6,
         legal_entity=world.seller,
         currency="USD",

@@ -1,15 +1,21 @@
 import datetime as dt
+import importlib
 import threading
 from itertools import count
 
 import pytest
-from django.db import OperationalError, connection, transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.transaction import TransactionManagementError
 
 from accounts.models import LegalEntity
 from invoicing.exceptions import AmbiguousSequencePolicy, NoSequencePolicy
 from invoicing.models import SequencePolicy
-from invoicing.services.numbering import sequence_number_take, sequence_policy_select
+from invoicing.services.numbering import (
+    date_stamp,
+    sequence_number_take,
+    sequence_policy_select,
+)
 
 DAY = dt.date(2026, 11, 5)
 
@@ -43,12 +49,133 @@ class Rollback(Exception):
 
 @pytest.mark.django_db
 def test_pattern_date_and_width():
-    policy = make_policy(pattern="INV-{DATE}-{SEQ}", date_format="%Y%m", min_width=6)
+    policy = make_policy(pattern="INV-{DATE}-{SEQ}", date_format="MM-YYYY", min_width=6)
 
-    assert take(policy) == "INV-202611-000001"
-    assert take(policy, dt.date(2026, 12, 1)) == "INV-202612-000002"
+    assert take(policy) == "INV-11-2026-000001"
+    assert take(policy, dt.date(2026, 12, 1)) == "INV-12-2026-000002"
     policy.refresh_from_db()
     assert policy.next_value == 3
+
+
+@pytest.mark.django_db
+def test_the_default_stamp_is_the_year():
+    policy = make_policy(pattern="INV-{DATE}-{SEQ}")
+
+    assert policy.date_format == "YYYY"
+    assert take(policy) == "INV-2026-000001"
+
+
+@pytest.mark.parametrize(
+    ("date_format", "start_month", "on_date", "stamp"),
+    [
+        ("YYYY", 1, dt.date(2026, 3, 31), "2026"),
+        ("YYYY", 4, dt.date(2026, 3, 31), "2026"),  # the start month is for YYYY-YY only
+        ("MM-YYYY", 1, dt.date(2026, 3, 31), "03-2026"),
+        ("MM-DD-YYYY", 1, dt.date(2026, 3, 1), "03-01-2026"),
+        ("MM-DD-YYYY", 1, dt.date(2026, 12, 31), "12-31-2026"),
+        # Fiscal year starting in April: the first calendar year, then the last two digits of
+        # the year it ends in.
+        ("YYYY-YY", 4, dt.date(2026, 3, 31), "2025-26"),
+        ("YYYY-YY", 4, dt.date(2026, 4, 1), "2026-27"),
+        ("YYYY-YY", 4, dt.date(2026, 12, 31), "2026-27"),
+        ("YYYY-YY", 4, dt.date(1999, 4, 1), "1999-00"),
+        ("YYYY-YY", 12, dt.date(2026, 11, 30), "2025-26"),
+        ("YYYY-YY", 12, dt.date(2026, 12, 1), "2026-27"),
+        # Starting in January the fiscal year is the calendar year: it begins and ends in 2026.
+        ("YYYY-YY", 1, dt.date(2026, 1, 1), "2026-26"),
+        ("YYYY-YY", 1, dt.date(2026, 12, 31), "2026-26"),
+    ],
+)
+def test_date_stamps(date_format, start_month, on_date, stamp):
+    assert (
+        date_stamp(date_format=date_format, on_date=on_date, fiscal_year_start_month=start_month)
+        == stamp
+    )
+
+
+@pytest.mark.django_db
+def test_fiscal_year_numbers_on_fixed_dates():
+    policy = make_policy(
+        pattern="INV/{DATE}/{SEQ}", date_format="YYYY-YY", fiscal_year_start_month=4, min_width=5
+    )
+
+    assert take(policy, dt.date(2026, 3, 31)) == "INV/2025-26/00001"
+    assert take(policy, dt.date(2026, 4, 1)) == "INV/2026-27/00002"
+
+
+@pytest.mark.django_db
+def test_every_format_numbers_on_a_fixed_date():
+    numbers = {
+        date_format: take(make_policy(pattern="{DATE}-{SEQ}", date_format=date_format), DAY)
+        for date_format in SequencePolicy.DateFormat.values
+    }
+
+    assert numbers == {
+        "YYYY": "2026-000001",
+        "MM-YYYY": "11-2026-000001",
+        "MM-DD-YYYY": "11-05-2026-000001",
+        "YYYY-YY": "2026-26-000001",
+    }
+
+
+@pytest.mark.parametrize("date_format", ["%Y", "yyyy", "YY", "INV", ""])
+def test_a_stamp_outside_the_reference_formats_is_refused(date_format):
+    with pytest.raises(ValueError, match="not a date stamp format"):
+        date_stamp(date_format=date_format, on_date=DAY)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "constraint"),
+    [
+        ({"date_format": "%Y"}, "sequence_date_format_valid"),
+        ({"date_format": "YYYY-YY", "fiscal_year_start_month": 13}, "sequence_fiscal_year"),
+        ({"fiscal_year_start_month": 0}, "sequence_fiscal_year_start_month_valid"),
+    ],
+)
+def test_the_database_refuses_a_constant_stamp(fields, constraint):
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        make_policy(pattern="INV-{DATE}-{SEQ}", **fields)
+
+    assert not SequencePolicy.objects.exists()
+
+
+@pytest.mark.django_db
+def test_full_clean_names_the_value_and_the_accepted_formats():
+    policy = SequencePolicy(name="Bad", date_format="%Y", fiscal_year_start_month=13)
+
+    with pytest.raises(ValidationError) as exc:
+        policy.full_clean()
+
+    assert exc.value.message_dict == {
+        "date_format": [
+            '"%Y" is not a date stamp format. '
+            "Accepted: YYYY, MM-YYYY, MM-DD-YYYY, YYYY-YY (fiscal year)."
+        ],
+        "fiscal_year_start_month": ["Ensure this value is less than or equal to 12."],
+    }
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("%Y", "YYYY"),
+        ("%m-%Y", "MM-YYYY"),
+        ("%m-%d-%Y", "MM-DD-YYYY"),
+        ("yyyy", "YYYY"),
+        ("MM-dd-yyyy", "MM-DD-YYYY"),
+        ("Yyyy-yy", "YYYY-YY"),
+        ("%Y%m", "MM-YYYY"),
+        ("%Y-%m-%d", "MM-DD-YYYY"),
+        ("%y", "YYYY"),
+        ("YYYY", "YYYY"),
+        ("", "YYYY"),  # a constant stamp becomes the year
+    ],
+)
+def test_the_data_migration_maps_strftime_formats_to_reference_formats(old, new):
+    migration = importlib.import_module("invoicing.migrations.0005_sequence_policy_date_stamps")
+
+    assert migration.reference_format(old) == new
 
 
 @pytest.mark.django_db
@@ -65,9 +192,9 @@ def test_value_wider_than_min_width_is_not_truncated():
 
 @pytest.mark.django_db
 def test_other_braces_in_the_pattern_stay_literal():
-    policy = make_policy(pattern="{X}-{DATE}/{SEQ}", date_format="%y", min_width=3)
+    policy = make_policy(pattern="{X}-{DATE}/{SEQ}", date_format="YYYY", min_width=3)
 
-    assert take(policy) == "{X}-26/001"
+    assert take(policy) == "{X}-2026/001"
 
 
 @pytest.mark.django_db

@@ -55,7 +55,7 @@ def policy(world, **fields) -> SequencePolicy:
     fields.setdefault("legal_entity", world.seller)
     fields.setdefault("currency", "USD")
     return SequencePolicy.objects.create(
-        pattern="INV-{DATE}-{SEQ}", date_format="%Y", min_width=6, **fields
+        pattern="INV-{DATE}-{SEQ}", date_format="YYYY", min_width=6, **fields
     )
 
 

@@ -146,7 +146,7 @@ def test_void_numbers_the_credit_memo_when_a_policy_matches(lw):
         name="US credit memos",
         target="credit_memo",
         pattern="CM-{DATE}-{SEQ}",
-        date_format="%Y",
+        date_format="YYYY",
         min_width=5,
         legal_entity=lw.seller,
     )
