@@ -94,3 +94,7 @@ def billed(world):
     order_activate(order_id=world.order.pk)
     world.schedule = world.order.schedules.get()
     return world
+
+
+# The browser harness's fixtures, for every browser test file in tests/web/.
+from tests.support.browser import browser, demo, page  # noqa: E402, F401
