@@ -156,3 +156,38 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     if is_api_path(request.path_info):
         return api_error(400, "bad_request", "The request could not be understood.")
     return defaults.bad_request(request, exception)
+
+
+# --- The last net: whatever else answers an /api/ request with a page --------------------------
+
+_STATUS_CODES = {
+    400: ("bad_request", "The request could not be understood."),
+    403: ("permission_denied", "Permission denied."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "Method not allowed."),
+    413: ("request_too_large", "The request body is too large."),
+    500: ("server_error", SERVER_ERROR_MESSAGE),
+}
+
+
+class ApiErrorShapeMiddleware:
+    """The outermost middleware: an /api/ error answered by anything but the handlers above
+    (Django's debug pages with DEBUG on for an exception raised in a middleware, a refused Host
+    header, a CSRF failure page) becomes the error shape. The page's content is dropped: with
+    DEBUG on it is a traceback, which an API client must never receive."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and is_api_path(request.path_info)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            code, message = _STATUS_CODES.get(
+                response.status_code, ("error", "The request failed.")
+            )
+            return api_error(response.status_code, code, message)
+        return response

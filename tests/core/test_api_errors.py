@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from accounts.api.setup import LegalEntityListCreateApi
+from core.idempotency import IdempotencyMiddleware
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +105,36 @@ def test_pages_outside_the_api_keep_their_html_404(settings, client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_an_error_raised_in_a_middleware_is_json_with_debug_on_too(debug, admin, monkeypatch):
+    """Django answers an exception raised in a middleware with its HTML debug page when DEBUG
+    is on (handler500 is not used): under /api/ it is the error shape, with no traceback."""
+
+    def broken(self, request):
+        raise RuntimeError("a secret detail that must not leak")
+
+    monkeypatch.setattr(IdempotencyMiddleware, "__call__", broken)
+    client = Client(raise_request_exception=False)
+    response = client.get(
+        "/api/v1/accounts/", HTTP_AUTHORIZATION=admin._credentials["HTTP_AUTHORIZATION"]
+    )
+    assert_error(response, 500, "server_error")
+    assert "secret detail" not in response.content.decode()
+    # Outside /api/ Django's page stays.
+    page = client.get("/accounts/")
+    assert page.status_code == 500
+    assert page["Content-Type"].startswith("text/html")
+
+
+def test_a_refused_host_is_json_under_api(debug, admin):
+    response = admin.get("/api/v1/accounts/", HTTP_HOST="evil.example")
+    assert_error(response, 400, "bad_request")
+
+
+def test_a_csrf_failure_of_a_session_client_is_json(debug, django_user_model):
+    user = django_user_model.objects.create_superuser("sess", password="pw-sess-123")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post("/api/v1/legal-entities/", {"name": "X"})
+    assert_error(response, 403)
