@@ -158,16 +158,7 @@ class AccountAdmin(ServiceAdmin):
     """Added through account_create (which creates its default billing profile), changed
     through account_update, deleted through account_delete (refused once billed)."""
 
-    list_display = (
-        "name",
-        "external_id",
-        "currency",
-        "legal_entity",
-        "email",
-        "tax_exempt",
-        "timezone",
-        "created_at",
-    )
+    list_display = ("name", "external_id", "currency", "legal_entity", "email")
     list_filter = ("currency", "legal_entity", "tax_exempt", "bulk_email_opt_out")
     list_select_related = ("legal_entity",)
     search_fields = ("name", "=external_id", "email", "tax_id")
@@ -250,7 +241,6 @@ class BillingProfileAdmin(ServiceAdmin):
         "payment_term",
         "bill_day_of_month",
         "suspension_date",
-        "resumption_date",
     )
     list_filter = ("is_default", "payment_term")
     list_select_related = ("account", "payment_term")

@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from core.addresses import address_lines_of
 from core.models import CurrencyField, TimeStampedModel
 
 
@@ -29,14 +30,10 @@ class Address(TimeStampedModel):
     def __str__(self) -> str:
         return ", ".join(p for p in self.lines() if p) or "(empty address)"
 
-    def lines(self) -> list[str]:
-        city_line = " ".join(p for p in (self.postal_code, self.city) if p)
-        return [
-            self.line1,
-            self.line2,
-            city_line,
-            " ".join(p for p in (self.region, self.country) if p),
-        ]
+    def lines(self, *, home_country: str = "") -> list[str]:
+        """The printed lines in the country's order (core.addresses); the country's name is
+        left out when it is `home_country`."""
+        return list(address_lines_of(self, home_country=home_country))
 
     def as_dict(self) -> dict[str, str]:
         return {f: getattr(self, f) for f in self.FIELDS}

@@ -38,6 +38,7 @@ from core.admin_actions import (
     model_values,
     run_service,
 )
+from core.admin_money import MoneyAdminMixin
 
 
 @admin.register(UnitOfMeasure)
@@ -64,8 +65,6 @@ class ProductAdmin(ServiceAdmin):
         "charge_type",
         "unit",
         "taxable",
-        "tax_code",
-        "is_bundle",
         "billing_treatment",
         "is_active",
     )
@@ -78,28 +77,25 @@ class ProductAdmin(ServiceAdmin):
 # --- orders --------------------------------------------------------------------------------
 
 
-class OrderItemInline(admin.TabularInline):
+def order_item_currency(item: OrderItem) -> str:
+    """An item's prices are in its order's currency, else its account's."""
+    return item.order.currency or item.order.account.currency
+
+
+class OrderItemInline(MoneyAdminMixin, admin.StackedInline):
     """Editable while the order is a draft (written with the order by order_create /
     order_update). Once activated, its items have schedules; a change is a new amendment
-    item made by the order services, so the inline turns read-only."""
+    item made by the order services, so the inline turns read-only. Stacked, four rows per
+    item, so the order's page fits 1440 px."""
 
     model = OrderItem
     fk_name = "order"
+    money_currency = staticmethod(order_item_currency)
     fields = (
-        "line_number",
-        "product",
-        "action",
-        "amends_item",
-        "effective_date",
-        "quantity",
-        "unit_price",
-        "pricing_term",
-        "start_date",
-        "end_date",
-        "billing_frequency",
-        "billing_type",
-        "period_boundary",
-        "bill_day_of_month",
+        ("line_number", "product", "action", "amends_item", "effective_date"),
+        ("quantity", "unit_price", "pricing_term"),
+        ("start_date", "end_date"),
+        ("billing_frequency", "billing_type", "period_boundary", "bill_day_of_month"),
     )
     autocomplete_fields = ("product",)
     raw_id_fields = ("amends_item",)
@@ -135,9 +131,7 @@ class OrderAdmin(ServiceAdmin):
         "status",
         "currency",
         "invoice_group_type",
-        "matching_value",
         "activated_at",
-        "created_at",
     )
     list_filter = ("status", "invoice_group_type", "currency", "legal_entity")
     list_select_related = ("account",)
@@ -199,19 +193,19 @@ class OrderAdmin(ServiceAdmin):
 class OrderItemAdmin(ReadOnlyAdmin):
     """Items are written with their order, on the order's page (order_create, order_update)."""
 
+    money_currency = staticmethod(order_item_currency)
+
     list_display = (
         "__str__",
         "action",
         "quantity",
         "unit_price",
-        "pricing_term",
+        "billing_frequency",
         "start_date",
         "end_date",
-        "billing_frequency",
-        "billing_type",
     )
     list_filter = ("action", "billing_frequency", "billing_type", "pricing_term", "period_boundary")
-    list_select_related = ("order", "product")
+    list_select_related = ("order__account", "product")
     search_fields = ("=order__number", "product__sku", "order__account__name")
     raw_id_fields = ("order", "amends_item", "parent_item")
     readonly_fields = TIMESTAMPS
@@ -244,16 +238,7 @@ class BillingScheduleInline(ReadOnlyInline, admin.TabularInline):
 class BillingScheduleGroupAdmin(ReadOnlyAdmin):
     """Written by order activation only."""
 
-    list_display = (
-        "__str__",
-        "account",
-        "order",
-        "currency",
-        "start_date",
-        "end_date",
-        "cancellation_date",
-        "suspension_date",
-    )
+    list_display = ("__str__", "account", "order", "currency", "start_date", "end_date")
     list_filter = ("currency", "bundle_pricing")
     list_select_related = ("account", "order", "product")
     search_fields = ("id__exact", "account__name", "=order__number", "product__sku")
@@ -269,15 +254,11 @@ class BillingScheduleAdmin(ReadOnlyAdmin):
     list_display = (
         "__str__",
         "account",
-        "product",
-        "category",
+        "product_sku",
         "status",
-        "start_date",
-        "end_date",
         "next_billing_date",
         "period_amount",
         "billed_amount",
-        "currency",
     )
     list_filter = (
         "status",
@@ -298,6 +279,11 @@ class BillingScheduleAdmin(ReadOnlyAdmin):
     )
     date_hierarchy = "next_billing_date"
     autocomplete_fields = ("account", "product")
+
+    @admin.display(description="product", ordering="product__sku")
+    def product_sku(self, schedule: BillingSchedule) -> str:
+        return schedule.product.sku
+
     raw_id_fields = (
         "group",
         "order",
@@ -378,7 +364,6 @@ class UsageSummaryAdmin(ServiceAdmin):
         "id",
         "account",
         "order_item",
-        "schedule",
         "period_start",
         "period_end",
         "quantity",

@@ -17,6 +17,7 @@ urlpatterns = [
     *api_docs,
     # Nothing else is under /api/: a JSON 404 (with DEBUG on too), never an HTML page.
     re_path(r"^api(?:/|$)", api_not_found),
+    path("", include("portal.urls")),  # customers' hosted document pages: /d/<token>/
     path("", include("web.urls")),
 ]
 

@@ -21,7 +21,8 @@ an order's items or a memo's lines, are written by one call.) A refusal on the d
 shown as a message. `run_service` does the same for admin actions.
 
 Records written only by services (`ReadOnlyAdmin`, `ReadOnlyInline`) are shown, never added,
-changed or deleted here.
+changed or deleted here. Every base class shows amounts at their currency's precision with
+the currency (core/admin_money.py).
 """
 
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_protect
 
+from core.admin_money import MoneyAdminMixin
 from core.crud import instance_create, instance_delete, instance_update
 from core.exceptions import DomainError, ValidationError
 
@@ -146,7 +148,7 @@ class DefaultRecordForm(forms.ModelForm):
         return {*super()._get_validation_exclusions(), "is_default"}
 
 
-class ServiceInline:
+class ServiceInline(MoneyAdminMixin):
     """Mixin for inlines: how a row added, changed or deleted on the parent's page is written.
     `fields` are the model fields the row's form changed (all of them for a new row)."""
 
@@ -165,8 +167,9 @@ class ServiceInline:
         instance_delete(obj)
 
 
-class ServiceAdmin(admin.ModelAdmin):
-    """A ModelAdmin whose add, change and delete go through services (see the module doc)."""
+class ServiceAdmin(MoneyAdminMixin, admin.ModelAdmin):
+    """A ModelAdmin whose add, change and delete go through services (see the module doc).
+    Money, prices and quantities are shown for people (core/admin_money.py)."""
 
     # --- the services (override per model) ---------------------------------------------------
 
@@ -301,7 +304,7 @@ class NoBulkDeleteMixin:
         return actions
 
 
-class ReadOnlyInline:
+class ReadOnlyInline(MoneyAdminMixin):
     """An inline that lists rows written by services."""
 
     extra = 0

@@ -130,3 +130,27 @@ def money_display(amount: Number | None, currency: str) -> str:
     places = currency_exponent(currency)
     value = to_decimal(amount).quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
     return f"{value:,.{places}f} {currency}"
+
+
+def _places(value: Decimal) -> int:
+    """How many decimals `value` really has (15.500000 → 1), so showing them rounds nothing."""
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def price_display(value: Number | None, currency: str) -> str:
+    """A unit price for people, without the code: the currency's places, more when the price
+    has them (a yearly price billed monthly), never rounded: '5.00', '8.333333', '1,200'
+    (JPY)."""
+    if value is None:
+        return "—"
+    price = to_decimal(value)
+    return number_display(price, max(currency_exponent(currency), _places(price)))
+
+
+def quantity_display(value: Number | None) -> str:
+    """A quantity for people: its significant places only, '10', '1.5', '1,000.25'."""
+    if value is None:
+        return "—"
+    quantity = to_decimal(value)
+    return number_display(quantity, _places(quantity))

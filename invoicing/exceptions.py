@@ -237,3 +237,26 @@ class LineNotAdjustment(Conflict):
 
 class InvoiceLineNotFound(NotFound):
     code = "invoice_line_not_found"
+
+
+# --- Hosted document links (invoicing/services/hosted_links.py) ---------------------------
+
+
+class HostedLinkUnavailable(Conflict):
+    """The document has no customer link: it is not posted (a draft, a canceled memo)."""
+
+    code = "hosted_link_unavailable"
+
+
+class HostedLinkInvalid(NotFound):
+    """The link's signature is wrong (edited, truncated, another site's) or its document is
+    gone: the page answers 404, as for any address that does not exist."""
+
+    code = "hosted_link_invalid"
+
+
+class HostedLinkExpired(DomainError):
+    """A genuine link older than LEDGERLINE["HOSTED_LINK_MAX_AGE_DAYS"]: 410 Gone."""
+
+    code = "hosted_link_expired"
+    status_code = 410

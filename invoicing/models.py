@@ -19,6 +19,7 @@ from billing.models import (
     UsageSummary,
 )
 from core.models import CurrencyField, MoneyAmountField, PriceField, QuantityField, TimeStampedModel
+from core.money import money_display, plain, price_display, quantity_display
 
 if TYPE_CHECKING:
     from invoicing.tax import TaxResult
@@ -200,7 +201,20 @@ class InvoiceLine(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return line_label(self, self.invoice.currency if self.invoice_id else "")
+
+
+def line_label(line, currency: str) -> str:
+    """A document line for people: 'Line 3: Analytics seats (10 × 5.00)'."""
+    price = price_display(line.unit_price, currency) if currency else plain(line.unit_price)
+    return f"Line {line.sort_order}: {line.name} ({quantity_display(line.quantity)} × {price})"
+
+
+def tax_label(tax, currency: str) -> str:
+    """A tax row for people: 'TX state tax 6.25 %: 3.13 USD' (a flat tax: no rate)."""
+    rate = f" {plain(tax.rate)} %" if tax.rate else ""
+    amount = money_display(tax.amount, currency) if currency else plain(tax.amount)
+    return f"{tax.name}{rate}: {amount}"
 
 
 class InvoiceLineTax(TimeStampedModel):
@@ -219,9 +233,10 @@ class InvoiceLineTax(TimeStampedModel):
 
     class Meta:
         ordering = ["line_id", "id"]
+        verbose_name_plural = "invoice line taxes"
 
     def __str__(self) -> str:
-        return f"{self.name} {self.amount}"
+        return tax_label(self, self.line.invoice.currency if self.line_id else "")
 
 
 class InvoiceAddress(TimeStampedModel):
@@ -240,6 +255,7 @@ class InvoiceAddress(TimeStampedModel):
     country = models.CharField(max_length=2, blank=True)
 
     class Meta:
+        verbose_name_plural = "invoice addresses"
         constraints = [
             models.UniqueConstraint(fields=["invoice", "kind"], name="one_address_per_kind")
         ]
@@ -311,7 +327,10 @@ class BillingPeriodItem(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.schedule} {self.period_start}–{self.period_end}"
+        return (
+            f"{self.schedule} {self.period_start}–{self.period_end}: "
+            f"{money_display(self.amount, self.schedule.currency)}"
+        )
 
 
 class DateStampFormat(models.TextChoices):
@@ -668,6 +687,10 @@ class InvoiceBatchRunKey(TimeStampedModel):
         ordering = ["run_id", "chunk", "id"]
         indexes = [models.Index(fields=["run", "status", "chunk"], name="run_key_claim")]
 
+    def __str__(self) -> str:
+        key = self.key if len(self.key) <= 60 else f"{self.key[:59]}…"
+        return f"Run {self.run_id}, chunk {self.chunk}: {key} ({self.get_status_display().lower()})"
+
 
 # --- Lifecycle: memos, payments, documents, email ----------------------------------------
 
@@ -731,6 +754,9 @@ class CreditMemoLine(TimeStampedModel):
     class Meta:
         ordering = ["credit_memo_id", "sort_order", "id"]
 
+    def __str__(self) -> str:
+        return line_label(self, self.credit_memo.currency if self.credit_memo_id else "")
+
 
 class CreditMemoLineTax(TimeStampedModel):
     line = models.ForeignKey(CreditMemoLine, on_delete=models.CASCADE, related_name="taxes")
@@ -738,6 +764,12 @@ class CreditMemoLineTax(TimeStampedModel):
     code = models.CharField(max_length=50, blank=True)
     rate = models.DecimalField(max_digits=9, decimal_places=4)
     amount = MoneyAmountField()
+
+    class Meta:
+        verbose_name_plural = "credit memo line taxes"
+
+    def __str__(self) -> str:
+        return tax_label(self, self.line.credit_memo.currency if self.line_id else "")
 
 
 class CreditMemoApplication(TimeStampedModel):
@@ -754,6 +786,12 @@ class CreditMemoApplication(TimeStampedModel):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="credit_application_positive")
         ]
+
+    def __str__(self) -> str:
+        return (
+            f"{money_display(self.amount, self.credit_memo.currency)} of {self.credit_memo} "
+            f"applied to {self.invoice} on {self.applied_date}"
+        )
 
 
 class DebitMemo(TimeStampedModel):
@@ -809,6 +847,9 @@ class DebitMemoLine(TimeStampedModel):
     class Meta:
         ordering = ["debit_memo_id", "sort_order", "id"]
 
+    def __str__(self) -> str:
+        return line_label(self, self.debit_memo.currency if self.debit_memo_id else "")
+
 
 class Payment(TimeStampedModel):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
@@ -825,6 +866,12 @@ class Payment(TimeStampedModel):
     class Meta:
         ordering = ["-payment_date", "-id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_positive")]
+
+    def __str__(self) -> str:
+        return (
+            f"Payment of {money_display(self.amount, self.currency)} on {self.invoice} "
+            f"({self.payment_date})"
+        )
 
 
 class InvoiceDocument(TimeStampedModel):
@@ -849,6 +896,9 @@ class InvoiceDocument(TimeStampedModel):
         constraints = [
             models.UniqueConstraint(fields=["invoice", "version"], name="one_document_version")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} PDF v{self.version} ({self.get_status_display().lower()})"
 
 
 class EmailTemplate(TimeStampedModel):
@@ -911,3 +961,6 @@ class InvoiceEmail(TimeStampedModel):
 
     class Meta:
         ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Email of {self.invoice} to {self.to or '(no recipient)'} ({self.status})"

@@ -23,6 +23,7 @@ from django.db.models.functions import TruncMonth
 from accounts.models import Account
 from accounts.selectors import account_search_q
 from billing.models import BillingSchedule, Order
+from core.exceptions import DomainError
 from invoicing.models import (
     BillingPeriodItem,
     CreditMemo,
@@ -32,14 +33,28 @@ from invoicing.models import (
     Invoice,
     InvoiceAddress,
     InvoiceBatchRun,
+    InvoiceBatchRunKey,
     InvoiceDocument,
     InvoiceEmail,
     InvoiceLine,
     InvoiceScheduler,
     InvoiceStatus,
     Payment,
+    SequencePolicy,
 )
-from invoicing.services.schedulers import scheduler_next_run_at
+from invoicing.services.numbering import sequence_policy_select
+from invoicing.services.recovery import batch_run_stuck_invoices, batch_run_stuck_schedules
+from invoicing.services.runs import (
+    batch_run_drafts,
+    batch_run_invoice_ids,
+    batch_run_posted,
+    schedules_matching,
+)
+from invoicing.services.schedulers import (
+    scheduler_dates,
+    scheduler_local_date,
+    scheduler_next_run_at,
+)
 
 # --- invoices ---------------------------------------------------------------------------------
 
@@ -109,7 +124,28 @@ def invoice_list_for_order(*, order: Order) -> QuerySet[Invoice]:
 
 
 def invoice_list_for_run(*, run: InvoiceBatchRun) -> QuerySet[Invoice]:
-    return Invoice.objects.filter(batch_run=run).select_related("account").order_by("id")
+    """The invoices a run dealt with: a generation run's invoices; the invoices a
+    draft-to-posted sub-run posted (or failed to post: still draft); those an email sub-run
+    went through; those a recovery canceled or could not repair."""
+    Kind = InvoiceBatchRun.Kind
+    if run.kind == Kind.DRAFT_TO_POSTED:
+        qs = Invoice.objects.filter(pk__in=batch_run_invoice_ids(run_id=run.pk))
+    elif run.kind == Kind.EMAIL:
+        qs = Invoice.objects.filter(
+            pk__in=InvoiceEmail.objects.filter(batch_run=run).values("invoice_id")
+        )
+    elif run.kind == Kind.RECOVERY:
+        summary = run.summary or {}
+        ids = [*summary.get("invoices_canceled", []), *summary.get("invoices_unrecovered", [])]
+        qs = Invoice.objects.filter(pk__in=ids)
+    else:
+        qs = Invoice.objects.filter(batch_run=run)
+    return qs.select_related("account").order_by("id")
+
+
+def invoice_email_list_for_run(*, run: InvoiceBatchRun) -> QuerySet[InvoiceEmail]:
+    """The emails an email sub-run sent, skipped or failed, with their invoice."""
+    return InvoiceEmail.objects.filter(batch_run=run).select_related("invoice").order_by("id")
 
 
 def invoice_get(*, invoice_id: int) -> Invoice:
@@ -177,6 +213,52 @@ def invoice_void_reach(*, invoice: Invoice) -> VoidReach:
     )
 
 
+@dataclass(frozen=True)
+class PostReach:
+    """What posting a draft invoice does: its total (tax estimated; posting computes the
+    actual tax) and the sequence policy that will number it, or why none can."""
+
+    total: Decimal
+    currency: str
+    policy: SequencePolicy | None
+    refusal: str  # the numbering's own error when no single policy matches
+
+
+def invoice_post_reach(*, invoice: Invoice, posted_date: dt.date) -> PostReach:
+    """The policy is chosen as posting chooses it (sequence_policy_select on the posting
+    date); its number is only taken at posting, under the policy's lock."""
+    policy, refusal = None, ""
+    try:
+        policy = sequence_policy_select(
+            target=SequencePolicy.Target.INVOICE,
+            legal_entity_id=invoice.legal_entity_id,
+            currency=invoice.currency,
+            on_date=posted_date,
+        )
+    except DomainError as exc:
+        refusal = exc.message
+    return PostReach(total=invoice.total, currency=invoice.currency, policy=policy, refusal=refusal)
+
+
+@dataclass(frozen=True)
+class DraftDeleteReach:
+    """What deleting a draft releases: its billed periods, over how many schedules, and the
+    debit memos merged into it (due again)."""
+
+    period_count: int
+    schedule_count: int
+    debit_memo_count: int
+
+
+def invoice_draft_delete_reach(*, invoice: Invoice) -> DraftDeleteReach:
+    items = invoice.period_items.all()
+    return DraftDeleteReach(
+        period_count=items.count(),
+        schedule_count=items.values("schedule_id").distinct().count(),
+        debit_memo_count=invoice.debit_memos.count(),
+    )
+
+
 # --- memos ------------------------------------------------------------------------------------
 
 
@@ -228,14 +310,21 @@ def billing_period_item_list_for_schedule(
 
 
 def batch_run_list(*, status: str = "", kind: str = "") -> QuerySet[InvoiceBatchRun]:
-    """Runs with their scheduler, newest first: top-level runs, or the runs of one `kind`
-    (sub-runs included)."""
+    """Runs with their scheduler, newest first. Unfiltered: the top-level runs, each with its
+    follow-up runs (`sub_runs`, oldest first: draft to posted, email, recovery) prefetched.
+    Filtered by status or kind: every run that matches, follow-up runs included."""
     qs = InvoiceBatchRun.objects.select_related("scheduler").order_by("-id")
-    if status:
-        qs = qs.filter(status=status)
-    if kind:
-        return qs.filter(kind=kind)
-    return qs.filter(parent_run__isnull=True)
+    if status or kind:
+        if status:
+            qs = qs.filter(status=status)
+        if kind:
+            qs = qs.filter(kind=kind)
+        return qs
+    return qs.filter(parent_run__isnull=True).prefetch_related(
+        Prefetch(
+            "sub_runs", queryset=InvoiceBatchRun.objects.select_related("scheduler").order_by("id")
+        )
+    )
 
 
 def batch_run_list_with_sub_runs() -> QuerySet[InvoiceBatchRun]:
@@ -254,6 +343,99 @@ def batch_run_list_for_scheduler(*, scheduler: InvoiceScheduler) -> QuerySet[Inv
 
 def batch_run_get(*, run_id: int) -> InvoiceBatchRun:
     return InvoiceBatchRun.objects.select_related("scheduler", "parent_run").get(pk=run_id)
+
+
+@dataclass(frozen=True)
+class RunPostReach:
+    """What a run's draft-to-posted would post: its drafts, and their totals per currency."""
+
+    count: int
+    totals: list[tuple[str, Decimal]]
+
+
+def batch_run_post_reach(*, run: InvoiceBatchRun) -> RunPostReach:
+    drafts = batch_run_drafts(run_id=run.pk)
+    return RunPostReach(count=drafts.count(), totals=_totals_by_currency(drafts))
+
+
+@dataclass(frozen=True)
+class RunEmailReach:
+    """What a run's email sub-run would do with its posted invoices: send, skip (accounts
+    opted out of bulk email), leave (already emailed)."""
+
+    posted: int
+    to_send: int
+    opted_out: int
+    already_sent: int
+    to_send_totals: list[tuple[str, Decimal]]
+
+
+def batch_run_email_reach(*, run: InvoiceBatchRun) -> RunEmailReach:
+    posted = batch_run_posted(run_id=run.pk)
+    already = Q(email_status=Invoice.EmailStatus.SENT)
+    opted_out = Q(account__bulk_email_opt_out=True)
+    counts = posted.aggregate(
+        posted=Count("id"),
+        already_sent=Count("id", filter=already),
+        opted_out=Count("id", filter=opted_out & ~already),
+    )
+    to_send = posted.exclude(already).exclude(opted_out)
+    return RunEmailReach(
+        posted=counts["posted"],
+        to_send=counts["posted"] - counts["already_sent"] - counts["opted_out"],
+        opted_out=counts["opted_out"],
+        already_sent=counts["already_sent"],
+        to_send_totals=_totals_by_currency(to_send),
+    )
+
+
+@dataclass(frozen=True)
+class RunRecoverReach:
+    """What recovering a run would do as things stand: its keys no worker finished (and
+    their schedules), its invoices stuck in progress, its schedules left processing or in
+    error."""
+
+    pending_keys: int
+    pending_schedules: int
+    stuck_invoices: int
+    stuck_schedules: int
+
+
+def batch_run_recover_reach(*, run: InvoiceBatchRun) -> RunRecoverReach:
+    pending = run.keys.filter(status=InvoiceBatchRunKey.Status.PENDING)
+    return RunRecoverReach(
+        pending_keys=pending.count(),
+        pending_schedules=sum(len(ids) for ids in pending.values_list("schedule_ids", flat=True)),
+        stuck_invoices=batch_run_stuck_invoices(run_id=run.pk).count(),
+        stuck_schedules=batch_run_stuck_schedules(run_id=run.pk).count(),
+    )
+
+
+@dataclass(frozen=True)
+class RunNowReach:
+    """What "Run now" would start: the run's dates (today in the scheduler's time zone) and
+    how many schedules are due by its target date and match its filters."""
+
+    run_date: dt.date
+    target_date: dt.date
+    invoice_date: dt.date
+    schedule_count: int
+
+
+def scheduler_run_now_reach(*, scheduler: InvoiceScheduler) -> RunNowReach:
+    dates = scheduler_dates(scheduler, run_date=scheduler_local_date(scheduler))
+    matching = schedules_matching(target_date=dates.target_date, filters=scheduler.filters)
+    return RunNowReach(
+        run_date=dates.run_date,
+        target_date=dates.target_date,
+        invoice_date=dates.invoice_date,
+        schedule_count=matching.count(),
+    )
+
+
+def _totals_by_currency(invoices: QuerySet[Invoice]) -> list[tuple[str, Decimal]]:
+    rows = invoices.order_by().values("currency").annotate(total=Sum("total")).order_by("currency")
+    return [(r["currency"], r["total"] or Decimal(0)) for r in rows]
 
 
 def scheduler_list() -> QuerySet[InvoiceScheduler]:
@@ -288,7 +470,9 @@ def error_log_list(
     q: str = "",
 ) -> QuerySet[ErrorLog]:
     """Errors, last updated first; `state` is open, resolved or anything else for both."""
-    qs = ErrorLog.objects.select_related("primary_type", "related_type", "batch_run")
+    qs = ErrorLog.objects.select_related(
+        "primary_type", "related_type", "batch_run"
+    ).prefetch_related("primary", "related")  # their current labels (an invoice's number)
     if category:
         qs = qs.filter(category=category)
     if state == "open":
@@ -324,6 +508,7 @@ def error_log_list_for_records(*, records: list[Model]) -> QuerySet[ErrorLog]:
             primary_type=ct, primary_id__in=[r.pk for r in records], is_resolved=False
         )
         .select_related("primary_type", "related_type")
+        .prefetch_related("primary", "related")
         .order_by("-updated_at", "-id")
     )
 
@@ -349,6 +534,7 @@ def error_log_list_for_account(*, account: Account) -> QuerySet[ErrorLog]:
             )
         )
         .select_related("primary_type", "related_type")
+        .prefetch_related("primary", "related")
         .order_by("-updated_at", "-id")
     )
 
@@ -357,6 +543,7 @@ def error_log_list_for_run(*, run: InvoiceBatchRun) -> QuerySet[ErrorLog]:
     return (
         ErrorLog.objects.filter(batch_run=run)
         .select_related("primary_type", "related_type")
+        .prefetch_related("primary", "related")
         .order_by("-updated_at", "-id")
     )
 
@@ -377,8 +564,11 @@ class Dashboard:
     today: dt.date
     month_start: dt.date
     month_end: dt.date
-    invoices_this_month: int
-    posted_this_month: list[tuple[str, Decimal]]  # (currency, total)
+    # This month: invoices dated (invoice date) in the month of `today`, by status now.
+    posted_this_month: int
+    posted_amounts_this_month: list[tuple[str, Decimal]]  # (currency, total)
+    drafts_this_month: int
+    voided_this_month: int
     drafts: int
     draft_amounts: list[tuple[str, Decimal]]
     runs_completed: int
@@ -401,17 +591,20 @@ RUN_WINDOW_DAYS = 30
 
 
 def dashboard_get(*, today: dt.date) -> Dashboard:
-    """The dashboard's figures as of `today` (the runs: the last 30 days)."""
+    """The dashboard's figures as of `today` (the caller's date in the site's time zone).
+    This month: the invoices whose invoice date falls in today's month, counted by their
+    status now (posted, with totals per currency; draft; voided). The runs: the last 30
+    days."""
     month_start = _month_start(today)
     next_month = _month_start(today, back=-1)
     this_month = Invoice.objects.filter(invoice_date__gte=month_start, invoice_date__lt=next_month)
-    counted = this_month.exclude(status__in=[InvoiceStatus.CANCELED, InvoiceStatus.ERROR])
-    posted = (
-        this_month.filter(status=InvoiceStatus.POSTED)
-        .values("currency")
-        .annotate(total=Sum("total"))
-        .order_by("currency")
+    by_status_this_month = dict(
+        this_month.order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
     )
+    posted = _totals_by_currency(this_month.filter(status=InvoiceStatus.POSTED))
     drafts = Invoice.objects.filter(status=InvoiceStatus.DRAFT)
     draft_amounts = drafts.values("currency").annotate(total=Sum("total")).order_by("currency")
     since = today - dt.timedelta(days=RUN_WINDOW_DAYS)
@@ -433,8 +626,10 @@ def dashboard_get(*, today: dt.date) -> Dashboard:
         today=today,
         month_start=month_start,
         month_end=next_month - dt.timedelta(days=1),
-        invoices_this_month=counted.count(),
-        posted_this_month=[(r["currency"], r["total"]) for r in posted],
+        posted_this_month=by_status_this_month.get(InvoiceStatus.POSTED, 0),
+        posted_amounts_this_month=posted,
+        drafts_this_month=by_status_this_month.get(InvoiceStatus.DRAFT, 0),
+        voided_this_month=by_status_this_month.get(InvoiceStatus.VOIDED, 0),
         drafts=drafts.count(),
         draft_amounts=[(r["currency"], r["total"]) for r in draft_amounts],
         runs_completed=by_status.get(S.COMPLETED, 0),

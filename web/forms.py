@@ -3,27 +3,71 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import LegalEntity
 from billing.choices import ChargeType, ScheduleStatus
-from core.money import money_str
+from core.money import currency_exponent, minor_unit, money_display, money_str
 from invoicing.models import ErrorLog, InvoiceBatchRun, InvoiceScheduler, InvoiceStatus
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class DateField(forms.DateField):
+    """A date field whose error names the value it could not read (a date input shows an
+    unreadable value as empty, so the message must say what was given)."""
+
+    widget = DATE
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError as exc:
+            raise ValidationError(
+                "“%(value)s” is not a date: use YYYY-MM-DD, e.g. 2026-03-31.",
+                code="invalid",
+                params={"value": str(value).strip()[:40]},
+            ) from exc
 
 
 def _blank(choices) -> list[tuple[str, str]]:
     return [("", "Any"), *choices]
 
 
+class FilterForm(forms.Form):
+    """A list page's filters, bound to the query string. A parameter that is not one of its
+    filters is an error like a bad value: the list then shows the errors, never a list that
+    silently ignored part of what was asked."""
+
+    OTHER_PARAMETERS = frozenset({"page"})
+
+    def clean(self):
+        cleaned = super().clean()
+        unknown = sorted(
+            key
+            for key in (self.data or {})
+            if key not in self.fields and key not in self.OTHER_PARAMETERS
+        )
+        if unknown:
+            known = ", ".join(f"{field.label} ({name})" for name, field in self.fields.items())
+            raise ValidationError(
+                "Unknown filter%(s)s %(names)s: this list filters by %(known)s.",
+                code="unknown_filter",
+                params={
+                    "s": "s" if len(unknown) > 1 else "",
+                    "names": ", ".join(f"“{key}”" for key in unknown),
+                    "known": known,
+                },
+            )
+        return cleaned
+
+
 class GenerateForm(forms.Form):
     """Target date, invoice date and draft or posted: what invoices_generate needs."""
 
-    target_date = forms.DateField(
-        widget=DATE, help_text="Bill every period due on or before this date."
-    )
-    invoice_date = forms.DateField(widget=DATE, required=False, help_text="Empty: the target date.")
+    target_date = DateField(help_text="Bill every period due on or before this date.")
+    invoice_date = DateField(required=False, help_text="Empty: the target date.")
     action = forms.ChoiceField(
         label="Create",
         choices=[("draft", "Draft invoices"), ("posted", "Posted invoices (numbered)")],
@@ -33,48 +77,50 @@ class GenerateForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        today = timezone.localdate()
-        self.fields["target_date"].initial = today
-        self.fields["invoice_date"].initial = today
+        # The invoice date stays empty: its help says what empty means.
+        self.fields["target_date"].initial = timezone.localdate()
 
 
 class PreviewForm(forms.Form):
     periods = forms.IntegerField(min_value=1, max_value=24, initial=2, label="Periods")
-    preview_date = forms.DateField(
-        widget=DATE, required=False, label="Invoice date", help_text="Empty: today."
+    preview_date = DateField(required=False, label="Invoice date", help_text="Empty: today.")
+
+
+class AccountSearchForm(FilterForm):
+    q = forms.CharField(
+        required=False,
+        label="Search",
+        help_text="Name, external id or email.",
+        widget=forms.TextInput(attrs={"type": "search"}),
     )
 
 
-class AccountSearchForm(forms.Form):
-    q = forms.CharField(required=False, label="Search", help_text="Name, external id or email.")
-
-
-class OrderFilterForm(forms.Form):
+class OrderFilterForm(FilterForm):
     q = forms.CharField(required=False, label="Search", help_text="Number, description, account.")
     status = forms.ChoiceField(
         required=False, choices=_blank([("draft", "Draft"), ("activated", "Activated")])
     )
 
 
-class ScheduleFilterForm(forms.Form):
+class ScheduleFilterForm(FilterForm):
     status = forms.ChoiceField(required=False, choices=_blank(ScheduleStatus.choices))
     account = forms.CharField(required=False, help_text="Id, external id or part of the name.")
-    next_from = forms.DateField(required=False, widget=DATE, label="Next billing from")
-    next_to = forms.DateField(required=False, widget=DATE, label="Next billing to")
+    next_from = DateField(required=False, label="Next billing from")
+    next_to = DateField(required=False, label="Next billing to")
     charge_type = forms.ChoiceField(required=False, choices=_blank(ChargeType.choices))
 
 
-class InvoiceFilterForm(forms.Form):
+class InvoiceFilterForm(FilterForm):
     number = forms.CharField(required=False, label="Number")
     status = forms.ChoiceField(required=False, choices=_blank(InvoiceStatus.choices))
     account = forms.CharField(required=False, help_text="Id, external id or part of the name.")
-    date_from = forms.DateField(required=False, widget=DATE, label="Invoice date from")
-    date_to = forms.DateField(required=False, widget=DATE, label="Invoice date to")
+    date_from = DateField(required=False, label="Invoice date from")
+    date_to = DateField(required=False, label="Invoice date to")
     run = forms.IntegerField(required=False, min_value=1, label="Batch run")
     currency = forms.CharField(required=False, max_length=3)
 
 
-class ErrorFilterForm(forms.Form):
+class ErrorFilterForm(FilterForm):
     state = forms.ChoiceField(
         required=False,
         choices=[("open", "Open"), ("resolved", "Resolved"), ("all", "All")],
@@ -86,7 +132,7 @@ class ErrorFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Message contains")
 
 
-class RunFilterForm(forms.Form):
+class RunFilterForm(FilterForm):
     status = forms.ChoiceField(required=False, choices=_blank(InvoiceBatchRun.Status.choices))
     kind = forms.ChoiceField(required=False, choices=_blank(InvoiceBatchRun.Kind.choices))
 
@@ -100,8 +146,8 @@ class VoidForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
-    amount = forms.DecimalField(max_digits=19, decimal_places=4, min_value=0)
-    payment_date = forms.DateField(widget=DATE)
+    amount = forms.DecimalField(max_digits=19, decimal_places=4)  # set per currency below
+    payment_date = DateField()
     saved_payment_method = forms.TypedChoiceField(
         required=False, coerce=int, empty_value=None, label="Payment method"
     )
@@ -109,8 +155,27 @@ class PaymentForm(forms.Form):
 
     def __init__(self, *args, invoice, **kwargs):
         super().__init__(*args, **kwargs)
+        currency = invoice.currency
+        smallest = minor_unit(currency)
+        # min and step (and the browser's check) come from the field: more than zero, in the
+        # currency's minor unit. The open balance is the browser's max; the payment service
+        # remains the judge of it (its message names the balance).
+        self.fields["amount"] = forms.DecimalField(
+            max_digits=19,
+            decimal_places=currency_exponent(currency),
+            min_value=smallest,
+            initial=money_str(invoice.balance, currency),
+            help_text=f"In {currency}; at most the open balance.",
+            error_messages={
+                "min_value": f"A payment is more than zero: at least "
+                f"{money_display(smallest, currency)}.",
+                "max_decimal_places": f"{currency} has {currency_exponent(currency)} decimal "
+                "places.",
+            },
+        )
+        if invoice.balance >= smallest:
+            self.fields["amount"].widget.attrs["max"] = money_str(invoice.balance, currency)
         self.fields["payment_date"].initial = timezone.localdate()
-        self.fields["amount"].initial = money_str(invoice.balance, invoice.currency)
         self.fields["saved_payment_method"].choices = [("", "—")] + [
             (m.pk, m.masked_label) for m in invoice.account.payment_methods.all()
         ]
@@ -126,10 +191,8 @@ class EmailForm(forms.Form):
 
 
 class DraftEditForm(forms.Form):
-    invoice_date = forms.DateField(widget=DATE)
-    due_date = forms.DateField(
-        widget=DATE, required=False, help_text="Empty: from the payment term."
-    )
+    invoice_date = DateField()
+    due_date = DateField(required=False, help_text="Empty: from the payment term.")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     bill_to = forms.TypedChoiceField(
         required=False, coerce=int, empty_value=None, label="Bill-to contact"
@@ -160,12 +223,23 @@ class AdjustmentForm(forms.Form):
     description = forms.CharField(required=False, max_length=500)
     taxable = forms.BooleanField(required=False, initial=True)
 
+    def __init__(self, *args, **kwargs):
+        # Its own ids: it shares the draft page (and field names) with DraftEditForm.
+        kwargs.setdefault("auto_id", "id_adjustment_%s")
+        super().__init__(*args, **kwargs)
+
+    def clean_quantity(self):
+        quantity = self.cleaned_data["quantity"]
+        if quantity == 0:
+            raise ValidationError("The quantity must be a non-zero number.", code="zero")
+        return quantity
+
 
 class StartRunForm(forms.Form):
     """An ad hoc batch run: the scheduler's run settings without the timing."""
 
-    target_date = forms.DateField(widget=DATE)
-    invoice_date = forms.DateField(widget=DATE, required=False, help_text="Empty: target date.")
+    target_date = DateField()
+    invoice_date = DateField(required=False, help_text="Empty: the target date.")
     invoice_status = forms.ChoiceField(
         label="Create", choices=[("draft", "Draft invoices"), ("posted", "Posted invoices")]
     )
@@ -180,9 +254,8 @@ class StartRunForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        today = timezone.localdate()
-        self.fields["target_date"].initial = today
-        self.fields["invoice_date"].initial = today
+        # The invoice date stays empty: its help says what empty means.
+        self.fields["target_date"].initial = timezone.localdate()
 
     def filters(self) -> dict:
         return filters_from(self.cleaned_data)
@@ -240,6 +313,12 @@ class SchedulerForm(forms.ModelForm):
             "invoice_date_from_run_date",
             "billing_period_count",
         ]
+        field_classes = {
+            "start_date": DateField,
+            "end_date": DateField,
+            "target_date": DateField,
+            "invoice_date": DateField,
+        }
         widgets = {
             "start_date": DATE,
             "end_date": DATE,

@@ -1,6 +1,16 @@
 from django.urls import path, re_path
 
-from web.views import accounts, dashboard, errors, invoices, orders, runs, schedulers, schedules
+from web.views import (
+    accounts,
+    dashboard,
+    documents,
+    errors,
+    invoices,
+    orders,
+    runs,
+    schedulers,
+    schedules,
+)
 
 app_name = "web"
 
@@ -47,6 +57,11 @@ urlpatterns = [
         name="invoice_adjustment_remove",
     ),
     path("invoices/<int:pk>/delete", invoices.DraftDeleteView.as_view(), name="invoice_delete"),
+    # memo documents
+    path(
+        "credit-memos/<int:pk>/pdf", documents.CreditMemoPdfView.as_view(), name="credit_memo_pdf"
+    ),
+    path("debit-memos/<int:pk>/pdf", documents.DebitMemoPdfView.as_view(), name="debit_memo_pdf"),
     # batch runs
     path("runs/", runs.RunListView.as_view(), name="run_list"),
     path("runs/start", runs.RunStartView.as_view(), name="run_start"),

@@ -187,6 +187,14 @@ LEDGERLINE = {
     # System defaults, used when neither the order, its profile nor the account says.
     "DEFAULT_CURRENCY": env("LEDGERLINE_DEFAULT_CURRENCY", default="USD"),
     "SITE_URL": env("LEDGERLINE_SITE_URL", default="http://127.0.0.1:8000"),
+    # Customer links to hosted document pages (portal/, invoicing/services/hosted_links.py):
+    # the public address they start with (emails, the API, the staff UI give absolute links;
+    # default: the site's own) and how many days a link opens the page after it was made.
+    "PUBLIC_BASE_URL": env(
+        "LEDGERLINE_PUBLIC_BASE_URL",
+        default=env("LEDGERLINE_SITE_URL", default="http://127.0.0.1:8000"),
+    ),
+    "HOSTED_LINK_MAX_AGE_DAYS": env.int("LEDGERLINE_HOSTED_LINK_MAX_AGE_DAYS", default=90),
     # Render each invoice's PDF (a Celery task) when it is posted.
     "RENDER_PDF_ON_POST": env.bool("LEDGERLINE_RENDER_PDF_ON_POST", default=True),
 }

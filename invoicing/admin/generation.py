@@ -101,6 +101,7 @@ class OrderWithInvoicingAdmin(OrderAdmin):
 class SchedulePeriodItemInline(ReadOnlyInline, admin.TabularInline):
     model = BillingPeriodItem
     fk_name = "schedule"
+    money_currency = "schedule.currency"
     fields = (
         "period_start",
         "period_end",

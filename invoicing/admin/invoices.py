@@ -45,6 +45,7 @@ from invoicing.models import (
     InvoiceLine,
     InvoiceLineTax,
     InvoiceStatus,
+    Payment,
 )
 from invoicing.services.documents import invoice_document_render
 from invoicing.services.drafts import (
@@ -66,6 +67,13 @@ from invoicing.services.void import invoice_void
 # What invoice_update changes on a draft; everything else on a draft is the services'.
 HEADER_FIELDS = ("invoice_date", "description", "bill_to")
 ADDRESS_FIELDS = ("name", "line1", "line2", "postal_code", "city", "region", "country")
+
+
+def period_label(row) -> str:
+    """'2026-11-01 – 2026-11-30', or '—' for a row without a period."""
+    if row.period_start is None and row.period_end is None:
+        return "—"
+    return f"{row.period_start or '…'} – {row.period_end or '…'}"
 
 
 def invoice_is_editable(invoice: Invoice | None) -> bool:
@@ -149,33 +157,20 @@ class InvoiceLineInline(ServiceInline, admin.TabularInline):
 
     model = InvoiceLine
     fk_name = "invoice"
+    money_currency = "invoice.currency"
+    # The product, type and schedule are on the line's own page (its change link).
     fields = (
         "sort_order",
-        "type",
         "name",
         "description",
-        "product",
-        "period_start",
-        "period_end",
+        "period",
         "quantity",
         "unit_price",
         "amount",
         "tax_amount",
         "taxes",
-        "billing_schedule",
     )
-    readonly_fields = (
-        "type",
-        "product",
-        "period_start",
-        "period_end",
-        "quantity",
-        "unit_price",
-        "amount",
-        "tax_amount",
-        "taxes",
-        "billing_schedule",
-    )
+    readonly_fields = ("period", "quantity", "unit_price", "amount", "tax_amount", "taxes")
     extra = 0
     can_delete = False
     show_change_link = True
@@ -188,9 +183,13 @@ class InvoiceLineInline(ServiceInline, admin.TabularInline):
             .prefetch_related("taxes")
         )
 
+    @admin.display(description="period")
+    def period(self, line: InvoiceLine) -> str:
+        return period_label(line)
+
     @admin.display(description="taxes")
     def taxes(self, line: InvoiceLine) -> str:
-        return "; ".join(f"{t.name} {t.rate}%: {t.amount}" for t in line.taxes.all()) or "—"
+        return "; ".join(str(tax) for tax in line.taxes.all()) or "—"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -205,9 +204,12 @@ class InvoiceLineInline(ServiceInline, admin.TabularInline):
         return invoice_line_relabel(invoice_id=parent.pk, line_id=obj.pk, **fields)
 
 
-class InvoiceAddressInline(ServiceInline, admin.TabularInline):
+class InvoiceAddressInline(ServiceInline, admin.StackedInline):
+    """Stacked (three rows an address) so a draft's page fits 1440 px."""
+
     model = InvoiceAddress
-    fields = ("kind", *ADDRESS_FIELDS)
+    fields = (("kind", "name"), ("line1", "line2"), ("postal_code", "city", "region", "country"))
+    verbose_name_plural = "addresses"
     extra = 0
     max_num = len(InvoiceAddress.Kind)
 
@@ -248,12 +250,28 @@ class InvoicePeriodItemInline(ReadOnlyInline, admin.TabularInline):
 
     model = BillingPeriodItem
     fk_name = "invoice"
-    fields = ("schedule", "period_start", "period_end", "quantity", "amount", "invoice_status")
+    money_currency = "schedule.currency"
+    fields = ("schedule", "period", "quantity", "amount", "invoice_status")
     readonly_fields = fields
     verbose_name_plural = "billed periods"
 
+    @admin.display(description="period", ordering="period_start")
+    def period(self, item: BillingPeriodItem) -> str:
+        return period_label(item)
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("schedule")
+
+
+class InvoicePaymentInline(ReadOnlyInline, admin.TabularInline):
+    """The payments recorded on this invoice (the "Record a payment" action adds one)."""
+
+    model = Payment
+    fields = ("payment_date", "amount", "saved_payment_method", "reference", "recorded_by")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("invoice", "saved_payment_method")
 
 
 # --- invoices ----------------------------------------------------------------------------
@@ -261,17 +279,16 @@ class InvoicePeriodItemInline(ReadOnlyInline, admin.TabularInline):
 
 @admin.register(Invoice)
 class InvoiceAdmin(NoBulkDeleteMixin, ServiceAdmin):
+    # Fits 1440 px beside the filters: the currency is in the amounts; email status is a filter.
     list_display = (
         "__str__",
         "account",
         "status",
         "invoice_date",
         "due_date",
-        "currency",
         "total",
         "balance",
         "settlement_status",
-        "email_status",
     )
     list_filter = (
         "status",
@@ -370,7 +387,12 @@ class InvoiceAdmin(NoBulkDeleteMixin, ServiceAdmin):
             },
         ),
     )
-    inlines = (InvoiceLineInline, InvoiceAddressInline, InvoicePeriodItemInline)
+    inlines = (
+        InvoiceLineInline,
+        InvoiceAddressInline,
+        InvoicePeriodItemInline,
+        InvoicePaymentInline,
+    )
     actions = (
         "post_invoices",
         "void_invoices",
@@ -628,6 +650,7 @@ class InvoiceLineTaxInline(ReadOnlyInline, admin.TabularInline):
     """Computed by the tax engine."""
 
     model = InvoiceLineTax
+    money_currency = "line.invoice.currency"
     fields = ("name", "code", "rate", "kind", "taxable_amount", "amount", "status")
     readonly_fields = fields
     show_change_link = False
@@ -669,15 +692,13 @@ class InvoiceLineAdmin(InvoiceChildAdmin):
     """A line added here is a manual adjustment of a draft (amount = quantity × unit price;
     a negative unit price is a credit), and the draft's tax and totals follow."""
 
+    money_currency = "invoice.currency"
+
     list_display = (
-        "name",
+        "__str__",
         "invoice",
-        "type",
         "product",
-        "period_start",
-        "period_end",
-        "quantity",
-        "unit_price",
+        "period",
         "amount",
         "tax_amount",
     )
@@ -693,6 +714,10 @@ class InvoiceLineAdmin(InvoiceChildAdmin):
         "schedule_group",
     )
     inlines = (InvoiceLineTaxInline,)
+
+    @admin.display(description="period", ordering="period_start")
+    def period(self, line: InvoiceLine) -> str:
+        return period_label(line)
 
     def get_fields(self, request, obj=None):
         return ("invoice", *ADJUSTMENT_FIELDS) if obj is None else LINE_FIELDS
@@ -743,7 +768,9 @@ class InvoiceLineAdmin(InvoiceChildAdmin):
 class InvoiceLineTaxAdmin(ReadOnlyAdmin):
     """Computed by the tax engine (estimated on drafts, final at posting)."""
 
-    list_display = ("name", "line", "invoice", "rate", "kind", "taxable_amount", "amount", "status")
+    money_currency = "line.invoice.currency"
+
+    list_display = ("name", "line", "invoice", "rate", "taxable_amount", "amount", "status")
     list_filter = ("status", "kind")
     list_select_related = ("line__invoice",)
     search_fields = ("name", "code", "=line__invoice__number")
@@ -786,22 +813,19 @@ class BillingPeriodItemAdmin(ReadOnlyAdmin):
     """Written by the period engine with the invoice that bills it; released by deleting or
     voiding that invoice."""
 
-    list_display = (
-        "__str__",
-        "schedule",
-        "period_start",
-        "period_end",
-        "quantity",
-        "amount",
-        "invoice_status",
-        "invoice",
-    )
+    money_currency = "schedule.currency"
+
+    list_display = ("schedule", "period", "quantity", "amount", "invoice_status", "invoice")
     list_filter = ("invoice_status",)
     list_select_related = ("schedule", "invoice")
     search_fields = ("schedule__id__exact", "=invoice__number", "schedule__account__name")
     date_hierarchy = "period_start"
     raw_id_fields = ("schedule", "group", "usage_summary", "invoice", "invoice_line")
     readonly_fields = TIMESTAMPS
+
+    @admin.display(description="period", ordering="period_start")
+    def period(self, item: BillingPeriodItem) -> str:
+        return period_label(item)
 
 
 @admin.register(InvoiceDocument)

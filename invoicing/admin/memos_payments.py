@@ -12,6 +12,10 @@ credit applications are written by the services only; lines are edited on their 
 """
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from core.admin_actions import (
     TIMESTAMPS,
@@ -22,6 +26,7 @@ from core.admin_actions import (
     kept_rows,
     run_service,
 )
+from core.admin_money import MoneyAdminMixin
 from invoicing.models import (
     CreditMemo,
     CreditMemoApplication,
@@ -30,6 +35,12 @@ from invoicing.models import (
     DebitMemo,
     DebitMemoLine,
     Payment,
+)
+from invoicing.pdf import (
+    credit_memo_pdf_filename,
+    debit_memo_pdf_filename,
+    render_credit_memo_pdf,
+    render_debit_memo_pdf,
 )
 from invoicing.services.memos import (
     credit_memo_create,
@@ -46,7 +57,41 @@ from invoicing.services.payments import payment_record
 
 
 class MemoAdmin(NoBulkDeleteMixin, ServiceAdmin):
-    """A memo written with its lines in one service call, editable while it is a draft."""
+    """A memo written with its lines in one service call, editable while it is a draft. Its
+    PDF (invoicing.pdf, the invoice's renderer) is linked from the list and the change page
+    and served at `<id>/pdf/` (inline; `?download=1` for a file) to whoever may view memos."""
+
+    def render_pdf(self, memo) -> tuple[bytes, str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_pdf"
+        view = self.admin_site.admin_view(self.pdf_view)
+        return [path("<path:object_id>/pdf/", view, name=name), *super().get_urls()]
+
+    def pdf_view(self, request, object_id):
+        memo = self.get_object(request, object_id)
+        if memo is None:
+            raise Http404(f"{self.opts.verbose_name.capitalize()} {object_id} does not exist.")
+        if not self.has_view_permission(request, memo):
+            raise PermissionDenied
+        data, filename = self.render_pdf(memo)
+        response = HttpResponse(data, content_type="application/pdf")
+        disposition = "attachment" if request.GET.get("download") else "inline"
+        response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+        return response
+
+    @admin.display(description="PDF")
+    def pdf_link(self, obj) -> str:
+        if obj is None or obj.pk is None:
+            return "—"
+        url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_pdf", args=[obj.pk])
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">View PDF</a> · '
+            '<a href="{}?download=1">Download</a>',
+            url,
+            url,
+        )
 
     def has_change_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.status != obj.Status.DRAFT:
@@ -76,10 +121,11 @@ class MemoAdmin(NoBulkDeleteMixin, ServiceAdmin):
 # --- credit memos ----------------------------------------------------------------------------
 
 
-class CreditMemoLineInline(admin.TabularInline):
+class CreditMemoLineInline(MoneyAdminMixin, admin.TabularInline):
     """Typed in while the memo is a draft (amount = quantity × unit price); read-only after."""
 
     model = CreditMemoLine
+    money_currency = "credit_memo.currency"
     extra = 0
     fields = (
         "name",
@@ -117,6 +163,7 @@ class CreditMemoAdmin(MemoAdmin):
         "currency",
         "total",
         "balance",
+        "pdf_link",
     )
     list_filter = ("status", "currency")
     list_select_related = ("account", "invoice")
@@ -139,7 +186,17 @@ class CreditMemoAdmin(MemoAdmin):
         if obj is None:
             return self.readonly_fields
         # The account, seller, currency and credited invoice are fixed when the memo is made.
-        return (*self.readonly_fields, "account", "legal_entity", "currency", "invoice")
+        return (
+            *self.readonly_fields,
+            "account",
+            "legal_entity",
+            "currency",
+            "invoice",
+            "pdf_link",
+        )
+
+    def render_pdf(self, memo) -> tuple[bytes, str]:
+        return render_credit_memo_pdf(memo), credit_memo_pdf_filename(memo)
 
     def memo_create(self, memo, lines):
         return credit_memo_create(
@@ -185,6 +242,7 @@ class CreditMemoAdmin(MemoAdmin):
 
 class DebitMemoLineInline(CreditMemoLineInline):
     model = DebitMemoLine
+    money_currency = "debit_memo.currency"
     fields = ("product", "name", "quantity", "unit_price", "amount", "taxable", "tax_code")
     raw_id_fields = ("product",)
 
@@ -203,6 +261,7 @@ class DebitMemoAdmin(MemoAdmin):
         "currency",
         "total",
         "invoice",
+        "pdf_link",
     )
     list_filter = ("status", "currency")
     list_select_related = ("account", "invoice")
@@ -215,7 +274,10 @@ class DebitMemoAdmin(MemoAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return self.readonly_fields
-        return (*self.readonly_fields, "account", "legal_entity", "currency")
+        return (*self.readonly_fields, "account", "legal_entity", "currency", "pdf_link")
+
+    def render_pdf(self, memo) -> tuple[bytes, str]:
+        return render_debit_memo_pdf(memo), debit_memo_pdf_filename(memo)
 
     @staticmethod
     def _line(row: dict) -> dict:
@@ -279,11 +341,28 @@ class DebitMemoAdmin(MemoAdmin):
 
 # --- written with their memo, or by the services --------------------------------------------
 
+# Where a memo row's currency is.
+MEMO_CURRENCY = {
+    CreditMemoLine: "credit_memo.currency",
+    CreditMemoLineTax: "line.credit_memo.currency",
+    CreditMemoApplication: "credit_memo.currency",
+    DebitMemoLine: "debit_memo.currency",
+}
+
 
 @admin.register(CreditMemoLine, CreditMemoLineTax, CreditMemoApplication, DebitMemoLine)
 class MemoChildAdmin(ReadOnlyAdmin):
     """Memo lines are edited on their draft memo's page; line taxes and credit applications
     are written by the services."""
+
+    @property
+    def money_currency(self) -> str:
+        return MEMO_CURRENCY[self.model]
+
+    def get_list_select_related(self, request):
+        # What the rows' names (__str__) and amounts read.
+        related = [MEMO_CURRENCY[self.model].rsplit(".", 1)[0].replace(".", "__")]
+        return [*related, "invoice"] if self.model is CreditMemoApplication else related
 
     def get_raw_id_fields(self, request):
         return [f.name for f in self.model._meta.fields if f.is_relation]

@@ -34,12 +34,10 @@ class SequencePolicyAdmin(ServiceAdmin):
         "name",
         "target",
         "pattern",
-        "date_format",
         "legal_entity",
         "currency",
         "next_value",
         "effective_from",
-        "effective_to",
         "is_active",
     )
     list_filter = ("target", "is_active", "legal_entity")
@@ -51,17 +49,7 @@ class SequencePolicyAdmin(ServiceAdmin):
 
 @admin.register(TaxRate)
 class TaxRateAdmin(ServiceAdmin):
-    list_display = (
-        "name",
-        "legal_entity",
-        "country",
-        "region",
-        "tax_code",
-        "rate",
-        "kind",
-        "priority",
-        "is_active",
-    )
+    list_display = ("name", "legal_entity", "country", "region", "tax_code", "rate", "kind")
     list_filter = ("kind", "is_active", "country", "legal_entity")
     list_select_related = ("legal_entity",)
     search_fields = ("name", "tax_code", "region")

@@ -7,7 +7,12 @@ combine their operation classes in one route class. Field names follow ../shared
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -39,6 +44,7 @@ from invoicing.services.drafts import (
 )
 from invoicing.services.email import invoice_email_send
 from invoicing.services.generation import invoices_generate
+from invoicing.services.hosted_links import hosted_link_available, hosted_link_url
 from invoicing.services.ingestion import invoice_ingest
 from invoicing.services.posting import invoice_post
 from invoicing.services.preview import invoices_preview
@@ -105,6 +111,11 @@ class InvoiceSerializer(serializers.ModelSerializer):
     total_tax = MoneyField()
     total = MoneyField()
     balance = MoneyField()
+    hosted_url = serializers.SerializerMethodField(
+        help_text="The customer's hosted page of a posted (or voided) invoice: a signed link "
+        "that opens without a login for LEDGERLINE_HOSTED_LINK_MAX_AGE_DAYS days (default "
+        "90); a fresh link on every read. Null on a draft."
+    )
 
     class Meta:
         model = Invoice
@@ -137,8 +148,13 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "email_status",
             "lines",
             "addresses",
+            "hosted_url",
         ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_hosted_url(self, invoice: Invoice) -> str | None:
+        return hosted_link_url(invoice) if hosted_link_available(invoice) else None
 
 
 def invoice_out(invoice_id: int) -> dict:

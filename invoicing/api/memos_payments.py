@@ -1,11 +1,13 @@
-"""The memos and payments family of the API: credit memos and debit memos, an invoice's void
-(answered with the credit memo that reverses it) and a payment recorded on an invoice. One
-class per operation, each parsing its input, calling one service or selector and rendering;
-routes that share a path combine their operation classes in one route class. Field names
-follow ../shared/API.md."""
+"""The memos and payments family of the API: credit memos and debit memos (and their PDFs,
+`credit-memos/{id}/pdf` and `debit-memos/{id}/pdf`, drawn by invoicing.pdf like the invoice's),
+an invoice's void (answered with the credit memo that reverses it) and a payment recorded on an
+invoice. One class per operation, each parsing its input, calling one service or selector and
+rendering; routes that share a path combine their operation classes in one route class. Field
+names follow ../shared/API.md."""
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +24,12 @@ from invoicing.models import (
     DebitMemo,
     DebitMemoLine,
     Invoice,
+)
+from invoicing.pdf import (
+    credit_memo_pdf_filename,
+    debit_memo_pdf_filename,
+    render_credit_memo_pdf,
+    render_debit_memo_pdf,
 )
 from invoicing.services.memos import debit_memo_create, debit_memo_invoice, debit_memo_post
 from invoicing.services.payments import payment_record
@@ -269,6 +277,25 @@ class CreditMemoRetrieveApi(APIView):
         )
 
 
+class CreditMemoPdfApi(APIView):
+    """The credit memo as a PDF (rendered on request: a posted memo never changes)."""
+
+    required_permissions = method_permissions(get="invoicing.view_creditmemo")
+
+    @extend_schema(
+        responses={(200, "application/pdf"): OpenApiResponse(description="The credit memo PDF.")}
+    )
+    def get(self, request, pk: int):
+        memo = get_object_or_404(CreditMemo, pk=pk)
+        return _pdf_response(render_credit_memo_pdf(memo), credit_memo_pdf_filename(memo))
+
+
+def _pdf_response(pdf: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
 # --- debit memos ------------------------------------------------------------------------------
 
 
@@ -379,3 +406,16 @@ class DebitMemoInvoiceApi(APIView):
             posted_by=request_actor(request),
         )
         return Response(invoice_out(invoice.pk), status=status.HTTP_201_CREATED)
+
+
+class DebitMemoPdfApi(APIView):
+    """The debit memo as a PDF (rendered on request)."""
+
+    required_permissions = method_permissions(get="invoicing.view_debitmemo")
+
+    @extend_schema(
+        responses={(200, "application/pdf"): OpenApiResponse(description="The debit memo PDF.")}
+    )
+    def get(self, request, pk: int):
+        memo = get_object_or_404(DebitMemo, pk=pk)
+        return _pdf_response(render_debit_memo_pdf(memo), debit_memo_pdf_filename(memo))

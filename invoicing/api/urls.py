@@ -42,6 +42,11 @@ urlpatterns = [
         name="credit-memo-detail",
     ),
     path(
+        "credit-memos/<int:pk>/pdf",
+        memos_payments.CreditMemoPdfApi.as_view(),
+        name="credit-memo-pdf",
+    ),
+    path(
         "debit-memos/",
         memos_payments.DebitMemoCollectionApi.as_view(),
         name="debit-memo-list",
@@ -50,6 +55,11 @@ urlpatterns = [
         "debit-memos/<int:pk>",
         memos_payments.DebitMemoRetrieveApi.as_view(),
         name="debit-memo-detail",
+    ),
+    path(
+        "debit-memos/<int:pk>/pdf",
+        memos_payments.DebitMemoPdfApi.as_view(),
+        name="debit-memo-pdf",
     ),
     path(
         "debit-memos/<int:pk>/post",

@@ -5,6 +5,8 @@ Template: the first active EmailTemplate of the invoice's billing profile (the o
 profile, then the account's default profile), else of its legal entity, else the system
 default template (is_default), else a built-in one. Subject and body take the merge fields
 {number}, {account}, {total}, {balance}, {due_date} and {link}; other braces stay as typed.
+{link} is the customer's hosted page of the invoice (status, balance, PDF download; no login):
+a signed link that expires, made afresh for each email (invoicing/services/hosted_links.py).
 
 Attachment: the PDF is attached when the resolved attach_pdf says so: the billing profile's
 setting, else the legal entity's, else yes. The stored current document is used (rendered
@@ -31,16 +33,17 @@ from anymail.message import AnymailMessage
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import BillingProfile
 from core.exceptions import DomainError, ValidationError
 from core.money import money_display
+from core.progress import ProgressCallback
 from invoicing.exceptions import InvoiceNotFound, InvoiceNotPosted
 from invoicing.models import EmailTemplate, ErrorLog, Invoice, InvoiceEmail, InvoiceStatus
 from invoicing.services.documents import invoice_pdf_bytes
 from invoicing.services.errors import error_log_record, error_logs_resolve
+from invoicing.services.hosted_links import hosted_link_url
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ BUILTIN_BODY = (
     "Dear {account},\n\n"
     "Please find invoice {number} for {total}, due on {due_date}.\n"
     "Open balance: {balance}.\n\n"
-    "The invoice: {link}\n\n"
+    "View the invoice and download its PDF: {link}\n\n"
     "Thank you for your business."
 )
 
@@ -128,14 +131,13 @@ def email_resolve(invoice: Invoice, *, to: str | None = None) -> ResolvedEmail:
 
 
 def merge_fields(invoice: Invoice) -> dict[str, str]:
-    link = settings.LEDGERLINE["SITE_URL"].rstrip("/") + reverse("invoice-pdf", args=[invoice.pk])
     return {
         "number": invoice.number or f"#{invoice.pk}",
         "account": invoice.account.name,
         "total": money_display(invoice.total, invoice.currency),
         "balance": money_display(invoice.balance, invoice.currency),
         "due_date": invoice.due_date.isoformat() if invoice.due_date else "",
-        "link": link,
+        "link": hosted_link_url(invoice),
     }
 
 
@@ -276,19 +278,27 @@ def _email_status_set(invoice: Invoice, status: str) -> None:
 
 
 def invoices_email_send_bulk(
-    *, invoice_ids: Iterable[int], batch_run_id: int | None = None
+    *,
+    invoice_ids: Iterable[int],
+    batch_run_id: int | None = None,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, int]:
     """A run's bulk send: honours opt-outs and skips invoices already emailed (status sent),
-    so a repeated run sends nothing twice. Returns counts per outcome."""
+    so a repeated run sends nothing twice. Returns counts per outcome. `progress(done,
+    total)` is called after each invoice."""
     counts = {"sent": 0, "skipped": 0, "failed": 0, "already_sent": 0, "not_posted": 0}
-    for invoice_id in sorted(set(invoice_ids)):
-        status = Invoice.objects.filter(pk=invoice_id).values_list("status", "email_status").first()
-        if status is None or status[0] != InvoiceStatus.POSTED:
-            counts["not_posted"] += 1
-            continue
-        if status[1] == Invoice.EmailStatus.SENT:
-            counts["already_sent"] += 1
-            continue
-        record = invoice_email_send(invoice_id=invoice_id, bulk=True, batch_run_id=batch_run_id)
-        counts[record.status] += 1
+    ids = sorted(set(invoice_ids))
+    for done, invoice_id in enumerate(ids, start=1):
+        counts[_bulk_send_one(invoice_id, batch_run_id)] += 1
+        if progress is not None:
+            progress(done, len(ids))
     return counts
+
+
+def _bulk_send_one(invoice_id: int, batch_run_id: int | None) -> str:
+    status = Invoice.objects.filter(pk=invoice_id).values_list("status", "email_status").first()
+    if status is None or status[0] != InvoiceStatus.POSTED:
+        return "not_posted"
+    if status[1] == Invoice.EmailStatus.SENT:
+        return "already_sent"
+    return invoice_email_send(invoice_id=invoice_id, bulk=True, batch_run_id=batch_run_id).status

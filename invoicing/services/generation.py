@@ -35,6 +35,7 @@ from billing.schedules import SCHEDULE_BILLED_FIELDS, schedule_billed
 from core.db import values_update
 from core.exceptions import DomainError, NotFound, ValidationError
 from core.money import ZERO
+from core.progress import ProgressCallback
 from invoicing.locks import (
     BillableSchedule,
     billing_schedules_lock_billable,
@@ -148,12 +149,14 @@ def invoices_generate(
     action: str = "draft",
     correlation_id: str = "",
     requested_by: str = "",
+    progress: ProgressCallback | None = None,
 ) -> GenerationResult:
     """Generate invoices on demand for an order, an account or a list of schedules.
 
     Precedence: the order wins over the account, which wins over the schedule list
     (`all_schedules`: every eligible schedule, for operators). If any selected schedule is
-    suspended, nothing is invoiced and the errors say which.
+    suspended, nothing is invoiced and the errors say which. `progress(done, total)` is
+    called after each chunk with the schedules processed so far.
     """
     if action not in ("draft", "posted"):
         raise ValidationError({"action": "Use 'draft' or 'posted'."})
@@ -202,7 +205,7 @@ def invoices_generate(
             for s in suspended
         ]
         return result
-    result.merge(generate_for_keys(plan_keys(eligible), options=options))
+    result.merge(generate_for_keys(plan_keys(eligible), options=options, progress=progress))
     return result
 
 
@@ -403,12 +406,21 @@ def _plan_rows(rows: list[_KeyRow]) -> Iterator[PlannedKey]:
 
 
 def generate_for_keys(
-    planned: Iterable[PlannedKey], *, options: GenerationOptions
+    planned: Iterable[PlannedKey],
+    *,
+    options: GenerationOptions,
+    progress: ProgressCallback | None = None,
 ) -> GenerationResult:
     """Process planned keys in chunks, each in one transaction; a failing chunk is retried
     key by key, so only the broken key rolls back. `planned` may be a stream
-    (plan_keys_stream): it is consumed one chunk at a time."""
+    (plan_keys_stream): it is consumed one chunk at a time. `progress(done, total)`, for a
+    planned list, counts its schedules after each chunk."""
     result = GenerationResult(request_id=options.request_id)
+    counted = progress is not None and isinstance(planned, list)
+    total = sum(len(key.schedule_ids) for key in planned) if counted else 0
+    done = 0
+    if progress is not None and total:
+        progress(0, total)
     for chunk in key_chunks(planned, CHUNK_SCHEDULES):
         try:
             with transaction.atomic():
@@ -419,6 +431,9 @@ def generate_for_keys(
             else:
                 for key in chunk:
                     result.merge(_retry_alone(key, options=options))
+        if progress is not None:
+            done += sum(len(key.schedule_ids) for key in chunk)
+            progress(done, max(total, done))
     return result
 
 

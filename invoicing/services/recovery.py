@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 
 from django.db import transaction
-from django.db.models import Max, Min, Model, Sum
+from django.db.models import Max, Min, Model, QuerySet, Sum
 from django.utils import timezone
 
 from billing.choices import ChargeType, ScheduleStatus
@@ -36,6 +36,7 @@ from invoicing.models import (
 from invoicing.services.errors import error_log_record, error_logs_resolve
 from invoicing.services.runs import (
     batch_run_get,
+    batch_run_schedule_ids,
     batch_run_summarise,
     batch_sub_run_start,
     batched,
@@ -58,6 +59,18 @@ _STUCK_SCHEDULE = [ScheduleStatus.PROCESSING, ScheduleStatus.ERROR]
 def batch_run_recover(*, run_id: int, requested_by: str = "") -> Run:
     """Start the recovery of a run as a recovery sub-run (see batch_run_recover_execute)."""
     return batch_sub_run_start(run_id=run_id, kind=Run.Kind.RECOVERY, requested_by=requested_by)
+
+
+def batch_run_stuck_invoices(*, run_id: int) -> QuerySet[Invoice]:
+    """The run's invoices its recovery cancels: stuck in draft_in_progress."""
+    return Invoice.objects.filter(batch_run_id=run_id, status=InvoiceStatus.DRAFT_IN_PROGRESS)
+
+
+def batch_run_stuck_schedules(*, run_id: int) -> QuerySet[BillingSchedule]:
+    """The schedules of the run's keys that its recovery resets: left processing or error."""
+    return BillingSchedule.objects.filter(
+        pk__in=batch_run_schedule_ids(run_id=run_id), status__in=_STUCK_SCHEDULE
+    )
 
 
 def batch_run_recover_execute(*, sub_run_id: int) -> Run:
@@ -100,9 +113,7 @@ def batch_run_recover_execute(*, sub_run_id: int) -> Run:
 
     # 2. Cancel invoices stuck in draft_in_progress.
     stuck = list(
-        Invoice.objects.filter(batch_run_id=parent_id, status=InvoiceStatus.DRAFT_IN_PROGRESS)
-        .order_by("id")
-        .values_list("pk", flat=True)
+        batch_run_stuck_invoices(run_id=parent_id).order_by("id").values_list("pk", flat=True)
     )
     canceled: list[int] = []
     unrecovered: list[int] = []

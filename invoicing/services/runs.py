@@ -28,7 +28,10 @@ LOCKED, its eligibility re-check on the locked rows and the unique constraint on
 BillingPeriodItem (schedule, period_start) among live items.
 
 Sub-runs (`parent_run`, started by `batch_sub_run_start`): draft-to-posted posts a run's
-drafts, email sends its posted invoices, recovery (recovery.py) finishes an interrupted run.
+drafts (recording each posting batch as key rows of the sub-run, so it lists what it posted),
+email sends its posted invoices (its summary counts sent, skipped, failed …), recovery
+(recovery.py) finishes an interrupted run. `batch_run_drafts` and `batch_run_posted` are the
+invoices those sub-runs select: their confirmations count the same rows.
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Count, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Greatest, Least
+from django.db.models import BigIntegerField, Count, F, Func, Max, Q, QuerySet, Sum, Value
+from django.db.models.functions import Cast, Greatest, Least
 from django.utils import timezone
 
 from accounts.models import Account, LegalEntity
@@ -88,7 +91,7 @@ from invoicing.services.generation_plan import (
     PlannedKey,
     key_chunks,
 )
-from invoicing.services.posting import invoices_post
+from invoicing.services.posting import PostingFailure, invoices_post
 
 logger = logging.getLogger(__name__)
 
@@ -308,7 +311,13 @@ def _target_date(run: Run) -> dt.date:
 
 def schedules_for_run(run: Run) -> QuerySet[BillingSchedule]:
     """The eligible schedules that match the run's filters."""
-    f = run.filters or {}
+    return schedules_matching(target_date=_target_date(run), filters=run.filters)
+
+
+def schedules_matching(*, target_date: dt.date, filters: dict | None) -> QuerySet[BillingSchedule]:
+    """The schedules eligible on `target_date` that match run filters (cleaned ones): what a
+    run plans, and what a scheduler's "Run now" confirmation counts."""
+    f = filters or {}
     q = Q()
     if f.get("currencies"):
         q &= Q(currency__in=f["currencies"])
@@ -320,7 +329,7 @@ def schedules_for_run(run: Run) -> QuerySet[BillingSchedule]:
         q &= Q(matching_value__in=f["matching_values"])
     if f.get("charge_types"):
         q &= Q(charge_type__in=f["charge_types"])
-    return schedules_eligible(target_date=_target_date(run)).filter(q)
+    return schedules_eligible(target_date=target_date).filter(q)
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:
@@ -748,6 +757,12 @@ def batch_sub_run_start(*, run_id: int, kind: str, requested_by: str) -> Run:
     return sub
 
 
+def batch_run_drafts(*, run_id: int) -> QuerySet[Invoice]:
+    """The drafts a draft-to-posted sub-run of run `run_id` posts (what its confirmation
+    counts and sums)."""
+    return Invoice.objects.filter(batch_run_id=run_id, status=InvoiceStatus.DRAFT)
+
+
 def batch_run_draft_to_posted(*, run_id: int, requested_by: str = "") -> Run:
     """Start posting every draft invoice of a finished run as a draft-to-posted sub-run."""
     return batch_sub_run_start(
@@ -757,16 +772,17 @@ def batch_run_draft_to_posted(*, run_id: int, requested_by: str = "") -> Run:
 
 def batch_run_draft_to_posted_execute(*, sub_run_id: int) -> Run:
     """Post the parent run's drafts, POST_BATCH per transaction (numbers, actual tax). A
-    numbering failure leaves its invoices draft, logged against the sub-run."""
+    numbering failure leaves its invoices draft, logged against the sub-run.
+
+    Each batch is recorded as key rows of the sub-run (chunk = the batch's number): one done
+    row whose `invoice_ids` are the invoices it posted and, when some failed, one failed row
+    with theirs and the errors. So the sub-run lists exactly what it posted
+    (`batch_run_invoice_ids`)."""
     sub = batch_run_get(run_id=sub_run_id)
     parent_id = sub.parent_run_id
     if sub.status != Run.Status.STARTED or sub.kind != Run.Kind.DRAFT_TO_POSTED or not parent_id:
         return sub
-    ids = list(
-        Invoice.objects.filter(batch_run_id=parent_id, status=InvoiceStatus.DRAFT)
-        .order_by("id")
-        .values_list("pk", flat=True)
-    )
+    ids = list(batch_run_drafts(run_id=parent_id).order_by("id").values_list("pk", flat=True))
     if sub.stage == Run.Stage.QUEUED:  # (a redelivered task goes on with what is left)
         Run.objects.filter(pk=sub.pk).update(
             stage=Run.Stage.GENERATING,
@@ -776,7 +792,9 @@ def batch_run_draft_to_posted_execute(*, sub_run_id: int) -> Run:
         )
     posted_by = sub.requested_by or f"batch run {parent_id}"
     invoice_type = ContentType.objects.get_for_model(Invoice)
-    for batch in batched(ids, POST_BATCH):
+    last = Key.objects.filter(run_id=sub.pk).aggregate(last=Max("chunk"))["last"]
+    first = 0 if last is None else last + 1  # a redelivered task numbers on
+    for number, batch in enumerate(batched(ids, POST_BATCH), start=first):
         posted, failures = invoices_post(invoice_ids=batch, posted_by=posted_by)
         with transaction.atomic(durable=True):
             if failures:
@@ -786,6 +804,7 @@ def batch_run_draft_to_posted_execute(*, sub_run_id: int) -> Run:
                     primary_id__in=[f.invoice_id for f in failures],
                     is_resolved=False,
                 ).update(batch_run=sub)
+            Key.objects.bulk_create(_posting_keys(sub.pk, number, posted, failures))
             Run.objects.filter(pk=sub.pk).update(
                 posted_invoices=F("posted_invoices") + len(posted),
                 invoices_failed=F("invoices_failed") + len(failures),
@@ -819,8 +838,65 @@ def batch_run_draft_to_posted_execute(*, sub_run_id: int) -> Run:
     return sub
 
 
+def _posting_keys(
+    sub_run_id: int, number: int, posted: list[int], failures: list[PostingFailure]
+) -> list[Key]:
+    """The key rows of one posting batch of a draft-to-posted sub-run."""
+    label = f"posting batch {number + 1}"
+    keys = []
+    if posted:
+        keys.append(
+            Key(
+                run_id=sub_run_id,
+                chunk=number,
+                key=label,
+                status=Key.Status.DONE,
+                invoice_ids=sorted(posted),
+            )
+        )
+    if failures:
+        keys.append(
+            Key(
+                run_id=sub_run_id,
+                chunk=number,
+                key=label,
+                status=Key.Status.FAILED,
+                invoice_ids=sorted(f.invoice_id for f in failures),
+                error="\n".join(f"Invoice {f.invoice_id}: {f.message}" for f in failures),
+            )
+        )
+    return keys
+
+
+def batch_run_invoice_ids(*, run_id: int) -> QuerySet[Key, dict[str, Any]]:
+    """The ids of the invoices a run's key rows name (one row per id): what a generation run
+    made, or what a draft-to-posted sub-run posted or failed to post. A subquery:
+    `Invoice.objects.filter(pk__in=batch_run_invoice_ids(run_id=...))`."""
+    return _key_ids(run_id, "invoice_ids")
+
+
+def batch_run_schedule_ids(*, run_id: int) -> QuerySet[Key, dict[str, Any]]:
+    """The ids of the schedules a generation run planned (one row per id), as a subquery."""
+    return _key_ids(run_id, "schedule_ids")
+
+
+def _key_ids(run_id: int, field: str) -> QuerySet[Key, dict[str, Any]]:
+    element = Func(F(field), function="jsonb_array_elements_text")
+    return (
+        Key.objects.filter(run_id=run_id)
+        .annotate(element_id=Cast(element, BigIntegerField()))
+        .values("element_id")
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Email
+
+
+def batch_run_posted(*, run_id: int) -> QuerySet[Invoice]:
+    """The posted invoices an email sub-run of run `run_id` goes through (what its
+    confirmation counts)."""
+    return Invoice.objects.filter(batch_run_id=run_id, status=InvoiceStatus.POSTED)
 
 
 def batch_run_send_email(*, run_id: int, requested_by: str = "") -> Run:
@@ -831,17 +907,20 @@ def batch_run_send_email(*, run_id: int, requested_by: str = "") -> Run:
 def batch_run_send_email_execute(*, sub_run_id: int) -> Run:
     """Email the parent run's posted invoices through the bulk send (opt-outs honoured, an
     invoice already sent is not sent again). The sub-run's summary holds the counts per
-    outcome; failures are logged (ErrorLog category email, batch_run = the sub-run)."""
+    outcome; failures are logged (ErrorLog category email, batch_run = the sub-run). Its
+    progress follows the invoices gone through."""
     sub = batch_run_get(run_id=sub_run_id)
-    if sub.status != Run.Status.STARTED or sub.kind != Run.Kind.EMAIL:
+    if sub.status != Run.Status.STARTED or sub.kind != Run.Kind.EMAIL or not sub.parent_run_id:
         return sub
     ids = list(
-        Invoice.objects.filter(batch_run_id=sub.parent_run_id, status=InvoiceStatus.POSTED)
-        .order_by("id")
-        .values_list("pk", flat=True)
+        batch_run_posted(run_id=sub.parent_run_id).order_by("id").values_list("pk", flat=True)
     )
-    Run.objects.filter(pk=sub.pk).update(stage=Run.Stage.GENERATING, progress=5)
-    counts = invoices_email_send_bulk(invoice_ids=ids, batch_run_id=sub.pk)
+    Run.objects.filter(pk=sub.pk).update(
+        stage=Run.Stage.GENERATING, progress=5, summary={"invoices_selected": len(ids)}
+    )
+    counts = invoices_email_send_bulk(
+        invoice_ids=ids, batch_run_id=sub.pk, progress=partial(_email_progress, sub.pk)
+    )
     with transaction.atomic(durable=True):
         sub = batch_run_get(run_id=sub_run_id, lock=True)
         sub.summary = {"invoices_selected": len(ids), **counts}
@@ -855,6 +934,14 @@ def batch_run_send_email_execute(*, sub_run_id: int) -> Run:
         sub.stage, sub.progress, sub.completed_at = Run.Stage.DONE, 100, timezone.now()
         sub.save()
     return sub
+
+
+def _email_progress(sub_run_id: int, done: int, total: int) -> None:
+    """5 % at the start, 95 % once every invoice is gone through; written when it moves."""
+    percent = 5 + done * 90 // max(total, 1)
+    previous = 5 + (done - 1) * 90 // max(total, 1)
+    if percent != previous:
+        Run.objects.filter(pk=sub_run_id).update(progress=percent, updated_at=timezone.now())
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ schedules roll back (next charge-from date, next billing date, billed and pendin
 status) and its usage summaries return to ready_for_invoicing, so the next generation bills
 the same periods again, with the same amounts. Debit memos merged into it are due again.
 
-Refused, each with its own code, and then nothing changes:
+Refused, each with its own code, and then nothing changes (`invoice_void_refusal` answers
+the same question without changing anything, so a page can say before the click why the void
+is not offered, with the very message the void would raise):
 
 - `invoice_not_posted`: only a posted invoice can be voided;
 - `invoice_paid`: payments settled part of it (balance ≠ total);
@@ -33,9 +35,11 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import BillingSchedule
+from core.exceptions import DomainError
 from core.money import ZERO, money_display
 from invoicing.exceptions import (
     InvoiceCredited,
@@ -51,6 +55,7 @@ from invoicing.models import (
     CreditMemoLine,
     CreditMemoLineTax,
     Invoice,
+    InvoiceLine,
     InvoiceLineTax,
     InvoiceStatus,
 )
@@ -65,9 +70,6 @@ from invoicing.services.release import (
 
 ONE_DAY = dt.timedelta(days=1)
 _LIVE = (BillingPeriodItem.InvoiceStatus.DRAFT, BillingPeriodItem.InvoiceStatus.POSTED)
-
-
-# --- errors ---------------------------------------------------------------------------------
 
 
 # --- result ---------------------------------------------------------------------------------
@@ -95,8 +97,10 @@ def invoice_void(
     with transaction.atomic(durable=True):
         locked = invoice_lock_with_schedules(invoice_id)
         invoice = locked.invoice
-        items = list(invoice.period_items.filter(invoice_status__in=_LIVE).order_by("id"))
-        _void_refusals(invoice, items, locked.schedules.values())
+        items = _live_items(invoice)
+        refusal = invoice_void_refusal(invoice, items=items, schedules=locked.schedules.values())
+        if refusal is not None:
+            raise refusal
 
         invoice.status = InvoiceStatus.VOID_IN_PROGRESS
         invoice.save(update_fields=["status", "updated_at"])
@@ -129,14 +133,61 @@ def _after_void(invoice_id: int) -> None:
     invoice_documents_enqueue([invoice_id])
 
 
-def _void_refusals(
-    invoice: Invoice, items: list[BillingPeriodItem], schedules: Iterable[BillingSchedule]
-) -> None:
+# --- the refusals ---------------------------------------------------------------------------
+
+
+def invoice_void_refusal(
+    invoice: Invoice,
+    *,
+    items: list[BillingPeriodItem] | None = None,
+    schedules: Iterable[BillingSchedule] | None = None,
+) -> DomainError | None:
+    """Why `invoice` cannot be voided, as the error `invoice_void` raises (its code and
+    message); None when it can be. It only reads: the invoice page and the void page ask it
+    before offering the action, and `invoice_void` asks it again under its locks, so what the
+    pages say and what the void does never disagree.
+
+    `items` (the invoice's live period items) and `schedules` (its billing schedules) are read
+    when not given; the void passes the rows it locked.
+    """
+    try:
+        _invoice_refusals(invoice)
+        if schedules is None:
+            schedules = _schedules_of(invoice)
+        processing_schedules_check(invoice, schedules)
+        later_live_periods_check(invoice, _live_items(invoice) if items is None else items)
+    except DomainError as exc:
+        return exc
+    return None
+
+
+def _live_items(invoice: Invoice) -> list[BillingPeriodItem]:
+    return list(invoice.period_items.filter(invoice_status__in=_LIVE).order_by("id"))
+
+
+def _schedules_of(invoice: Invoice) -> list[BillingSchedule]:
+    """The billing schedules the void locks: those of the invoice's period items and lines."""
+    return list(
+        BillingSchedule.objects.filter(
+            Q(pk__in=BillingPeriodItem.objects.filter(invoice=invoice).values("schedule_id"))
+            | Q(
+                pk__in=InvoiceLine.objects.filter(
+                    invoice=invoice, billing_schedule__isnull=False
+                ).values("billing_schedule_id")
+            )
+        ).order_by("id")
+    )
+
+
+def _invoice_refusals(invoice: Invoice) -> None:
+    """The refusals the invoice row alone decides: status, settled part, negative total."""
     if invoice.status != InvoiceStatus.POSTED:
         raise InvoiceNotPosted(
-            f"Only a posted invoice can be voided; invoice {invoice} is "
-            f"{invoice.get_status_display().lower()}."
-            + (" Delete the draft instead." if invoice.status == InvoiceStatus.DRAFT else ""),
+            f"Only a posted invoice can be voided; draft invoice #{invoice.pk} is not posted. "
+            "Delete the draft instead."
+            if invoice.status == InvoiceStatus.DRAFT
+            else f"Only a posted invoice can be voided; invoice {invoice} is "
+            f"{invoice.get_status_display().lower()}.",
             details={"invoice": invoice.pk, "status": invoice.status},
         )
     if invoice.balance != invoice.total:
@@ -148,8 +199,9 @@ def _void_refusals(
         }
         if invoice.payments.exists():
             raise InvoicePaid(
-                f"Invoice {invoice} cannot be voided: payments settled {settled} of it. "
-                "Refund the payments first, or issue a credit memo for the part to correct.",
+                f"Invoice {invoice} cannot be voided: payments settled {settled} of it. A "
+                "void credits the whole invoice, so it is only possible while nothing is paid; "
+                "correct the part that is wrong with a credit memo instead.",
                 details=details,
             )
         raise InvoiceCredited(
@@ -164,8 +216,6 @@ def _void_refusals(
             "credit memo. Correct it with a debit memo instead.",
             details={"invoice": invoice.pk, "total": str(invoice.total)},
         )
-    processing_schedules_check(invoice, schedules)
-    later_live_periods_check(invoice, items)
 
 
 def _mirror_credit_memo(invoice: Invoice, *, void_date: dt.date, reason: str) -> CreditMemo:

@@ -1,7 +1,9 @@
 """Commands: void_invoice, send_invoice_emails, render_invoice_pdfs, run_invoice_batch,
-recover_invoice_batch."""
+recover_invoice_batch. Piped (as here: the output is no terminal) a long command prints one
+summary line, a line per record with -v 2, and its failures on standard error."""
 
 import datetime as dt
+import logging
 from decimal import Decimal as D
 from io import StringIO
 
@@ -10,6 +12,7 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 
 from billing.models import BillingSchedule
+from core.management.progress import CommandProgress
 from invoicing.models import CreditMemo, InvoiceBatchRun, InvoiceDocument
 from invoicing.services.schedulers import scheduler_save
 from tests.support.invoicing import broken_customer, customers, generate, schedules_of, snapshot
@@ -20,9 +23,9 @@ d = dt.date
 TARGET = d(2026, 2, 15)
 
 
-def run(*args) -> tuple[str, str]:
+def run(*args, **options) -> tuple[str, str]:
     out, err = StringIO(), StringIO()
-    call_command(*args, stdout=out, stderr=err)
+    call_command(*args, stdout=out, stderr=err, **options)
     return out.getvalue(), err.getvalue()
 
 
@@ -56,26 +59,45 @@ def test_send_invoice_emails_single_and_bulk(lw):
     lw.account.save()
     invoice = generate(lw, d(2026, 1, 15))
 
-    out, _ = run("send_invoice_emails", "--unsent")
-    assert "Bulk send: 1 skipped." in out
+    out, err = run("send_invoice_emails", "--unsent")
+    assert (out, err) == ("Bulk send: 1 skipped.\n", "")
     assert mail.outbox == []
 
-    out, _ = run("send_invoice_emails", "--ids", str(invoice.pk), "--to", "cfo@acme.example")
-    assert out.strip() == f"invoice {invoice.pk}: sent to cfo@acme.example"
+    out, err = run("send_invoice_emails", "--ids", str(invoice.pk), "--to", "cfo@acme.example")
+    assert (out, err) == ("1 email(s) sent, 0 failed.\n", "")
     assert mail.outbox[0].to == ["cfo@acme.example"]
+
+    out, _ = run(
+        "send_invoice_emails", "--ids", str(invoice.pk), "--to", "ap@x.example", verbosity=2
+    )
+    assert out.splitlines() == [
+        f"invoice {invoice.pk}: sent to ap@x.example",
+        "1 email(s) sent, 0 failed.",
+    ]
+
+
+def test_send_invoice_emails_reports_failures_on_stderr(lw):
+    draft = generate(lw, d(2026, 1, 15), action="draft")
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="^1 email\\(s\\) not sent; see the errors above.$"):
+        call_command("send_invoice_emails", "--ids", str(draft.pk), stdout=out, stderr=err)
+    assert out.getvalue() == "0 email(s) sent, 1 failed.\n"
+    assert err.getvalue().startswith(f"invoice {draft.pk}: [invoice_not_posted] ")
+    assert mail.outbox == []
 
 
 def test_render_invoice_pdfs(lw):
     invoice = generate(lw, d(2026, 1, 15))
     generate(lw, d(2026, 2, 15), action="draft")
 
+    out, err = run("render_invoice_pdfs", "--missing")
+    assert (out, err) == ("1 rendered, 0 failed.\n", "")
     out, _ = run("render_invoice_pdfs", "--missing")
-    assert f"invoice {invoice.pk}: version 1, 1 page(s)" in out
-    assert "1 rendered, 0 failed." in out
-    out, _ = run("render_invoice_pdfs", "--missing")
-    assert "0 rendered, 0 failed." in out
-    out, _ = run("render_invoice_pdfs", "--ids", str(invoice.pk), "--regenerate")
-    assert "version 2" in out
+    assert out == "0 rendered, 0 failed.\n"
+    out, _ = run("render_invoice_pdfs", "--ids", str(invoice.pk), "--regenerate", verbosity=2)
+    first, summary = out.splitlines()
+    assert first.startswith(f"invoice {invoice.pk}: version 2, 1 page(s), ")
+    assert summary == "1 rendered, 0 failed."
     assert InvoiceDocument.objects.count() == 2
 
 
@@ -88,7 +110,7 @@ def test_run_invoice_batch_command_ad_hoc_and_by_scheduler(billed):
     """Without a broker (eager Celery) the run completes inside the command."""
     customers(billed, 2)
     customers(billed, 1, prefix="Enterprise", matching_value="enterprise")
-    out = StringIO()
+    out, err = StringIO(), StringIO()
     call_command(
         "run_invoice_batch",
         "--target-date",
@@ -99,13 +121,15 @@ def test_run_invoice_batch_command_ad_hoc_and_by_scheduler(billed):
         "USD",
         "--post",
         stdout=out,
+        stderr=err,
     )
-    text = out.getvalue()
     run = InvoiceBatchRun.objects.get()
-    assert f"Run {run.pk} (Invoice generation) — completed, stage done, 100 %" in text
-    assert "schedules: 1 matching, 1 processed, 0 failed" in text
-    assert "invoices: 1 generated, 0 failed, 0 draft, 1 posted" in text
-    assert "USD: draft 0.00, posted 53.13" in text
+    # Piped: one summary line, no Celery task chatter.
+    assert out.getvalue() == (
+        f"Run {run.pk} (Invoice generation) completed: 1 schedule(s) matching, 1 processed, "
+        "0 failed; 1 invoice(s) generated (0 draft, 1 posted), 0 failed; 53.13 USD posted.\n"
+    )
+    assert err.getvalue() == ""
     assert run.filters == {"currencies": ["USD"], "matching_values": ["enterprise"]}
 
     scheduler = scheduler_save(
@@ -113,10 +137,22 @@ def test_run_invoice_batch_command_ad_hoc_and_by_scheduler(billed):
     )
     out = StringIO()
     call_command(
-        "run_invoice_batch", "--scheduler", str(scheduler.pk), "--chunk-size", "1", stdout=out
+        "run_invoice_batch",
+        "--scheduler",
+        str(scheduler.pk),
+        "--chunk-size",
+        "1",
+        stdout=out,
+        verbosity=2,
     )
-    # Jan + Feb of the other two, Feb of the enterprise customer.
-    assert "schedules: 3 matching, 3 processed, 0 failed" in out.getvalue()
+    # -v 2: the run's report, then the summary. Jan + Feb of the other two, Feb of the
+    # enterprise customer.
+    text = out.getvalue()
+    run = InvoiceBatchRun.objects.get(scheduler=scheduler)
+    assert f"Run {run.pk} (Invoice generation) — completed, stage done, 100 %" in text
+    assert "schedules: 3 matching, 3 processed, 0 failed" in text
+    assert "invoices: 3 generated, 0 failed, 3 draft, 0 posted" in text
+    assert text.splitlines()[-1].startswith(f"Run {run.pk} (Invoice generation) completed: 3 ")
     assert InvoiceBatchRun.objects.get(scheduler=scheduler).chunks_total == 3
 
     with pytest.raises(CommandError, match="Give --scheduler, or --target-date"):
@@ -125,6 +161,32 @@ def test_run_invoice_batch_command_ad_hoc_and_by_scheduler(billed):
         call_command("run_invoice_batch", "--target-date", "2026-01-31", "--period-count", "13")
     with pytest.raises(CommandError, match="not a date"):
         call_command("run_invoice_batch", "--target-date", "31.01.2026")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_invoice_batch_follows_the_run_and_keeps_celery_out(billed, caplog, monkeypatch):
+    """Eager Celery runs the run's tasks inside the command: the bar follows the run's
+    percent task by task, and Celery's "Task … succeeded" lines are not logged."""
+    customers(billed, 3)
+    seen = []
+    original = CommandProgress.update
+
+    def update(self, done, total=None):
+        seen.append((done, total))
+        original(self, done, total)
+
+    monkeypatch.setattr(CommandProgress, "update", update)
+    caplog.set_level(logging.INFO)
+    out = StringIO()
+    call_command(
+        "run_invoice_batch", "--target-date", "2026-01-31", "--chunk-size", "1", stdout=out
+    )
+    # Planned (5 %), after each of the 3 chunks (5 + 90 × n / 3), summarised (100 %).
+    assert seen == [(5, 100), (35, 100), (65, 100), (95, 100), (100, 100)]
+    assert [r.getMessage() for r in caplog.records if r.name.startswith(("celery", "kombu"))] == []
+    assert out.getvalue().startswith(f"Run {InvoiceBatchRun.objects.get().pk} (Invoice ")
+    # Outside the command Celery logs as configured again.
+    assert logging.getLogger("celery").level == logging.NOTSET
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from billing.services.orders import order_activate, order_create
+from invoicing.management.commands import post_invoices
 from invoicing.models import BillingPeriodItem, Invoice, SequencePolicy, TaxRate
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +49,7 @@ def api(db):
 
 
 def test_generate_command_posts_and_prints(billed_world):
-    out = StringIO()
+    out, err = StringIO(), StringIO()
     call_command(
         "generate_invoices",
         "--account",
@@ -57,10 +58,16 @@ def test_generate_command_posts_and_prints(billed_world):
         "2026-02-15",
         "--post",
         stdout=out,
+        stderr=err,
     )
-    text = out.getvalue()
-    assert "INV-0001" in text and "106.26 USD" in text
-    assert "1 invoice(s) from 1 schedule(s); 0 schedule error(s)" in text
+    # Piped: one summary line, no bar, no escape codes.
+    (line,) = out.getvalue().splitlines()
+    request_id = line.rsplit(" ", 1)[-1]  # random: read back
+    assert line == (
+        "1 posted invoice(s) from 1 schedule(s): 106.26 USD; 0 schedule error(s); "
+        f"request {request_id}"
+    )
+    assert len(request_id) == 32 and "\x1b" not in line and err.getvalue() == ""
     invoice = Invoice.objects.get()
     # Jan + Feb at 50.00, 6.25% TX tax: 3.13 per line.
     assert (invoice.status, invoice.total_charges, invoice.total_tax, invoice.total) == (
@@ -75,9 +82,21 @@ def test_generate_command_all_and_bad_date(billed_world):
     with pytest.raises(CommandError, match="not a date"):
         call_command("generate_invoices", "--all", "--target-date", "31/01/2026")
     out = StringIO()
-    call_command("generate_invoices", "--all", "--target-date", "2026-01-31", stdout=out)
-    assert Invoice.objects.get().status == "draft"
-    assert "draft #" in out.getvalue()
+    call_command(
+        "generate_invoices", "--all", "--target-date", "2026-01-31", stdout=out, verbosity=2
+    )
+    invoice = Invoice.objects.get()
+    assert invoice.status == "draft"
+    # -v 2: a line per invoice, then the summary.
+    listed, summary = out.getvalue().splitlines()
+    assert listed.split() == [
+        "draft",
+        f"#{invoice.pk}",
+        *billed_world.account.name.split(),
+        "53.13",
+        "USD",
+    ]
+    assert summary.startswith("1 draft invoice(s) from 1 schedule(s): 53.13 USD; 0 schedule ")
 
 
 def test_generate_command_refuses_unknown_references(billed_world):
@@ -100,6 +119,21 @@ def test_post_invoices_command(billed_world):
     out = StringIO()
     call_command("post_invoices", "--all", stdout=out)
     assert "No draft invoices to post." in out.getvalue()
+
+
+def test_post_invoices_command_posts_in_batches_in_id_order(billed_world, monkeypatch):
+    for target in ("2026-01-31", "2026-02-28"):
+        call_command("generate_invoices", "--all", "--target-date", target, stdout=StringIO())
+    january, february = Invoice.objects.order_by("id")
+    monkeypatch.setattr(post_invoices, "BATCH", 1)  # one transaction per draft
+    out, err = StringIO(), StringIO()
+    call_command("post_invoices", "--all", stdout=out, stderr=err, verbosity=2)
+    assert out.getvalue().splitlines() == [
+        f"posted INV-0001                 (invoice {january.pk})",
+        f"posted INV-0002                 (invoice {february.pk})",
+        "2 posted, 0 failed.",
+    ]
+    assert err.getvalue() == ""
 
 
 def test_api_generate_preview_post(billed_world, api):

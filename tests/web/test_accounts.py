@@ -11,6 +11,7 @@ from accounts.models import BillingProfile
 from billing.models import BillingSchedule
 from invoicing.models import ErrorLog, Invoice
 from tests.factories import make_account
+from tests.support.confirm import post_confirmed
 
 pytestmark = pytest.mark.django_db
 d = dt.date
@@ -47,7 +48,7 @@ def test_account_detail_shows_profile_contacts_masked_methods_and_schedules(ops,
     assert "(system default)" in page  # the profile names no payment term
     assert "Visa •••• 4242" in page
     assert "pm_test_1" not in page  # the processor token never shows
-    assert "5 Main St, 73301 Austin, TX US" in page
+    assert "5 Main St, Austin, TX 73301, United States" in page
     schedule = billed.schedule
     assert f"BS-{schedule.pk:07d}" in page
     assert "2026-01-01" in page  # next billing date
@@ -82,7 +83,8 @@ def test_generate_creates_invoices_and_shows_them(ops, billed):
 
 
 def test_generate_posted_numbers_the_invoices(ops, billed):
-    response = ops.post(
+    response = post_confirmed(
+        ops,
         reverse("web:account_generate", args=[billed.account.pk]),
         {"target_date": "2026-01-31", "invoice_date": "", "action": "posted"},
     )
@@ -123,7 +125,10 @@ def test_generate_with_a_bad_form_shows_the_field_error(ops, billed):
         follow=True,
     )
     assert response.redirect_chain[-1][0] == reverse("web:account_detail", args=[billed.account.pk])
-    assert "Target date: Enter a valid date." in response.content.decode()
+    assert (
+        "Target date: “someday” is not a date: use YYYY-MM-DD, e.g. 2026-03-31."
+        in response.content.decode()
+    )
     assert not Invoice.objects.exists()
 
 

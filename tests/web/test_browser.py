@@ -38,7 +38,12 @@ def test_generate_post_void_and_a_batch_run(demo, page):
     row.get_by_role("link", name=f"Draft #{invoice.pk}").click()
     assert page.get_by_role("heading", name=f"Draft invoice #{invoice.pk}").is_visible()
     page.get_by_role("button", name="Post invoice").click()
-    page.wait_for_load_state()
+    # The confirmation page: amount, numbering at posting, final; nothing posted yet.
+    assert page.get_by_role("heading", name="Post invoice for 1,784.08 USD?").is_visible()
+    assert orm(lambda: Invoice.objects.get(pk=invoice.pk).status) == "draft"
+    shot(page, "05-post-confirm")
+    page.get_by_role("button", name="Post invoice for 1,784.08 USD").click()
+    page.wait_for_url(f"**/invoices/{invoice.pk}/")
     invoice = orm(lambda: Invoice.objects.get(pk=invoice.pk))
     assert invoice.status == "posted" and invoice.number
     assert page.get_by_text(f"Invoice posted as {invoice.number}.").is_visible()

@@ -5,14 +5,17 @@ import re
 from decimal import Decimal as D
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 from freezegun import freeze_time
 
 from billing.models import BillingSchedule
 from billing.services.orders import order_activate, order_create
 from invoicing.models import CreditMemo, ErrorLog, Invoice, InvoiceBatchRun
+from invoicing.services.drafts import invoice_draft_delete
 from invoicing.services.errors import error_log_record
 from invoicing.services.generation import invoices_generate
+from invoicing.services.void import invoice_void
 from tests.factories import InvoiceBatchRunFactory, make_account
 
 pytestmark = pytest.mark.django_db
@@ -70,17 +73,59 @@ def test_dashboard_figures(ops, february):
     page = ops.get(reverse("web:dashboard")).content.decode()
     kpi = dict(re.findall(r'data-kpi="([a-z-]+)">(\d+)', page))
     assert kpi == {
-        "invoices-this-month": "2",
+        "posted-this-month": "1",
+        "drafts-this-month": "1",
+        "voided-this-month": "0",
         "drafts": "1",
         "runs-completed": "2",
         "runs-with-errors": "1",
         "runs-failed": "1",
         "open-errors": "2",
     }
-    assert "53.13 USD posted" in page  # this month's posted total
+    assert '<span class="card-note" data-posted-amounts>53.13 USD</span>' in page
     assert "1 email · 1 invoice generation" in page
-    assert "As of 20 February 2026." in page
-    assert "/invoices/?date_from=2026-02-01&amp;date_to=2026-02-28" in page
+    assert "As of 20 February 2026 (UTC)." in page
+    assert "/invoices/?status=posted&amp;date_from=2026-02-01&amp;date_to=2026-02-28" in page
+
+
+@freeze_time("2026-02-20 09:00:00")
+def test_posted_this_month_counts_posted_invoices_only_and_says_so(ops, february):
+    """Point 12: the card counts the posted invoices dated this month with their amounts per
+    currency; drafts and voided invoices of the month are counted apart, not mixed in."""
+    page = ops.get(reverse("web:dashboard")).content.decode()
+    card = page.split('<span class="card-label">Posted this month</span>')[1].split("</a>")[0]
+    assert '<span class="card-value" data-kpi="posted-this-month">1 <small>invoice</small>' in card
+    assert "data-posted-amounts>53.13 USD</span>" in card
+    assert (
+        'Not counted: <span data-kpi="drafts-this-month">1</span> draft · '
+        '<span data-kpi="voided-this-month">0</span> voided'
+    ) in card
+    assert "Invoice date 1–28 February 2026, UTC" in card
+
+    invoice_draft_delete(invoice_id=Invoice.objects.get(status="draft").pk)
+    invoice_void(invoice_id=Invoice.objects.get(invoice_date=d(2026, 2, 10)).pk)
+    card = (
+        ops.get(reverse("web:dashboard"))
+        .content.decode()
+        .split('<span class="card-label">Posted this month</span>')[1]
+        .split("</a>")[0]
+    )
+    assert 'data-kpi="posted-this-month">0 <small>invoices</small>' in card
+    assert "data-posted-amounts>nothing posted yet</span>" in card
+    assert (
+        'Not counted: <span data-kpi="drafts-this-month">0</span> drafts · '
+        '<span data-kpi="voided-this-month">1</span> voided'
+    ) in card
+
+
+@override_settings(TIME_ZONE="America/New_York")
+@freeze_time("2026-03-01 03:00:00")  # 22:00 on 28 February in New York
+def test_this_month_is_the_site_time_zone_s_month(ops, february):
+    """Point 12: "this month" is the month of today in the site's time zone, labelled."""
+    page = ops.get(reverse("web:dashboard")).content.decode()
+    assert "As of 28 February 2026 (America/New_York)." in page
+    assert "Invoice date 1–28 February 2026, America/New_York" in page
+    assert 'data-kpi="posted-this-month">1 <small>invoice</small>' in page
 
 
 @freeze_time("2026-02-20 09:00:00")
@@ -101,8 +146,6 @@ def test_dashboard_chart_per_currency(ops, february):
 
 @freeze_time("2026-02-20 09:00:00")
 def test_voided_invoices_are_left_out_of_the_chart(ops, february):
-    from invoicing.services.void import invoice_void
-
     invoice_void(invoice_id=Invoice.objects.get(currency="EUR").pk)
     assert CreditMemo.objects.count() == 1
     page = ops.get(reverse("web:dashboard")).content.decode()
@@ -124,9 +167,9 @@ def test_error_list_filters_and_links(ops, february):
     page = ops.get(url).content.decode()
     assert "3 in all" in page  # open ones by default
     assert "No sequence policy matches. Add one for USD, then post again." in page
-    assert f'<a href="/invoices/{draft.pk}/">invoice #{draft.pk}</a>' in page
+    assert f'<a href="/invoices/{draft.pk}/">Draft invoice #{draft.pk}</a>' in page
     assert f'<a href="/schedules/{february.schedule.pk}/">' in page
-    assert f'<a href="/accounts/{february.globex.pk}/">account #{february.globex.pk}</a>' in page
+    assert f'<a href="/accounts/{february.globex.pk}/">Account Globex Ltd</a>' in page
     assert f'<a href="/runs/{run.pk}/">Run {run.pk}</a>' in page
 
     def codes(**params):

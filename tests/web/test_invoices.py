@@ -8,12 +8,15 @@ from decimal import Decimal as D
 import pytest
 from django.core import mail
 from django.urls import reverse
+from freezegun import freeze_time
 
 from billing.services.orders import order_activate, order_create
 from invoicing.models import CreditMemo, Invoice, InvoiceEmail, Payment
 from invoicing.services.generation import invoices_generate
+from invoicing.services.hosted_links import hosted_document_resolve
 from invoicing.services.posting import invoice_post
 from tests.factories import InvoiceBatchRunFactory, make_account
+from tests.support.confirm import post_confirmed
 
 pytestmark = pytest.mark.django_db
 d = dt.date
@@ -182,7 +185,7 @@ def test_read_only_sees_no_action_on_an_invoice(ro, draft):
 
 
 def test_post_numbers_the_draft(ops, draft, ops_user):
-    response = ops.post(reverse("web:invoice_post", args=[draft.pk]), follow=True)
+    response = post_confirmed(ops, reverse("web:invoice_post", args=[draft.pk]), follow=True)
     draft.refresh_from_db()
     assert (draft.status, draft.number, draft.posted_by) == ("posted", "INV-0001", "olga")
     html = response.content.decode()
@@ -258,7 +261,11 @@ def test_void_refusal_shows_the_service_message(ops, posted):
 
 def test_void_of_a_draft_says_only_posted(ops, draft):
     page = ops.get(reverse("web:invoice_void", args=[draft.pk])).content.decode()
-    assert "Only a posted invoice can be voided; this one is draft." in page
+    assert (
+        f"Only a posted invoice can be voided; draft invoice #{draft.pk} is not posted. "
+        "Delete the draft instead." in page
+    )
+    assert f"<h1>Draft invoice #{draft.pk} cannot be voided</h1>" in page
     assert "<button" not in page.split('id="main"')[1].split("</main>")[0]
 
 
@@ -351,6 +358,19 @@ def test_pdf_inline_and_download(ops, posted, draft):
     assert "v1" in page.split('id="documents"')[1]
 
 
+def test_customer_link_of_a_posted_invoice(ro, posted, draft):
+    with freeze_time("2026-02-01 09:00"):
+        page = detail(ro, posted)
+        (url,) = re.findall(
+            r'value="([^"]+)" aria-label="Customer link[^"]*" data-hosted-url', page
+        )
+        assert url.startswith("http://127.0.0.1:8000/d/")
+        token = url.removeprefix("http://127.0.0.1:8000/d/")[:-1]
+        assert hosted_document_resolve(token) == posted
+    assert "no login needed; opens until 2026-05-02." in page
+    assert "Customer link" not in detail(ro, draft)
+
+
 # --- edit a draft -----------------------------------------------------------------------------
 
 
@@ -433,7 +453,7 @@ def test_removing_a_billed_line_shows_the_service_message(ops, draft):
 
 
 def test_delete_draft_releases_its_periods(ops, billed, draft):
-    response = ops.post(reverse("web:invoice_delete", args=[draft.pk]), follow=True)
+    response = post_confirmed(ops, reverse("web:invoice_delete", args=[draft.pk]), follow=True)
     assert not Invoice.objects.filter(pk=draft.pk).exists()
     billed.schedule.refresh_from_db()
     assert billed.schedule.next_billing_date == d(2026, 1, 1)

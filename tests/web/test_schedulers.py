@@ -10,6 +10,7 @@ from freezegun import freeze_time
 
 from invoicing.models import InvoiceBatchRun, InvoiceScheduler
 from tests.factories import InvoiceSchedulerFactory
+from tests.support.confirm import confirmation_of, post_confirmed
 
 pytestmark = pytest.mark.django_db
 d = dt.date
@@ -138,7 +139,11 @@ def test_list_shows_the_next_runs_of_active_schedulers(ops, db):
     InvoiceSchedulerFactory(name="First of month", status="active", start_date=d(2026, 1, 1))
     InvoiceSchedulerFactory(name="Still a draft", start_date=d(2026, 1, 1))
     page = ops.get(reverse("web:scheduler_list")).content.decode()
-    assert "Tue 1 Dec 2026 02:00<br>Fri 1 Jan 2027 02:00<br>Mon 1 Feb 2027 02:00" in page
+    assert (
+        '<time datetime="2026-12-01T02:00:00+00:00">2026-12-01 02:00 UTC</time><br>'
+        '<time datetime="2027-01-01T02:00:00+00:00">2027-01-01 02:00 UTC</time><br>'
+        '<time datetime="2027-02-01T02:00:00+00:00">2027-02-01 02:00 UTC</time>'
+    ) in page
     assert "not scheduled (draft)" in page
     assert "Run now</button>" in page
 
@@ -148,13 +153,76 @@ def test_dashboard_lists_the_next_scheduled_run(ops, db):
     scheduler = InvoiceSchedulerFactory(name="First of month", status="active")
     page = ops.get(reverse("web:dashboard")).content.decode()
     assert f'href="/schedulers/{scheduler.pk}/">First of month</a>' in page
-    assert "Tue 1 Dec 2026, 02:00" in page
+    assert "2026-12-01 02:00 UTC</time>" in page
+
+
+@freeze_time(NOW)
+def test_next_runs_are_shown_in_the_scheduler_s_own_time_zone(ops, db):
+    """Point 11: 02:00 in New York is shown as 02:00 America/New_York (07:00 UTC), on the
+    dashboard and on the schedulers list; times that are not a scheduler's say UTC."""
+    scheduler = InvoiceSchedulerFactory(
+        name="New York 5th",
+        status="active",
+        day_of_month="5",
+        timezone="America/New_York",
+        last_run_at=dt.datetime(2026, 11, 5, 7, 0, 12, tzinfo=dt.UTC),
+    )
+    dashboard = ops.get(reverse("web:dashboard")).content.decode()
+    cell = dashboard.split("<td data-next-run>")[1].split("</td>")[0]
+    assert cell == (
+        '<time datetime="2026-12-05T02:00:00-05:00">2026-12-05 02:00 America/New_York</time>'
+    )
+    assert "07:00" not in cell
+    listing = ops.get(reverse("web:scheduler_list")).content.decode()
+    row = listing.split(f'href="/schedulers/{scheduler.pk}/"')[1].split("</tr>")[0]
+    assert row.split("<td data-next-runs>")[1].split("</td>")[0] == (
+        '<time datetime="2026-12-05T02:00:00-05:00">2026-12-05 02:00 America/New_York</time><br>'
+        '<time datetime="2027-01-05T02:00:00-05:00">2027-01-05 02:00 America/New_York</time><br>'
+        '<time datetime="2027-02-05T02:00:00-05:00">2027-02-05 02:00 America/New_York</time>'
+    )
+    assert '<time datetime="2026-11-05T07:00:12+00:00">2026-11-05 07:00 UTC</time>' in row
+
+
+@freeze_time(NOW)
+def test_run_now_asks_first_stating_the_run(ops, billed):
+    """Point 15: "Run now" answers its confirmation page (dates, schedules due, draft or
+    posted) and starts nothing until confirmed."""
+    scheduler = InvoiceSchedulerFactory(
+        name="Posting", start_date=d(2026, 1, 1), invoice_status="posted", invoice_date_offset=1
+    )
+    url = reverse("web:scheduler_run_now", args=[scheduler.pk])
+    response = ops.post(url)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Run scheduler &#x27;Posting&#x27; now?" in page
+    assert (
+        "A batch run of <strong>Posting</strong> starts now for run date 2026-11-24 (today in "
+        "UTC): target date <strong>2026-11-24</strong>, invoice date <strong>2026-11-25</strong>."
+    ) in page
+    assert (
+        "<strong>1 billing schedule</strong> is due by the target date and matches its filters "
+        "(suspended ones are left out); the run bills them as posted (numbered) invoices."
+    ) in page
+    assert "posting cannot be undone" in page
+    assert "Start the run (1 schedule)</button>" in page
+    assert confirmation_of(response) == "2026-11-24 2026-11-24 2026-11-25 posted 1"
+    assert not InvoiceBatchRun.objects.exists()
+    stale = ops.post(url, {"confirm": "2026-11-23 2026-11-23 2026-11-24 posted 1"})
+    assert "The figures changed" in stale.content.decode()
+    assert not InvoiceBatchRun.objects.exists()
+
+
+def test_run_now_of_a_canceled_scheduler_shows_the_service_message(ops, db):
+    scheduler = InvoiceSchedulerFactory(name="Gone", status="canceled")
+    response = ops.post(reverse("web:scheduler_run_now", args=[scheduler.pk]), follow=True)
+    assert "Scheduler &#x27;Gone&#x27; is canceled" in response.content.decode()
+    assert not InvoiceBatchRun.objects.exists()
 
 
 def test_run_now(ops, billed, django_capture_on_commit_callbacks):
     scheduler = InvoiceSchedulerFactory(name="Now", start_date=d(2026, 1, 1))
     with django_capture_on_commit_callbacks(execute=True):
-        response = ops.post(reverse("web:scheduler_run_now", args=[scheduler.pk]))
+        response = post_confirmed(ops, reverse("web:scheduler_run_now", args=[scheduler.pk]))
     run = InvoiceBatchRun.objects.get()
     assert run.scheduler_id == scheduler.pk and run.requested_by == "olga"
     assert response["Location"] == reverse("web:run_detail", args=[run.pk])

@@ -3,19 +3,28 @@ invoices and errors; the "Generate invoices" action and the page that shows what
 
 from __future__ import annotations
 
+from collections import defaultdict
+from decimal import Decimal
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts import selectors as account_selectors
 from accounts.models import Account
 from billing import selectors as billing_selectors
 from billing.models import Order
+from core.exceptions import DomainError
+from core.money import money_display
 from invoicing import selectors as invoicing_selectors
 from invoicing.services.generation import invoices_generate
+from invoicing.services.preview import GenerationPreview, invoices_generate_preview
 from web.forms import AccountSearchForm, GenerateForm
-from web.views.base import ActionView, PageView, actor, call_service, get_or_404, paginate
+from web.views.base import PageView, actor, call_service, filtered_page, get_or_404
+from web.views.confirm import Confirmation, ConfirmedActionView
 
 ACCOUNT_INVOICES_SHOWN = 20
 SESSION_KEY = "web_generations"
@@ -30,9 +39,10 @@ class AccountListView(PageView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         form = AccountSearchForm(self.request.GET)
-        q = form.cleaned_data["q"] if form.is_valid() else ""
-        page = paginate(self.request, account_selectors.account_list(q=q))
-        context.update(form=form, page=page, q=q)
+        page = filtered_page(
+            self.request, form, lambda data: account_selectors.account_list(q=data["q"])
+        )
+        context.update(form=form, page=page)
         return context
 
 
@@ -72,17 +82,94 @@ def _remember(request, result, *, label: str, back: str) -> None:
     request.session[SESSION_KEY] = kept
 
 
-class GenerateView(ActionView):
+class GenerateView(ConfirmedActionView):
     """Generate invoices for an account or an order (invoices_generate), then show what it
-    created on the result page."""
+    created on the result page. Posted invoices only after the confirmation page, which
+    states how many invoices for how much, planned as the generation plans them
+    (invoices_generate_preview). Drafts, a form with errors, or a request that would make
+    nothing (or that the service refuses) go straight on."""
 
     scope = "account_id"
+    _planned: GenerationPreview | None
 
     def target(self, pk):
         model = Account if self.scope == "account_id" else Order
         obj = get_object_or_404(model, pk=pk)
         name = "web:account_detail" if self.scope == "account_id" else "web:order_detail"
         return obj, reverse(name, args=[obj.pk])
+
+    def planned(self, request, pk) -> GenerationPreview | None:
+        """What a posted generation would make (None: no confirmation to ask for)."""
+        if not hasattr(self, "_planned"):
+            self._planned = None
+            obj, _ = self.target(pk)
+            form = GenerateForm(request.POST)
+            if form.is_valid() and form.cleaned_data["action"] == "posted":
+                data = form.cleaned_data
+                try:
+                    self._planned = invoices_generate_preview(
+                        **{self.scope: obj.pk},
+                        target_date=data["target_date"],
+                        invoice_date=data["invoice_date"],
+                    )
+                except DomainError:
+                    self._planned = None  # the service refuses it again, with its message
+        return self._planned
+
+    def needs_confirmation(self, request, pk):
+        planned = self.planned(request, pk)
+        return planned is not None and bool(planned.invoices)
+
+    def confirmation(self, request, pk):
+        obj, back = self.target(pk)
+        planned = self.planned(request, pk)
+        assert planned is not None
+        data = GenerateForm(request.POST)
+        data.is_valid()
+        target = data.cleaned_data["target_date"]
+        invoice_date = data.cleaned_data["invoice_date"] or target
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for p in planned.invoices:
+            totals[p.invoice.currency] += p.invoice.total
+        n, schedules = len(planned.invoices), planned.schedule_count
+        amounts = " + ".join(money_display(totals[c], c) for c in sorted(totals))
+        facts = [
+            format_html(
+                "{} billing schedule{} of <strong>{}</strong> due on or before {} {} billed on "
+                "<strong>{} invoice{}</strong> dated {}, totalling <strong>{}</strong> (tax as "
+                "estimated now; posting computes the actual tax).",
+                schedules,
+                pluralize(schedules),
+                obj,
+                target.isoformat(),
+                pluralize(schedules, "is,are"),
+                n,
+                pluralize(n),
+                invoice_date.isoformat(),
+                amounts,
+            ),
+        ]
+        if 1 < n <= 20:
+            facts.append(
+                "One by one: "
+                + ", ".join(
+                    money_display(p.invoice.total, p.invoice.currency) for p in planned.invoices
+                )
+                + "."
+            )
+        facts += [
+            "They are posted at once: each is numbered then, with the next number of its "
+            "seller's sequence; the numbers are only known then.",
+            "Posting cannot be undone: a posted invoice is corrected by voiding it. To look at "
+            "the invoices first, generate drafts instead.",
+        ]
+        return Confirmation(
+            question=f"Generate and post {n} invoice{pluralize(n)} for {amounts}?",
+            facts=facts,
+            button=f"Generate and post {n} invoice{pluralize(n)}",
+            back=back,
+            figures=f"{n} invoices, {amounts}",
+        )
 
     def act(self, request, pk):
         obj, back = self.target(pk)

@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.views import View
 from django.views.generic import TemplateView
 
-from core.exceptions import DomainError
+from core.exceptions import DomainError, ValidationError
 from web.roles import Role, require_act
 
 PAGE_SIZE = 50
@@ -24,6 +24,15 @@ def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE):
     """The requested page of a queryset (a bad or out-of-range page number gives the nearest
     page, never an error)."""
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def filtered_page(request: HttpRequest, form, rows: Callable[[dict], Any]):
+    """The requested page of a list whose filter form (bound to the query string) is `form`;
+    `rows(cleaned_data)` gives the rows. Bad filters list nothing: the page shows their errors
+    next to the fields rather than a list that silently ignored them."""
+    if not form.is_valid():
+        return paginate(request, [])
+    return paginate(request, rows(form.cleaned_data))
 
 
 def get_or_404(get: Callable[..., Any], **kwargs):
@@ -39,6 +48,43 @@ def call_service(request: HttpRequest, call: Callable[[], Any], *, success: str 
     (and None is returned); on success the optional message is shown."""
     try:
         result = call()
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return None
+    if success:
+        messages.success(request, success)
+    return result
+
+
+def form_errors_add(form, exc: ValidationError) -> None:
+    """Put a service's validation errors on the form: each path onto its field (`filters.
+    currencies` onto `currencies`), whatever matches no field onto the form, named by its
+    path. So every error shows at once, next to its field."""
+    for path, errors in exc.details.items():
+        field = _form_field_for(form, path)
+        for error in errors:
+            if field is None and path not in ("non_field_errors", "__all__"):
+                error = f"{path.replace('_', ' ').capitalize()}: {error}"
+            form.add_error(field, error)
+
+
+def _form_field_for(form, path: str) -> str | None:
+    for name in (path, path.rsplit(".", 1)[-1]):
+        if name in form.fields:
+            return name
+    return None
+
+
+def call_service_form(
+    request: HttpRequest, form, call: Callable[[], Any], *, success: str | None = None
+):
+    """call_service for a form page: a ValidationError of the service lands on the form's
+    fields (form_errors_add), any other refusal is an error message. None when refused."""
+    try:
+        result = call()
+    except ValidationError as exc:
+        form_errors_add(form, exc)
+        return None
     except DomainError as exc:
         messages.error(request, exc.message)
         return None

@@ -27,7 +27,7 @@ class DashboardView(PageView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        today = timezone.localdate()
+        today = timezone.localdate()  # in the site's time zone (settings.TIME_ZONE)
         board = selectors.dashboard_get(today=today)
         now = timezone.now()
         upcoming = []
@@ -36,6 +36,7 @@ class DashboardView(PageView):
             upcoming.append((scheduler, times[0] if times else None))
         upcoming.sort(key=lambda pair: (pair[1] is None, pair[1] or now))
         context.update(
+            site_zone=timezone.get_current_timezone_name(),
             board=board,
             upcoming=upcoming,
             charts=[(bars, chart_svg_bars(bars)) for bars in board.chart],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoicing import selectors
 from web.forms import ErrorFilterForm
-from web.views.base import PageView, paginate
+from web.views.base import PageView, filtered_page
 
 
 class ErrorListView(PageView):
@@ -15,13 +15,16 @@ class ErrorListView(PageView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         form = ErrorFilterForm(self.request.GET or {"state": "open"})
-        data = form.cleaned_data if form.is_valid() else {"state": "open"}
-        qs = selectors.error_log_list(
-            category=data.get("category", ""),
-            state=data.get("state") or "open",
-            code=data.get("code", ""),
-            run=data.get("run"),
-            q=data.get("q", ""),
+        page = filtered_page(
+            self.request,
+            form,
+            lambda data: selectors.error_log_list(
+                category=data["category"],
+                state=data["state"] or "open",
+                code=data["code"],
+                run=data["run"],
+                q=data["q"],
+            ),
         )
-        context.update(form=form, page=paginate(self.request, qs))
+        context.update(form=form, page=page)
         return context

@@ -10,7 +10,10 @@ from decimal import Decimal
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from core.exceptions import DomainError
 from core.money import money_display
@@ -24,9 +27,10 @@ from invoicing.services.drafts import (
     invoice_update,
 )
 from invoicing.services.email import invoice_email_send
+from invoicing.services.hosted_links import hosted_link, hosted_link_available
 from invoicing.services.payments import payment_record
 from invoicing.services.posting import invoice_post
-from invoicing.services.void import invoice_void
+from invoicing.services.void import invoice_void, invoice_void_refusal
 from web.forms import (
     AdjustmentForm,
     DraftEditForm,
@@ -41,9 +45,11 @@ from web.views.base import (
     PageView,
     actor,
     call_service,
+    call_service_form,
+    filtered_page,
     get_or_404,
-    paginate,
 )
+from web.views.confirm import Confirmation, ConfirmedActionView
 
 
 def line_tree(lines: list[InvoiceLine]) -> list[tuple[InvoiceLine, int]]:
@@ -95,17 +101,20 @@ class InvoiceListView(PageView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         form = InvoiceFilterForm(self.request.GET)
-        data = form.cleaned_data if form.is_valid() else {}
-        qs = selectors.invoice_list(
-            number=data.get("number", ""),
-            status=data.get("status", ""),
-            account=data.get("account", ""),
-            date_from=data.get("date_from"),
-            date_to=data.get("date_to"),
-            run=data.get("run"),
-            currency=data.get("currency", ""),
+        page = filtered_page(
+            self.request,
+            form,
+            lambda data: selectors.invoice_list(
+                number=data["number"],
+                status=data["status"],
+                account=data["account"],
+                date_from=data["date_from"],
+                date_to=data["date_to"],
+                run=data["run"],
+                currency=data["currency"],
+            ),
         )
-        context.update(form=form, page=paginate(self.request, qs))
+        context.update(form=form, page=page)
         return context
 
 
@@ -138,6 +147,10 @@ class InvoiceDetailView(PageView):
             email_form=EmailForm(),
             is_draft=invoice.status == InvoiceStatus.DRAFT,
             is_posted=invoice.status == InvoiceStatus.POSTED,
+            hosted_link=hosted_link(invoice) if hosted_link_available(invoice) else None,
+            void_refusal=(
+                invoice_void_refusal(invoice) if invoice.status == InvoiceStatus.POSTED else None
+            ),
         )
         return context
 
@@ -158,7 +171,50 @@ class InvoicePdfView(PageView):
         return response
 
 
-class InvoicePostView(ActionView):
+class InvoicePostView(ConfirmedActionView):
+    """Post a draft after the confirmation page: its amount, its numbering (known only at
+    posting), that it cannot be undone. A non-draft goes straight to the service, which
+    refuses it with its own message."""
+
+    nav = "invoices"
+
+    def needs_confirmation(self, request, pk):
+        return Invoice.objects.filter(pk=pk, status=InvoiceStatus.DRAFT).exists()
+
+    def confirmation(self, request, pk):
+        invoice = _invoice(pk)
+        amount = money_display(invoice.total, invoice.currency)
+        reach = selectors.invoice_post_reach(invoice=invoice, posted_date=timezone.localdate())
+        if reach.policy is not None:
+            numbering = format_html(
+                "It is numbered when it is posted: it takes the next number of sequence "
+                "<strong>{}</strong> (pattern {}). The number is only known then.",
+                reach.policy.name,
+                reach.policy.pattern,
+            )
+        else:
+            numbering = "It is numbered when it is posted."
+        return Confirmation(
+            question=f"Post invoice for {amount}?",
+            facts=[
+                format_html(
+                    "Draft #{} of <strong>{}</strong>, dated {}, for <strong>{}</strong> "
+                    "becomes posted (tax as estimated now; posting computes the actual tax).",
+                    invoice.pk,
+                    invoice.account.name,
+                    invoice.invoice_date.isoformat(),
+                    amount,
+                ),
+                numbering,
+                "Posting cannot be undone: a posted invoice is never edited or deleted. A "
+                "mistake is corrected by voiding it, which issues a credit memo.",
+            ],
+            button=f"Post invoice for {amount}",
+            back=reverse("web:invoice_detail", args=[invoice.pk]),
+            figures=money_display(invoice.total, invoice.currency),
+            refusal=f"It cannot be posted now: {reach.refusal}" if reach.refusal else "",
+        )
+
     def act(self, request, pk):
         invoice = get_object_or_404(Invoice, pk=pk)
         posted = call_service(
@@ -182,6 +238,7 @@ class InvoiceVoidView(FormPageView):
         reach = selectors.invoice_void_reach(invoice=invoice)
         context.update(
             invoice=invoice,
+            refusal=invoice_void_refusal(invoice),
             form=kwargs.get("form") or VoidForm(),
             period_count=reach.period_count,
             schedule_count=reach.schedule_count,
@@ -252,8 +309,9 @@ class InvoicePaymentView(FormPageView):
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(pk=pk, form=form))
         data = form.cleaned_data
-        payment = call_service(
+        payment = call_service_form(
             request,
+            form,
             lambda: payment_record(
                 invoice_id=invoice.pk,
                 amount=data["amount"],
@@ -299,8 +357,9 @@ class InvoiceEditView(FormPageView):
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(pk=pk, form=form))
         data = form.cleaned_data
-        done = call_service(
+        done = call_service_form(
             request,
+            form,
             lambda: invoice_update(
                 invoice_id=invoice.pk,
                 invoice_date=data["invoice_date"],
@@ -327,8 +386,9 @@ class AdjustmentAddView(FormPageView):
         if not form.is_valid():
             return self._again(pk, form)
         data = form.cleaned_data
-        line = call_service(
+        line = call_service_form(
             request,
+            form,
             lambda: invoice_adjustment_add(
                 invoice_id=invoice.pk,
                 name=data["name"],
@@ -360,7 +420,50 @@ class AdjustmentRemoveView(ActionView):
         return reverse("web:invoice_edit", args=[invoice.pk])
 
 
-class DraftDeleteView(ActionView):
+class DraftDeleteView(ConfirmedActionView):
+    """Delete a draft after the confirmation page: its amount and what it releases. A
+    non-draft goes straight to the service, which refuses it with its own message."""
+
+    nav = "invoices"
+
+    def needs_confirmation(self, request, pk):
+        return Invoice.objects.filter(pk=pk, status=InvoiceStatus.DRAFT).exists()
+
+    def confirmation(self, request, pk):
+        invoice = _invoice(pk)
+        amount = money_display(invoice.total, invoice.currency)
+        reach = selectors.invoice_draft_delete_reach(invoice=invoice)
+        lines = invoice.lines.count()
+        facts = [
+            format_html(
+                "Draft #{} of <strong>{}</strong> for <strong>{}</strong> is deleted with its "
+                "{} line{}. It has no number, so no number is lost.",
+                invoice.pk,
+                invoice.account.name,
+                amount,
+                lines,
+                pluralize(lines),
+            ),
+            f"What it billed is released: {reach.period_count} billed "
+            f"period{pluralize(reach.period_count)} of {reach.schedule_count} billing "
+            f"schedule{pluralize(reach.schedule_count)} roll back, so the next generation "
+            "bills them again.",
+        ]
+        if reach.debit_memo_count:
+            facts.append(
+                f"{reach.debit_memo_count} debit memo{pluralize(reach.debit_memo_count)} "
+                "merged into it become due again."
+            )
+        facts.append("This cannot be undone.")
+        return Confirmation(
+            question=f"Delete draft #{invoice.pk} for {amount}?",
+            facts=facts,
+            button=f"Delete draft #{invoice.pk}",
+            back=reverse("web:invoice_edit", args=[invoice.pk]),
+            figures=f"{amount}, {reach.period_count} periods",
+            danger=True,
+        )
+
     def act(self, request, pk):
         invoice = get_object_or_404(Invoice, pk=pk)
         label, account_id = str(invoice), invoice.account_id

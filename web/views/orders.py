@@ -15,7 +15,7 @@ from invoicing import selectors as invoicing_selectors
 from invoicing.services.preview import invoices_preview
 from web.forms import GenerateForm, OrderFilterForm, PreviewForm
 from web.views.accounts import GenerateView
-from web.views.base import ActionView, PageView, actor, call_service, get_or_404, paginate
+from web.views.base import ActionView, PageView, actor, call_service, filtered_page, get_or_404
 
 
 class OrderListView(PageView):
@@ -26,9 +26,12 @@ class OrderListView(PageView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         form = OrderFilterForm(self.request.GET)
-        data = form.cleaned_data if form.is_valid() else {}
-        qs = billing_selectors.order_list(q=data.get("q", ""), status=data.get("status", ""))
-        context.update(form=form, page=paginate(self.request, qs))
+        page = filtered_page(
+            self.request,
+            form,
+            lambda data: billing_selectors.order_list(q=data["q"], status=data["status"]),
+        )
+        context.update(form=form, page=page)
         return context
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
-from core.exceptions import DomainError
+from core.exceptions import DomainError, ValidationError
 from invoicing import selectors
 from invoicing.models import InvoiceScheduler
 from invoicing.services.schedulers import (
@@ -22,7 +24,17 @@ from invoicing.services.schedulers import (
     scheduler_validate,
 )
 from web.forms import SchedulerForm
-from web.views.base import ActionView, FormPageView, PageView, actor, call_service, paginate
+from web.views.base import (
+    ActionView,
+    FormPageView,
+    PageView,
+    actor,
+    call_service,
+    call_service_form,
+    form_errors_add,
+    paginate,
+)
+from web.views.confirm import Confirmation, ConfirmedActionView
 
 PREVIEW_RUNS = 5
 
@@ -100,8 +112,9 @@ class SchedulerFormView(FormPageView):
         if "preview" in request.POST:
             return self._preview(form, scheduler)
         values = form.scheduler_values()
-        saved = call_service(
+        saved = call_service_form(
             request,
+            form,
             lambda: scheduler_save(scheduler_id=scheduler.pk if scheduler else None, **values),
         )
         if saved is None:
@@ -119,6 +132,9 @@ class SchedulerFormView(FormPageView):
             preview = selectors.scheduler_next_runs(
                 scheduler=candidate, count=PREVIEW_RUNS, after=timezone.now()
             )
+        except ValidationError as exc:  # every error next to its field
+            form_errors_add(form, exc)
+            error = "No preview: fix the fields marked in the form."
         except DomainError as exc:
             error = exc.message
         return self.render_to_response(
@@ -128,7 +144,68 @@ class SchedulerFormView(FormPageView):
         )
 
 
-class SchedulerRunNowView(ActionView):
+class SchedulerRunNowView(ConfirmedActionView):
+    """Start a run of the scheduler now, after the confirmation page: the run's dates, how
+    many schedules it would bill, draft or posted. A canceled scheduler goes straight to the
+    service, which refuses it with its own message."""
+
+    nav = "schedulers"
+
+    def needs_confirmation(self, request, pk):
+        scheduler = get_object_or_404(InvoiceScheduler, pk=pk)
+        return scheduler.status != InvoiceScheduler.Status.CANCELED
+
+    def confirmation(self, request, pk):
+        scheduler = get_object_or_404(InvoiceScheduler, pk=pk)
+        reach = selectors.scheduler_run_now_reach(scheduler=scheduler)
+        n = reach.schedule_count
+        posted = scheduler.invoice_status == "posted"
+        makes = "posted (numbered) invoices" if posted else "draft invoices"
+        if scheduler.billing_period_count:
+            makes += (
+                f", at most {scheduler.billing_period_count} "
+                f"period{pluralize(scheduler.billing_period_count)} per schedule"
+            )
+        facts = [
+            format_html(
+                "A batch run of <strong>{}</strong> starts now for run date {} (today in {}): "
+                "target date <strong>{}</strong>, invoice date <strong>{}</strong>.",
+                scheduler.name,
+                reach.run_date.isoformat(),
+                scheduler.timezone,
+                reach.target_date.isoformat(),
+                reach.invoice_date.isoformat(),
+            ),
+            format_html(
+                "<strong>{} billing schedule{}</strong> {} due by the target date and {} its "
+                "filters (suspended ones are left out); the run bills them as {}.",
+                n,
+                pluralize(n),
+                pluralize(n, "is,are"),
+                pluralize(n, "matches,match"),
+                makes,
+            ),
+        ]
+        if posted:
+            facts.append(
+                "Its invoices are posted as they are made: each is numbered then, and posting "
+                "cannot be undone (a posted invoice is corrected by voiding it)."
+            )
+        facts.append(
+            "If today is one of the scheduler's run dates, this run is today's run: the "
+            "scheduled one does not start again today."
+        )
+        return Confirmation(
+            question=f"Run scheduler '{scheduler.name}' now?",
+            facts=facts,
+            button=f"Start the run ({n} schedule{pluralize(n)})",
+            back=reverse("web:scheduler_edit", args=[scheduler.pk]),
+            figures=(
+                f"{reach.run_date} {reach.target_date} {reach.invoice_date} "
+                f"{scheduler.invoice_status} {n}"
+            ),
+        )
+
     def act(self, request, pk):
         scheduler = get_object_or_404(InvoiceScheduler, pk=pk)
         run = call_service(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from billing import selectors as billing_selectors
 from invoicing import selectors as invoicing_selectors
 from web.forms import ScheduleFilterForm
-from web.views.base import PageView, get_or_404, paginate
+from web.views.base import PageView, filtered_page, get_or_404, paginate
 
 
 class ScheduleListView(PageView):
@@ -16,15 +16,18 @@ class ScheduleListView(PageView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         form = ScheduleFilterForm(self.request.GET)
-        data = form.cleaned_data if form.is_valid() else {}
-        qs = billing_selectors.billing_schedule_list(
-            status=data.get("status", ""),
-            account=data.get("account", ""),
-            next_from=data.get("next_from"),
-            next_to=data.get("next_to"),
-            charge_type=data.get("charge_type", ""),
+        page = filtered_page(
+            self.request,
+            form,
+            lambda data: billing_selectors.billing_schedule_list(
+                status=data["status"],
+                account=data["account"],
+                next_from=data["next_from"],
+                next_to=data["next_to"],
+                charge_type=data["charge_type"],
+            ),
         )
-        context.update(form=form, page=paginate(self.request, qs))
+        context.update(form=form, page=page)
         return context
 
 

@@ -1,12 +1,16 @@
 """`manage.py bench_batch_run --schedules N [--workers 1 2] [--chunk-size 1000]`: time a batch
 run on real Celery workers against the bare generation engine on the same data. See
-docs/performance.md ("Batch runs")."""
+docs/performance.md ("Batch runs").
+
+A progress bar of the benchmark's steps on a terminal (`-v 2` lists them when piped); the
+output is the report."""
 
 from django.core.management.base import BaseCommand, CommandError
 
 from benchmarks.batch_runs import batch_bench_many, report_lines
 from benchmarks.generation import BenchFailed, BenchRefused, database_check
 from benchmarks.management.commands._options import positive
+from core.management.progress import command_progress
 
 
 class Command(BaseCommand):
@@ -28,19 +32,21 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        def progress(message: str) -> None:
-            if options["verbosity"] >= 1:
-                self.stderr.write(message)
-
+        # The steps batch_bench_one reports per size: build, engine, a run per worker count,
+        # clean-up.
+        steps = len(options["schedules"]) * (3 + len(set(options["workers"])))
         try:
             database_check(force=options["force"])
-            figures = batch_bench_many(
-                options["schedules"],
-                accounts=options["accounts"],
-                workers=options["workers"],
-                chunk_size=options["chunk_size"],
-                progress=progress,
-            )
+            with command_progress(
+                self, "Benchmark", total=steps, verbosity=options["verbosity"]
+            ) as progress:
+                figures = batch_bench_many(
+                    options["schedules"],
+                    accounts=options["accounts"],
+                    workers=options["workers"],
+                    chunk_size=options["chunk_size"],
+                    progress=progress.phase,
+                )
         except (BenchRefused, BenchFailed) as exc:
             raise CommandError(str(exc))
         self.stdout.write("\n".join(report_lines(figures)))

@@ -1,5 +1,8 @@
 """`manage.py bench_generation --schedules N [N …] [--accounts A] [--keep]`: time invoice
-generation with posting against PostgreSQL's set-based floor. See docs/performance.md."""
+generation with posting against PostgreSQL's set-based floor. See docs/performance.md.
+
+A progress bar of the benchmark's steps on a terminal (`-v 2` lists them when piped); the
+output is the report."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -14,6 +17,7 @@ from benchmarks.generation import (
     world_delete,
 )
 from benchmarks.management.commands._options import positive
+from core.management.progress import command_progress
 
 
 class Command(BaseCommand):
@@ -73,10 +77,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        def progress(message: str) -> None:
-            if options["verbosity"] >= 1:
-                self.stderr.write(message)
-
         if options["delete_kept"]:
             database_check(force=True)
             worlds = kept_worlds()
@@ -86,17 +86,22 @@ class Command(BaseCommand):
             return
         if not options["schedules"]:
             raise CommandError("Give the sizes to run: --schedules N [N …].")
+        # The steps bench_one reports per size: build, engine, floor, (memory run,) clean-up.
+        steps = len(options["schedules"]) * (4 + options["trace_memory"])
         try:
             database_check(force=options["force"])
-            runs = bench_many(
-                options["schedules"],
-                accounts=options["accounts"],
-                keep=options["keep"],
-                trace_memory=options["trace_memory"],
-                floor_detail=options["floor_detail"],
-                profile_top=options["profile"],
-                progress=progress,
-            )
+            with command_progress(
+                self, "Benchmark", total=steps, verbosity=options["verbosity"]
+            ) as progress:
+                runs = bench_many(
+                    options["schedules"],
+                    accounts=options["accounts"],
+                    keep=options["keep"],
+                    trace_memory=options["trace_memory"],
+                    floor_detail=options["floor_detail"],
+                    profile_top=options["profile"],
+                    progress=progress.phase,
+                )
         except (BenchRefused, BenchFailed) as exc:
             raise CommandError(str(exc))
         self.stdout.write("\n".join(report_lines(runs)))

@@ -1,14 +1,21 @@
 """Generate invoices on demand.
 
 `manage.py generate_invoices --account 12 --target-date 2026-11-30 [--post]`
+
+A progress bar on a terminal; the output is one summary line (invoices, schedules, totals
+per currency, errors, the request id), with one line per invoice under `-v 2`. Errors go to
+standard error and make the exit status non-zero.
 """
 
 import datetime as dt
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 
 from core.exceptions import DomainError
-from core.money import money_display
+from core.management.progress import command_progress
+from core.money import ZERO, money_display
+from invoicing.models import Invoice
 from invoicing.services.generation import invoices_generate
 
 
@@ -36,35 +43,56 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         target = _date(opts["target_date"])
         invoice_date = _date(opts["invoice_date"]) if opts["invoice_date"] else None
-        try:
-            result = invoices_generate(
-                account_id=opts["account"],
-                order_id=opts["order"],
-                billing_schedule_ids=opts["schedules"],
-                all_schedules=opts["all"],
-                target_date=target,
-                invoice_date=invoice_date,
-                action="posted" if opts["post"] else "draft",
-                correlation_id=opts["correlation_id"],
-                requested_by="manage.py",
-            )
-        except DomainError as exc:
-            raise CommandError(exc.message)
-        for invoice in result.invoices.select_related("account"):
-            label = invoice.number or f"draft #{invoice.pk}"
-            self.stdout.write(
-                f"{label:<24} {invoice.account.name:<32} "
-                f"{money_display(invoice.total, invoice.currency):>18}"
-            )
-        for error in result.errors:
-            self.stderr.write(f"schedule {error.schedule_id}: [{error.code}] {error.message}")
-        for error in result.posting_errors:
-            self.stderr.write(f"invoice {error['invoice_id']} left draft: {error['message']}")
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"{len(result.invoice_ids)} invoice(s) from {len(result.schedule_ids)} "
-                f"schedule(s); {len(result.errors)} schedule error(s); request {result.request_id}"
-            )
+        action = "posted" if opts["post"] else "draft"
+        with command_progress(
+            self, "Generating invoices (schedules)", verbosity=opts["verbosity"]
+        ) as progress:
+            try:
+                result = invoices_generate(
+                    account_id=opts["account"],
+                    order_id=opts["order"],
+                    billing_schedule_ids=opts["schedules"],
+                    all_schedules=opts["all"],
+                    target_date=target,
+                    invoice_date=invoice_date,
+                    action=action,
+                    correlation_id=opts["correlation_id"],
+                    requested_by="manage.py",
+                    progress=progress.update,
+                )
+            except DomainError as exc:
+                raise CommandError(exc.message)
+            invoices = list(result.invoices.select_related("account"))
+            for invoice in invoices:
+                label = invoice.number or f"draft #{invoice.pk}"
+                progress.detail(
+                    f"{label:<24} {invoice.account.name:<32} "
+                    f"{money_display(invoice.total, invoice.currency):>18}"
+                )
+            for error in result.errors:
+                progress.error(f"schedule {error.schedule_id}: [{error.code}] {error.message}")
+            for error in result.posting_errors:
+                progress.error(f"invoice {error['invoice_id']} left draft: {error['message']}")
+        failed = bool(result.errors or result.posting_errors)
+        progress.summary(
+            f"{len(invoices)} {_kind(invoices, action)} invoice(s) from "
+            f"{len(result.schedule_ids)} schedule(s){_totals(invoices)}; "
+            f"{len(result.errors)} schedule error(s); request {result.request_id}",
+            ok=not failed,
         )
-        if result.errors or result.posting_errors:
+        if failed:
             raise CommandError("Some schedules or invoices failed; see the errors above.")
+
+
+def _kind(invoices: list[Invoice], action: str) -> str:
+    """'posted' or 'draft', or 'posted and draft' when some were left draft."""
+    statuses = {invoice.status for invoice in invoices} or {action}
+    return " and ".join(sorted(statuses, reverse=True))
+
+
+def _totals(invoices: list[Invoice]) -> str:
+    """': 1,234.50 EUR, 6,000.00 USD', the invoices' totals per currency."""
+    sums: dict[str, Decimal] = {}
+    for invoice in invoices:
+        sums[invoice.currency] = sums.get(invoice.currency, ZERO) + invoice.total
+    return (": " + ", ".join(money_display(sums[c], c) for c in sorted(sums))) if sums else ""

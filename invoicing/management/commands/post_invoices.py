@@ -1,9 +1,18 @@
-"""Post draft invoices: `manage.py post_invoices --ids 4 5 6` or `--account 12` or `--all`."""
+"""Post draft invoices: `manage.py post_invoices --ids 4 5 6` or `--account 12` or `--all`.
+
+The drafts are posted through `invoices_post` in batches of `BATCH` (in id order, so numbers
+follow ids as in one call): each batch is one transaction, the sequence policy's lock is held
+for one batch at a time, and the progress bar moves per batch. The output is one summary
+line; `-v 2` adds a line per posted invoice; failures go to standard error.
+"""
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.management.progress import command_progress
 from invoicing.models import Invoice, InvoiceStatus
 from invoicing.services.posting import invoices_post
+
+BATCH = 100
 
 
 class Command(BaseCommand):
@@ -28,11 +37,21 @@ class Command(BaseCommand):
         if not ids:
             self.stdout.write("No draft invoices to post.")
             return
-        posted, failures = invoices_post(invoice_ids=ids, posted_by="manage.py")
-        for invoice in Invoice.objects.filter(pk__in=posted).order_by("id"):
-            self.stdout.write(f"posted {invoice.number:<24} (invoice {invoice.pk})")
-        for failure in failures:
-            self.stderr.write(f"invoice {failure.invoice_id} left draft: {failure.message}")
-        self.stdout.write(self.style.SUCCESS(f"{len(posted)} posted, {len(failures)} failed."))
+        posted: list[int] = []
+        failures = []
+        with command_progress(
+            self, "Posting invoices", total=len(ids), verbosity=opts["verbosity"]
+        ) as progress:
+            for start in range(0, len(ids), BATCH):
+                batch = ids[start : start + BATCH]
+                done, failed = invoices_post(invoice_ids=batch, posted_by="manage.py")
+                for invoice in Invoice.objects.filter(pk__in=done).order_by("id"):
+                    progress.detail(f"posted {invoice.number:<24} (invoice {invoice.pk})")
+                for failure in failed:
+                    progress.error(f"invoice {failure.invoice_id} left draft: {failure.message}")
+                posted += done
+                failures += failed
+                progress.update(start + len(batch))
+        progress.summary(f"{len(posted)} posted, {len(failures)} failed.", ok=not failures)
         if failures:
             raise CommandError("Some invoices could not be posted; see the errors above.")

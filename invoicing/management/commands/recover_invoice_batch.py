@@ -5,6 +5,7 @@ See docs/batch-runs.md."""
 from django.core.management.base import BaseCommand, CommandError
 
 from core.exceptions import DomainError
+from core.management.progress import celery_quiet
 from invoicing.management.commands._batch_report import run_lines, run_wait
 from invoicing.services.recovery import batch_run_recover, billing_schedules_recover
 
@@ -27,10 +28,11 @@ class Command(BaseCommand):
         if bool(opts["run"]) == bool(opts["schedules"]):
             raise CommandError("Give a batch run id, or --schedules ID [ID …].")
         try:
-            if opts["schedules"]:
-                results = billing_schedules_recover(schedule_ids=opts["schedules"])
-            else:
-                sub = batch_run_recover(run_id=opts["run"], requested_by="manage.py")
+            with celery_quiet():  # the recovery task runs here when Celery is eager
+                if opts["schedules"]:
+                    results = billing_schedules_recover(schedule_ids=opts["schedules"])
+                else:
+                    sub = batch_run_recover(run_id=opts["run"], requested_by="manage.py")
         except DomainError as exc:
             raise CommandError(f"[{exc.code}] {exc.message}")
         if opts["schedules"]:

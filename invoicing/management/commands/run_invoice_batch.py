@@ -1,14 +1,25 @@
 """Start an invoice batch run: `manage.py run_invoice_batch --scheduler 3`, or ad hoc,
 `manage.py run_invoice_batch --target-date 2026-03-31 --currency USD --post`. With a broker
 the workers do the work (--wait polls until it is done); without one (eager Celery) the run
-completes inside the command. See docs/batch-runs.md."""
+completes inside the command. See docs/batch-runs.md.
+
+A progress bar on a terminal (the run's own percentage, after each task when Celery runs
+eagerly, by polling with --wait); the output is one summary line, with the full run report
+under `-v 2`. Celery's task log lines are not part of the output."""
 
 import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 
 from core.exceptions import DomainError
-from invoicing.management.commands._batch_report import run_lines, run_wait
+from core.management.progress import command_progress
+from invoicing.management.commands._batch_report import (
+    run_lines,
+    run_progress_watch,
+    run_summary,
+    run_wait,
+)
+from invoicing.models import InvoiceBatchRun
 from invoicing.services.runs import batch_run_start, batch_run_summarise
 from invoicing.services.schedulers import scheduler_run_now
 
@@ -52,38 +63,48 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        try:
-            if opts["summarise"]:
-                run = batch_run_summarise(run_id=opts["summarise"])
-            elif opts["scheduler"]:
-                if opts["target_date"] or opts["invoice_date"]:
-                    raise CommandError("A scheduler's run takes its dates from the scheduler.")
-                run = scheduler_run_now(
-                    scheduler_id=opts["scheduler"],
-                    requested_by="manage.py",
-                    chunk_size=opts["chunk_size"],
-                )
-            else:
-                if not opts["target_date"]:
-                    raise CommandError("Give --scheduler, or --target-date for an ad hoc run.")
-                filters = {
-                    k: opts[k]
-                    for k in ("currencies", "accounts", "matching_values", "charge_types")
-                    if opts[k]
-                }
-                if opts["legal_entity"]:
-                    filters["legal_entity"] = opts["legal_entity"]
-                run = batch_run_start(
-                    target_date=opts["target_date"],
-                    invoice_date=opts["invoice_date"],
-                    invoice_status="posted" if opts["post"] else "draft",
-                    filters=filters,
-                    billing_period_count=opts["period_count"],
-                    requested_by="manage.py",
-                    chunk_size=opts["chunk_size"],
-                )
-        except DomainError as exc:
-            raise CommandError(f"[{exc.code}] {exc.message}")
-        if opts["wait"]:
-            run = run_wait(run, opts["wait"])
-        self.stdout.write("\n".join(run_lines(run)))
+        if opts["scheduler"] and (opts["target_date"] or opts["invoice_date"]):
+            raise CommandError("A scheduler's run takes its dates from the scheduler.")
+        if not (opts["summarise"] or opts["scheduler"] or opts["target_date"]):
+            raise CommandError("Give --scheduler, or --target-date for an ad hoc run.")
+        with (
+            command_progress(self, "Batch run (%)", verbosity=opts["verbosity"]) as progress,
+            run_progress_watch(progress),
+        ):
+            try:
+                run = self._start(opts)
+            except DomainError as exc:
+                raise CommandError(f"[{exc.code}] {exc.message}")
+            if opts["wait"]:
+                run = run_wait(run, opts["wait"], progress)
+        for line in run_lines(run):
+            progress.detail(line)
+        progress.summary(
+            run_summary(run), ok=run.status in (run.Status.STARTED, run.Status.COMPLETED)
+        )
+
+    def _start(self, opts) -> InvoiceBatchRun:
+        if opts["summarise"]:
+            return batch_run_summarise(run_id=opts["summarise"])
+        if opts["scheduler"]:
+            return scheduler_run_now(
+                scheduler_id=opts["scheduler"],
+                requested_by="manage.py",
+                chunk_size=opts["chunk_size"],
+            )
+        filters = {
+            k: opts[k]
+            for k in ("currencies", "accounts", "matching_values", "charge_types")
+            if opts[k]
+        }
+        if opts["legal_entity"]:
+            filters["legal_entity"] = opts["legal_entity"]
+        return batch_run_start(
+            target_date=opts["target_date"],
+            invoice_date=opts["invoice_date"],
+            invoice_status="posted" if opts["post"] else "draft",
+            filters=filters,
+            billing_period_count=opts["period_count"],
+            requested_by="manage.py",
+            chunk_size=opts["chunk_size"],
+        )

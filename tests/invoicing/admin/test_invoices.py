@@ -403,6 +403,8 @@ def test_invoice_added_by_hand_is_an_empty_draft(admin_client_logged):
             "addresses-0-country": "US",
             "period_items-TOTAL_FORMS": "0",
             "period_items-INITIAL_FORMS": "0",
+            "payments-TOTAL_FORMS": "0",
+            "payments-INITIAL_FORMS": "0",
         },
     )
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from billing.models import BillingSchedule
 from invoicing.models import BillingPeriodItem, Invoice
+from invoicing.services.hosted_links import hosted_document_resolve
 from tests.factories import InvoiceBatchRunFactory, InvoiceFactory
 from tests.support.invoicing import generate, snapshot
 
@@ -111,6 +112,18 @@ def test_pdf(lw, api):
     assert preview.status_code == 200 and preview.content.startswith(b"%PDF")
     assert draft.documents.count() == 0  # drafts are rendered, not stored
     assert api.get(reverse("invoice-pdf", args=[999999])).status_code == 404
+
+
+def test_hosted_url_on_posted_invoices_only(lw, api):
+    posted = generate(lw, d(2026, 1, 15))
+    draft = generate(lw, d(2026, 2, 15), action="draft")
+
+    url = api.get(reverse("invoice-edit", args=[posted.pk])).json()["hosted_url"]
+    assert url.startswith("http://127.0.0.1:8000/d/") and url.endswith("/")
+    assert hosted_document_resolve(url.removeprefix("http://127.0.0.1:8000/d/")[:-1]) == posted
+    assert api.get(reverse("invoice-edit", args=[draft.pk])).json()["hosted_url"] is None
+    listed = {i["id"]: i["hosted_url"] for i in api.get(API + "invoices/").json()["results"]}
+    assert listed[draft.pk] is None and listed[posted.pk].startswith("http://127.0.0.1:8000/d/")
 
 
 def test_patch_and_delete_while_draft(lw, api):

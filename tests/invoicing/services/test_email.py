@@ -2,6 +2,7 @@
 failures. The locmem outbox stands in for the provider; a raising backend for its failures."""
 
 import datetime as dt
+import re
 import smtplib
 
 import pytest
@@ -17,6 +18,7 @@ from invoicing.services.email import (
     invoice_email_send,
     invoices_email_send_bulk,
 )
+from invoicing.services.hosted_links import hosted_document_resolve
 from tests.support.invoicing import generate
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +76,10 @@ def test_built_in_template_merge_fields_and_attachment(lw):
     assert "Dear Acme Corp" in message.body
     assert "invoice INV-0001 for 75.77 USD, due on 2026-02-14" in message.body
     assert "Open balance: 75.77 USD." in message.body
-    assert f"http://127.0.0.1:8000/api/v1/invoices/{invoice.pk}/pdf" in message.body
+    # The link is the customer's hosted page of this invoice (no login), never the API.
+    (link,) = re.findall(r"View the invoice and download its PDF: (\S+)\n", message.body)
+    assert link.startswith("http://127.0.0.1:8000/d/") and "/api/" not in message.body
+    assert hosted_document_resolve(link.removeprefix("http://127.0.0.1:8000/d/")[:-1]) == invoice
     ((filename, content, mimetype),) = message.attachments
     assert (filename, mimetype) == ("INV-0001.pdf", "application/pdf")
     assert content.startswith(b"%PDF")
@@ -104,6 +109,21 @@ def test_unknown_braces_stay_literal_and_to_overrides(lw):
     assert message.body == "Total 75.77 USD, balance 75.77 USD; Acme Corp {{literal}}"
     with pytest.raises(ValidationError):
         invoice_email_send(invoice_id=invoice.pk, to="not an address")
+
+
+def test_a_template_link_is_the_hosted_page_at_the_public_address(lw, settings):
+    settings.LEDGERLINE = {**settings.LEDGERLINE, "PUBLIC_BASE_URL": "https://pay.example.com"}
+    EmailTemplate.objects.create(
+        name="System", subject="{number}", body="Pay {number} here: {link}", is_default=True
+    )
+    invoice = generate(lw, d(2026, 1, 15))
+
+    invoice_email_send(invoice_id=invoice.pk)
+
+    (message,) = mail.outbox
+    match = re.fullmatch(r"Pay INV-0001 here: https://pay\.example\.com/d/([^/]+)/", message.body)
+    assert match is not None, message.body
+    assert hosted_document_resolve(match.group(1)) == invoice
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,8 @@ from invoicing.services.runs import (
     batch_run_cancel,
     batch_run_chunk_process,
     batch_run_draft_to_posted,
+    batch_run_drafts,
+    batch_run_invoice_ids,
     batch_run_plan,
     batch_run_send_email,
     batch_run_start,
@@ -371,8 +373,37 @@ def test_draft_to_posted_posts_the_runs_drafts_as_a_sub_run(
     assert (run.draft_invoices, run.posted_invoices) == (1, 2)
     assert run.amounts == sub.amounts
 
+    # What it posted and failed to post is recorded on the sub-run, so it lists them.
+    usd_ids = sorted(Invoice.objects.exclude(account=euro).values_list("pk", flat=True))
+    assert list(
+        InvoiceBatchRunKey.objects.filter(run=sub).values_list("chunk", "status", "invoice_ids")
+    ) == [(0, "done", usd_ids), (0, "failed", [euro_invoice.pk])]
+    failed_key = InvoiceBatchRunKey.objects.get(run=sub, status="failed")
+    assert failed_key.error.startswith(f"Invoice {euro_invoice.pk}: ")
+    assert set(Invoice.objects.filter(pk__in=batch_run_invoice_ids(run_id=sub.pk))) == set(
+        Invoice.objects.all()
+    )
+
     with pytest.raises(BatchRunWrongKind):
         batch_run_draft_to_posted(run_id=sub.pk)
+
+
+def test_draft_to_posted_records_each_posting_batch(
+    billed, run_batch, django_capture_on_commit_callbacks, monkeypatch
+):
+    customers(billed, 2)
+    run = run_batch(target_date=TARGET)
+    drafts = list(batch_run_drafts(run_id=run.pk).order_by("id").values_list("pk", flat=True))
+    assert len(drafts) == 2
+    monkeypatch.setattr(runs, "POST_BATCH", 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        sub = batch_run_draft_to_posted(run_id=run.pk)
+    sub.refresh_from_db()
+    assert (sub.chunks_total, sub.chunks_done, sub.posted_invoices) == (2, 2, 2)
+    assert list(
+        InvoiceBatchRunKey.objects.filter(run=sub).values_list("chunk", "key", "invoice_ids")
+    ) == [(0, "posting batch 1", [drafts[0]]), (1, "posting batch 2", [drafts[1]])]
+    assert not batch_run_drafts(run_id=run.pk).exists()
 
 
 def test_draft_to_posted_waits_for_the_run_to_finish(billed, run_batch, no_dispatch):
@@ -475,3 +506,28 @@ def test_send_email_sub_run_emails_the_posted_invoices_once(
     assert (again.summary["sent"], again.summary["already_sent"]) == (0, 1)
     assert len(mailoutbox) == 1
     assert draft_run.draft_invoices == 2  # drafts of the other run are not emailed
+
+
+def test_an_email_sub_run_reports_its_progress(
+    billed, run_batch, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The run page follows an email run: its selection is counted at once and its progress
+    moves as the invoices are gone through."""
+    customers(billed, 2)
+    run = run_batch(target_date=TARGET, invoice_status="posted")
+    seen = []
+
+    def bulk(*, invoice_ids, batch_run_id, progress):
+        for done in (1, 2):
+            progress(done, 2)
+            seen.append(
+                InvoiceBatchRun.objects.values_list("progress", "summary").get(pk=batch_run_id)
+            )
+        return {"sent": 2, "skipped": 0, "failed": 0, "already_sent": 0, "not_posted": 0}
+
+    monkeypatch.setattr(runs, "invoices_email_send_bulk", bulk)
+    with django_capture_on_commit_callbacks(execute=True):
+        sub = batch_run_send_email(run_id=run.pk)
+    assert seen == [(50, {"invoices_selected": 2}), (95, {"invoices_selected": 2})]
+    sub.refresh_from_db()
+    assert (sub.status, sub.progress, sub.summary["sent"]) == ("completed", 100, 2)
