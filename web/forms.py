@@ -313,6 +313,7 @@ class SchedulerForm(forms.ModelForm):
             "invoice_date_from_run_date",
             "billing_period_count",
         ]
+        labels = {"timezone": "Time zone"}
         field_classes = {
             "start_date": DateField,
             "end_date": DateField,

@@ -11,6 +11,7 @@ from freezegun import freeze_time
 from invoicing.models import InvoiceBatchRun, InvoiceScheduler
 from tests.factories import InvoiceSchedulerFactory
 from tests.support.confirm import confirmation_of, post_confirmed
+from tests.support.pages import field_error
 
 pytestmark = pytest.mark.django_db
 d = dt.date
@@ -255,3 +256,33 @@ def test_read_only_user_sees_a_scheduler_but_no_form(ro, db):
     assert "Tuesday 1 December 2026, 02:00" in page
     assert "Save scheduler" not in page and "Preview next runs" not in page
     assert "disabled" in page
+
+
+# --- every error at its field, at once (issue 12, point 16) ---
+
+DAY_OF_MONTH = (
+    "A monthly scheduler runs on day 1–28, L (last day), L-1 (second to last) or L-2 (third to "
+    "last)."
+)
+TIMEZONE = "&#x27;Mars/Base&#x27; is not an IANA time zone, e.g. Europe/Berlin or UTC."
+
+
+@freeze_time("2026-11-24 12:00:00")
+@pytest.mark.parametrize("button", ["save", "preview"])
+def test_scheduler_form_shows_every_error_at_its_field(ops, db, button):
+    response = ops.post(
+        reverse("web:scheduler_new"),
+        {**FORM, "day_of_month": "32", "timezone": "Mars/Base", button: "1"},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert field_error(page, "day_of_month") == DAY_OF_MONTH
+    assert field_error(page, "timezone") == TIMEZONE
+    summary = page.split('class="msg msg-error form-errors"')[1].split("</div>")[0]
+    assert "Fix the fields marked below:" in summary
+    assert re.findall(r'<li><a href="#id_(\w+)">([^<]+)</a>: ', summary) == [
+        ("day_of_month", "Day of month"),
+        ("timezone", "Time zone"),
+    ]
+    assert "more)" not in page
+    assert not InvoiceScheduler.objects.exists()

@@ -4,7 +4,6 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
-from django.db.models import F
 
 from billing.models import BillingSchedule, UsageSummary
 from billing.services.orders import order_activate, order_create
@@ -15,15 +14,21 @@ from invoicing.models import (
     CreditMemoApplication,
     CreditMemoLine,
     CreditMemoLineTax,
-    Invoice,
     SequencePolicy,
 )
 from invoicing.services.generation import invoices_generate
-from invoicing.services.memos import credit_memo_post
 from invoicing.services.payments import payment_record
 from invoicing.services.posting import invoice_post
 from invoicing.services.void import invoice_void
-from tests.support.invoicing import generate, line_rows, monthly, schedule_state, snapshot, tax_rows
+from tests.support.invoicing import (
+    credit_applied,
+    generate,
+    line_rows,
+    monthly,
+    schedule_state,
+    snapshot,
+    tax_rows,
+)
 
 pytestmark = pytest.mark.django_db
 d = dt.date
@@ -284,20 +289,7 @@ def test_void_refuses_a_paid_or_partly_paid_invoice(lw, amount):
 
 def test_void_refuses_a_partly_credited_invoice(lw):
     invoice = generate(lw, d(2026, 1, 15))
-    memo = CreditMemo.objects.create(
-        account=lw.account, currency="USD", memo_date=d(2026, 1, 20), reason="Goodwill"
-    )
-    CreditMemoLine.objects.create(credit_memo=memo, name="Goodwill credit", amount=D("5.00"))
-    credit_memo_post(credit_memo_id=memo.pk, posted_date=d(2026, 1, 20))
-    # Applied as void's own mirror memo is applied (no door applies a credit memo yet).
-    CreditMemoApplication.objects.create(
-        credit_memo=memo, invoice=invoice, amount=D("5.00"), applied_date=d(2026, 1, 20)
-    )
-    Invoice.objects.filter(pk=invoice.pk).update(
-        balance=F("balance") - D("5.00"), settlement_status="partially_settled"
-    )
-    CreditMemo.objects.filter(pk=memo.pk).update(balance=D("0.00"))
-    invoice.refresh_from_db()
+    credit_applied(invoice, "5.00", d(2026, 1, 20))
     assert (invoice.balance, invoice.settlement_status) == (D("70.77"), "partially_settled")
     before = snapshot()
     with pytest.raises(InvoiceCredited) as exc:
