@@ -5,7 +5,7 @@ to its currency's minor unit (the ISO 4217 exponent: JPY 0, USD 2, BHD 3), half 
 any sum; sums of rounded lines need no further rounding.
 """
 
-from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import overload
 
@@ -64,6 +64,24 @@ def round_money(amount: Number, currency: str) -> Decimal:
     if isinstance(amount, Fraction):
         return _round_fraction(amount, quantum, ROUND_HALF_UP)
     return to_decimal(amount).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def money_input(value: object, currency: str, *, field: str, positive: str) -> Decimal:
+    """An amount typed by someone: a finite decimal, more than zero, in the currency's minor
+    unit; else a ValidationError on `field` (`positive`: the message for zero or less)."""
+    try:
+        if isinstance(value, float | bool) or value is None:
+            raise InvalidOperation
+        amount = to_decimal(value)  # type: ignore[arg-type]
+        if not amount.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValidationError({field: "Give the amount as a decimal string, e.g. '125.00'."})
+    if amount <= ZERO:
+        raise ValidationError({field: positive})
+    if round_money(amount, currency) != amount:
+        raise ValidationError({field: f"{amount} has more decimal places than {currency} has."})
+    return amount
 
 
 UNIT_PRICE_PLACES = 6  # the scale of stored unit prices (InvoiceLine.unit_price)

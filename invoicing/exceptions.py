@@ -131,6 +131,20 @@ class InvoiceNotFound(NotFound):
 class InvoiceNotPosted(Conflict):
     code = "invoice_not_posted"
 
+    @classmethod
+    def for_invoice(cls, invoice: Any, what: str) -> "InvoiceNotPosted":
+        """Only a posted invoice takes `what` (payments, credits): this one is a draft or
+        voided, said as people know it ('draft invoice #7', 'invoice INV-0002')."""
+        state = (
+            f"draft invoice #{invoice.pk} is not posted yet; post it first."
+            if invoice.status == "draft"
+            else f"invoice {invoice} is {invoice.get_status_display().lower()}."
+        )
+        return cls(
+            f"Only a posted invoice takes {what}; {state}",
+            details={"invoice": invoice.pk, "status": invoice.status},
+        )
+
 
 class InvoicePaid(Conflict):
     code = "invoice_paid"
@@ -196,6 +210,32 @@ class CreditMemoNotFound(NotFound):
 
 class CreditMemoNotDraft(Conflict):
     code = "credit_memo_not_draft"
+
+
+class CreditMemoNotPosted(Conflict):
+    code = "credit_memo_not_posted"
+
+
+class CreditExceedsBalance(Conflict):
+    """An application above the credit memo's unapplied balance or the invoice's open one."""
+
+    code = "credit_exceeds_balance"
+
+
+class CreditApplicationMismatch(Conflict):
+    """A credit memo applied across accounts, currencies or legal entities."""
+
+    code = "credit_application_mismatch"
+
+
+class CreditApplicationNotFound(NotFound):
+    code = "credit_application_not_found"
+
+
+class CreditApplicationNotActive(Conflict):
+    """Unapplying an application that is already unapplied, or one a void made."""
+
+    code = "credit_application_not_active"
 
 
 class DebitMemoNotFound(NotFound):

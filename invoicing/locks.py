@@ -17,8 +17,9 @@ a cycle (no deadlocks):
     → schedule group             (invoice_lock_with_schedules; billing.locks)
     → billing schedule           (billing_schedules_lock_billable, …_with_schedules)
     → usage summary              (usage_summaries_lock_billable)
-    → invoice                    (invoice_lock, invoices_lock_drafts)
+    → invoice                    (invoice_lock, invoices_lock_drafts, invoices_lock_with_account)
     → credit memo                (credit_memo_lock)
+    → credit application         (credit_application_lock: unapply)
     → debit memo                 (debit_memo_lock, debit_memos_lock_due)
     → sequence policy            (sequence_policy_lock)
 
@@ -41,10 +42,16 @@ from accounts.locks import account_lock
 from billing.choices import ScheduleStatus
 from billing.models import BillingSchedule, BillingScheduleGroup, UsageSummary
 from core.db import ids_in
-from invoicing.exceptions import CreditMemoNotFound, DebitMemoNotFound, InvoiceNotFound
+from invoicing.exceptions import (
+    CreditApplicationNotFound,
+    CreditMemoNotFound,
+    DebitMemoNotFound,
+    InvoiceNotFound,
+)
 from invoicing.models import (
     BillingPeriodItem,
     CreditMemo,
+    CreditMemoApplication,
     DebitMemo,
     Invoice,
     InvoiceBatchRun,
@@ -196,6 +203,19 @@ def billing_schedules_lock(ids: Iterable[int]) -> list[BillingSchedule]:
 # --- memos ----------------------------------------------------------------------------------
 
 
+def invoices_lock_with_account(account_id: int, invoice_ids: Iterable[int]) -> dict[int, Invoice]:
+    """Lock an account, then these invoices in id order (applying one credit memo to several
+    invoices). Only the account's invoices are locked and returned, by id; the caller names
+    any id that is missing."""
+    account_lock(account_id)
+    return {
+        invoice.pk: invoice
+        for invoice in Invoice.objects.select_for_update(of=("self",))
+        .filter(pk__in=sorted(set(invoice_ids)), account_id=account_id)
+        .order_by("id")
+    }
+
+
 def credit_memo_lock(credit_memo_id: int) -> CreditMemo:
     memo = CreditMemo.objects.select_for_update().filter(pk=credit_memo_id).first()
     if memo is None:
@@ -204,6 +224,19 @@ def credit_memo_lock(credit_memo_id: int) -> CreditMemo:
             details={"credit_memo": credit_memo_id},
         )
     return memo
+
+
+def credit_application_lock(application_id: int) -> CreditMemoApplication:
+    """Lock one credit application (after its invoice and credit memo)."""
+    application = (
+        CreditMemoApplication.objects.select_for_update().filter(pk=application_id).first()
+    )
+    if application is None:
+        raise CreditApplicationNotFound(
+            f"Credit application {application_id} does not exist.",
+            details={"application": application_id},
+        )
+    return application
 
 
 def debit_memo_lock(debit_memo_id: int) -> DebitMemo:

@@ -772,7 +772,16 @@ class CreditMemoLineTax(TimeStampedModel):
         return tax_label(self, self.line.credit_memo.currency if self.line_id else "")
 
 
+class CreditMemoApplicationQuerySet(models.QuerySet):
+    def active(self):
+        """The applications in force (not unapplied): what lowers invoice and memo balances."""
+        return self.filter(unapplied_at__isnull=True)
+
+
 class CreditMemoApplication(TimeStampedModel):
+    """A part of a posted credit memo applied to a posted invoice, with who and when; an
+    unapply keeps the row and stamps it (`unapplied_at`, `unapplied_by`)."""
+
     credit_memo = models.ForeignKey(
         CreditMemo, on_delete=models.PROTECT, related_name="applications"
     )
@@ -781,11 +790,22 @@ class CreditMemoApplication(TimeStampedModel):
     )
     amount = MoneyAmountField()
     applied_date = models.DateField()
+    applied_by = models.CharField(max_length=150, blank=True)
+    unapplied_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was unapplied; its amount is credit again."
+    )
+    unapplied_by = models.CharField(max_length=150, blank=True)
+
+    objects = CreditMemoApplicationQuerySet.as_manager()
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="credit_application_positive")
         ]
+
+    @property
+    def is_active(self) -> bool:
+        return self.unapplied_at is None
 
     def __str__(self) -> str:
         return (

@@ -271,7 +271,7 @@ def invoice_page(invoice_id: int) -> Page:
     seller = _seller(seller_entity, home_country=snapshot.country if snapshot is not None else "")
     records = selectors.invoice_records_for_invoice(invoice=invoice)
     paid = sum((p.amount for p in records.payments), ZERO)
-    credited = sum((a.amount for a in records.credit_applications), ZERO)
+    credited = sum((a.amount for a in records.credit_applications if a.is_active), ZERO)
     void_memo = (
         records.credit_memos.exclude(status=CreditMemo.Status.DRAFT).order_by("-id").first()
         if invoice.status in (InvoiceStatus.VOIDED, InvoiceStatus.VOID_IN_PROGRESS)
@@ -363,7 +363,7 @@ def credit_memo_page(credit_memo_id: int) -> Page:
     currency = memo.currency
     seller, customer = _memo_parties(memo)
     applied = memo.total - memo.balance
-    targets = sorted({str(a.invoice) for a in memo.applications.select_related("invoice")})
+    targets = sorted({str(a.invoice) for a in memo.applications.active().select_related("invoice")})
     if memo.status == CreditMemo.Status.POSTED:
         if memo.balance <= ZERO:
             detail = (

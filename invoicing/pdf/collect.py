@@ -235,9 +235,9 @@ def invoice_document(invoice: Invoice) -> Document:
             ),
             Prefetch(
                 "credit_applications",
-                queryset=CreditMemoApplication.objects.select_related("credit_memo").order_by(
-                    "applied_date", "id"
-                ),
+                queryset=CreditMemoApplication.objects.active()
+                .select_related("credit_memo")
+                .order_by("applied_date", "id"),
                 to_attr="credit_rows",
             ),
             Prefetch(
@@ -465,9 +465,9 @@ def credit_memo_document(memo: CreditMemo) -> Document:
             "lines__invoice_line__taxes",
             Prefetch(
                 "applications",
-                queryset=CreditMemoApplication.objects.select_related("invoice").order_by(
-                    "applied_date", "id"
-                ),
+                queryset=CreditMemoApplication.objects.active()
+                .select_related("invoice")
+                .order_by("applied_date", "id"),
                 to_attr="application_rows",
             ),
             Prefetch(

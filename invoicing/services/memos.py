@@ -40,7 +40,7 @@ from accounts.models import Account, LegalEntity
 from accounts.selectors import billing_terms_resolve
 from billing.models import Product
 from core.exceptions import ValidationError
-from core.money import ZERO, round_money, to_decimal, validate_currency
+from core.money import ZERO, money_input, round_money, to_decimal, validate_currency
 from invoicing.exceptions import (
     CreditMemoNotDraft,
     DebitMemoNotDraft,
@@ -133,17 +133,7 @@ def credit_memo_post(*, credit_memo_id: int, posted_date: dt.date | None = None)
 
 
 def _money_input(value: Any, currency: str, *, field: str) -> Decimal:
-    try:
-        amount = to_decimal(value)
-        if not amount.is_finite():
-            raise InvalidOperation
-    except (InvalidOperation, TypeError, ValueError):
-        raise ValidationError({field: "Give an amount as a decimal string, e.g. '25.00'."})
-    if amount <= ZERO:
-        raise ValidationError({field: "The amount must be more than zero."})
-    if round_money(amount, currency) != amount:
-        raise ValidationError({field: f"{amount} has more decimal places than {currency} allows."})
-    return amount
+    return money_input(value, currency, field=field, positive="The amount must be more than zero.")
 
 
 # --- debit memos ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ Locks: account → invoice (the global order of invoicing/locks.py).
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import SavedPaymentMethod
 from core.exceptions import ValidationError
-from core.money import ZERO, money_display, round_money, to_decimal
+from core.money import ZERO, money_display, money_input
 from invoicing.exceptions import InvoiceNotPosted, PaymentExceedsBalance
 from invoicing.locks import invoice_lock_with_account
 from invoicing.models import Invoice, InvoiceStatus, Payment
@@ -35,17 +35,9 @@ def settlement_status_of(invoice: Invoice) -> str:
 
 
 def _amount(value: Any, currency: str) -> Decimal:
-    try:
-        amount = to_decimal(value)
-        if not amount.is_finite():
-            raise InvalidOperation
-    except (InvalidOperation, TypeError, ValueError):
-        raise ValidationError({"amount": "Give the amount as a decimal string, e.g. '125.00'."})
-    if amount <= ZERO:
-        raise ValidationError({"amount": "A payment must be more than zero."})
-    if round_money(amount, currency) != amount:
-        raise ValidationError({"amount": f"{amount} has more decimal places than {currency} has."})
-    return amount
+    return money_input(
+        value, currency, field="amount", positive="A payment must be more than zero."
+    )
 
 
 def payment_record(
@@ -62,11 +54,7 @@ def payment_record(
     with transaction.atomic(durable=True):
         invoice = invoice_lock_with_account(invoice_id)
         if invoice.status != InvoiceStatus.POSTED:
-            raise InvoiceNotPosted(
-                f"Only a posted invoice takes payments; invoice {invoice} is "
-                f"{invoice.get_status_display().lower()}.",
-                details={"invoice": invoice.pk, "status": invoice.status},
-            )
+            raise InvoiceNotPosted.for_invoice(invoice, "payments")
         value = _amount(amount, invoice.currency)
         if (
             saved_payment_method_id is not None

@@ -206,7 +206,8 @@ def _invoice_refusals(invoice: Invoice) -> None:
             )
         raise InvoiceCredited(
             f"Invoice {invoice} cannot be voided: credit memos settled {settled} of it. "
-            "Issue a further credit memo for the remaining balance instead.",
+            "Issue a further credit memo for the remaining balance instead, or unapply those "
+            "credits first (their amounts become unapplied credit again).",
             details=details,
         )
     if invoice.total < ZERO:

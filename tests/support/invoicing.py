@@ -18,7 +18,7 @@ Texas at 6.25 %; `customers` adds accounts with a 10-seat order each.
 import datetime as dt
 from decimal import Decimal as D
 
-from django.db.models import Count, F
+from django.db.models import Count
 
 from accounts.models import LegalEntity
 from billing.models import BillingSchedule, Order
@@ -35,8 +35,9 @@ from invoicing.models import (
     Payment,
     SequencePolicy,
 )
+from invoicing.services.credits import credit_memo_apply
 from invoicing.services.generation import invoices_generate
-from invoicing.services.memos import credit_memo_post
+from invoicing.services.memos import credit_memo_create, credit_memo_post
 from tests.conftest import make_account
 from tests.support.tax_engines import UNREGISTERED
 
@@ -208,19 +209,21 @@ def billed_counts() -> dict:
 
 
 def credit_applied(invoice: Invoice, amount: str, on: dt.date, reason: str = "Goodwill"):
-    """A posted credit memo of `amount` applied to `invoice` on `on`, as the void's mirror memo
-    is applied (no door applies a credit memo yet): the invoice's balance drops by it."""
-    memo = CreditMemo.objects.create(
-        account=invoice.account, currency=invoice.currency, memo_date=on, reason=reason
+    """A posted credit memo of `amount` for the invoice's account, applied to the invoice on
+    `on`, through the services."""
+    memo = credit_memo_create(
+        account_id=invoice.account_id,
+        currency=invoice.currency,
+        memo_date=on,
+        reason=reason,
+        lines=[{"name": f"{reason} credit", "unit_price": amount}],
     )
-    CreditMemoLine.objects.create(credit_memo=memo, name=f"{reason} credit", amount=D(amount))
     credit_memo_post(credit_memo_id=memo.pk, posted_date=on)
-    CreditMemoApplication.objects.create(
-        credit_memo=memo, invoice=invoice, amount=D(amount), applied_date=on
+    credit_memo_apply(
+        credit_memo_id=memo.pk,
+        applications=[{"invoice": invoice.pk, "amount": amount}],
+        applied_date=on,
     )
-    Invoice.objects.filter(pk=invoice.pk).update(
-        balance=F("balance") - D(amount), settlement_status="partially_settled"
-    )
-    CreditMemo.objects.filter(pk=memo.pk).update(balance=D("0.00"))
     invoice.refresh_from_db()
+    memo.refresh_from_db()
     return memo

@@ -66,7 +66,8 @@ def test_a_credited_invoice_is_not_offered_for_void(ops, billed):
         ops,
         invoice,
         "Invoice INV-0001 cannot be voided: credit memos settled 5.00 USD of it. Issue a "
-        "further credit memo for the remaining balance instead.",
+        "further credit memo for the remaining balance instead, or unapply those credits first "
+        "(their amounts become unapplied credit again).",
     )
 
 
