@@ -79,9 +79,10 @@ def money_input(value: object, currency: str, *, field: str, positive: str) -> D
         raise ValidationError({field: "Give the amount as a decimal string, e.g. '125.00'."})
     if amount <= ZERO:
         raise ValidationError({field: positive})
-    if round_money(amount, currency) != amount:
+    rounded = round_money(amount, currency)
+    if rounded != amount:
         raise ValidationError({field: f"{amount} has more decimal places than {currency} has."})
-    return amount
+    return rounded  # the same value, at the currency's places ("80.0000" → 80.00)
 
 
 UNIT_PRICE_PLACES = 6  # the scale of stored unit prices (InvoiceLine.unit_price)

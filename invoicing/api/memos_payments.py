@@ -16,6 +16,7 @@ from core.api_views import method_permissions, request_actor
 from invoicing import selectors
 from invoicing.api.fields import MoneyField
 from invoicing.api.invoices import InvoiceSerializer, invoice_out
+from invoicing.exceptions import CreditApplicationNotFound
 from invoicing.models import (
     CreditMemo,
     CreditMemoApplication,
@@ -31,7 +32,14 @@ from invoicing.pdf import (
     render_credit_memo_pdf,
     render_debit_memo_pdf,
 )
-from invoicing.services.memos import debit_memo_create, debit_memo_invoice, debit_memo_post
+from invoicing.services.credits import credit_application_unapply, credit_memo_apply
+from invoicing.services.memos import (
+    credit_memo_create,
+    credit_memo_post,
+    debit_memo_create,
+    debit_memo_invoice,
+    debit_memo_post,
+)
 from invoicing.services.payments import payment_record
 from invoicing.services.void import invoice_void
 
@@ -72,7 +80,15 @@ class CreditMemoApplicationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CreditMemoApplication
-        fields = ["invoice", "amount", "applied_date"]
+        fields = [
+            "id",
+            "invoice",
+            "amount",
+            "applied_date",
+            "applied_by",
+            "unapplied_at",
+            "unapplied_by",
+        ]
 
 
 class CreditMemoSerializer(serializers.ModelSerializer):
@@ -162,6 +178,62 @@ class PaymentInputSerializer(serializers.Serializer):
     date = serializers.DateField()
     saved_payment_method = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     reference = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
+class CreditMemoLineInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    quantity = serializers.DecimalField(max_digits=19, decimal_places=6, default="1")
+    unit_price = serializers.DecimalField(max_digits=19, decimal_places=6)
+    tax_amount = serializers.DecimalField(max_digits=19, decimal_places=4, required=False)
+    period_start = serializers.DateField(required=False, allow_null=True)
+    period_end = serializers.DateField(required=False, allow_null=True)
+
+
+class CreditMemoCreateInputSerializer(serializers.Serializer):
+    account = serializers.IntegerField(min_value=1)
+    currency = serializers.CharField(required=False, allow_blank=True, max_length=3)
+    legal_entity = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    invoice = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    memo_date = serializers.DateField(required=False)
+    post = serializers.BooleanField(default=False)
+    lines = CreditMemoLineInputSerializer(many=True, allow_empty=False)
+
+
+class CreditApplicationInputSerializer(serializers.Serializer):
+    invoice = serializers.IntegerField(min_value=1)
+    amount = serializers.DecimalField(
+        max_digits=19, decimal_places=4, required=False, allow_null=True
+    )
+
+
+class CreditMemoApplyInputSerializer(serializers.Serializer):
+    """Either `applications` (several invoices) or `invoice` and `amount` (one)."""
+
+    applications = CreditApplicationInputSerializer(many=True, required=False)
+    invoice = serializers.IntegerField(required=False, min_value=1)
+    amount = serializers.DecimalField(
+        max_digits=19, decimal_places=4, required=False, allow_null=True
+    )
+    applied_date = serializers.DateField(required=False)
+
+    def validate(self, attrs):
+        if ("applications" in attrs) == ("invoice" in attrs):
+            raise serializers.ValidationError(
+                {
+                    "applications": "Give `applications` (a list of {invoice, amount}) or one "
+                    "`invoice` with an optional `amount`, not both."
+                }
+            )
+        if "invoice" in attrs:
+            attrs["applications"] = [
+                {"invoice": attrs.pop("invoice"), "amount": attrs.pop("amount", None)}
+            ]
+        return attrs
+
+
+class CreditMemoUnapplyInputSerializer(serializers.Serializer):
+    application = serializers.IntegerField(min_value=1)
 
 
 class DebitMemoLineInputSerializer(serializers.Serializer):
@@ -265,6 +337,124 @@ class CreditMemoListApi(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.credit_memo_list()
+
+
+class CreditMemoCreateApi(APIView):
+    required_permissions = method_permissions(post="invoicing.add_creditmemo")
+
+    @extend_schema(
+        request=CreditMemoCreateInputSerializer,
+        responses={201: CreditMemoSerializer},
+        examples=[
+            OpenApiExample(
+                "A goodwill credit, posted at once",
+                value={
+                    "account": 12,
+                    "reason": "Outage on 3 March",
+                    "post": True,
+                    "lines": [{"name": "Goodwill credit", "unit_price": "25.00"}],
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        data = CreditMemoCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        memo = credit_memo_create(
+            account_id=v["account"],
+            currency=v.get("currency", ""),
+            legal_entity_id=v.get("legal_entity"),
+            invoice_id=v.get("invoice"),
+            reason=v.get("reason", ""),
+            memo_date=v.get("memo_date"),
+            lines=[dict(line) for line in v["lines"]],
+        )
+        if v["post"]:
+            credit_memo_post(credit_memo_id=memo.pk)
+        return Response(
+            CreditMemoSerializer(selectors.credit_memo_get(credit_memo_id=memo.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class CreditMemoCollectionApi(CreditMemoListApi, CreditMemoCreateApi):
+    """credit-memos/: list, and create with lines (optionally posted at once)."""
+
+    required_permissions = {
+        **CreditMemoListApi.required_permissions,
+        **CreditMemoCreateApi.required_permissions,
+    }
+
+
+class CreditMemoPostApi(APIView):
+    required_permissions = method_permissions(post="invoicing.change_creditmemo")
+
+    @extend_schema(request=None, responses={200: CreditMemoSerializer})
+    def post(self, request, pk: int):
+        get_object_or_404(CreditMemo, pk=pk)
+        credit_memo_post(credit_memo_id=pk)
+        return Response(CreditMemoSerializer(selectors.credit_memo_get(credit_memo_id=pk)).data)
+
+
+class CreditMemoApplyApi(APIView):
+    """Apply a posted credit memo to posted invoices of its account (one or several)."""
+
+    required_permissions = method_permissions(post="invoicing.add_creditmemoapplication")
+
+    @extend_schema(
+        request=CreditMemoApplyInputSerializer,
+        responses={200: CreditMemoSerializer},
+        examples=[
+            OpenApiExample(
+                "Over two invoices",
+                value={"applications": [{"invoice": 7, "amount": "40.00"}, {"invoice": 9}]},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "To one invoice, as much as both allow",
+                value={"invoice": 7},
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request, pk: int):
+        get_object_or_404(CreditMemo, pk=pk)
+        data = CreditMemoApplyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        credit_memo_apply(
+            credit_memo_id=pk,
+            applications=[
+                {"invoice": a["invoice"], "amount": a.get("amount")} for a in v["applications"]
+            ],
+            applied_date=v.get("applied_date"),
+            applied_by=request_actor(request),
+        )
+        return Response(CreditMemoSerializer(selectors.credit_memo_get(credit_memo_id=pk)).data)
+
+
+class CreditMemoUnapplyApi(APIView):
+    """Take back one application of the credit memo (`application`: its id)."""
+
+    required_permissions = method_permissions(post="invoicing.change_creditmemoapplication")
+
+    @extend_schema(request=CreditMemoUnapplyInputSerializer, responses={200: CreditMemoSerializer})
+    def post(self, request, pk: int):
+        get_object_or_404(CreditMemo, pk=pk)
+        data = CreditMemoUnapplyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        application_id = data.validated_data["application"]
+        if not CreditMemoApplication.objects.filter(pk=application_id, credit_memo_id=pk).exists():
+            raise CreditApplicationNotFound(
+                f"Credit memo {pk} has no application {application_id}.",
+                details={"application": application_id},
+            )
+        credit_application_unapply(
+            application_id=application_id, unapplied_by=request_actor(request)
+        )
+        return Response(CreditMemoSerializer(selectors.credit_memo_get(credit_memo_id=pk)).data)
 
 
 class CreditMemoRetrieveApi(APIView):

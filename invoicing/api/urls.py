@@ -35,7 +35,24 @@ urlpatterns = [
         memos_payments.InvoicePaymentRecordApi.as_view(),
         name="invoice-payments",
     ),
-    path("credit-memos/", memos_payments.CreditMemoListApi.as_view(), name="credit-memo-list"),
+    path(
+        "credit-memos/", memos_payments.CreditMemoCollectionApi.as_view(), name="credit-memo-list"
+    ),
+    path(
+        "credit-memos/<int:pk>/post",
+        memos_payments.CreditMemoPostApi.as_view(),
+        name="credit-memo-post",
+    ),
+    path(
+        "credit-memos/<int:pk>/apply",
+        memos_payments.CreditMemoApplyApi.as_view(),
+        name="credit-memo-apply",
+    ),
+    path(
+        "credit-memos/<int:pk>/unapply",
+        memos_payments.CreditMemoUnapplyApi.as_view(),
+        name="credit-memo-unapply",
+    ),
     path(
         "credit-memos/<int:pk>",
         memos_payments.CreditMemoRetrieveApi.as_view(),

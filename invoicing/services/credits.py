@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import ValidationError
-from core.money import ZERO, money_display, money_input
+from core.money import ZERO, money_display, money_input, money_str
 from invoicing.exceptions import (
     CreditApplicationMismatch,
     CreditApplicationNotActive,
@@ -174,7 +174,10 @@ def credit_memo_apply(
                             if invoice.balance <= ZERO
                             else f"{_memo_name(memo)} has no credit left."
                         ),
-                        details={"invoice": invoice.pk, "balance": str(invoice.balance)},
+                        details={
+                            "invoice": invoice.pk,
+                            "balance": money_str(invoice.balance, memo.currency),
+                        },
                     )
             else:
                 amount = money_input(
@@ -190,8 +193,8 @@ def credit_memo_apply(
                     "Apply at most the open balance.",
                     details={
                         "invoice": invoice.pk,
-                        "amount": str(amount),
-                        "balance": str(invoice.balance),
+                        "amount": money_str(amount, memo.currency),
+                        "balance": money_str(invoice.balance, memo.currency),
                     },
                 )
             if amount > left:
@@ -201,7 +204,11 @@ def credit_memo_apply(
                     + (" after the invoices before this one" if rows else "")
                     + f"; {money_display(amount, memo.currency)} cannot be applied to invoice "
                     f"{invoice}.",
-                    details={"credit_memo": memo.pk, "amount": str(amount), "left": str(left)},
+                    details={
+                        "credit_memo": memo.pk,
+                        "amount": money_str(amount, memo.currency),
+                        "left": money_str(left, memo.currency),
+                    },
                 )
             left -= amount
             invoice.balance -= amount

@@ -538,6 +538,7 @@ def credit_memo_create(
             reason=reason or "",
             memo_date=memo_date or timezone.localdate(),
         )
+        _draft_totals_set(memo, memo_lines)
         memo.full_clean(exclude=["number"])
         memo.save()
         for line in memo_lines:
@@ -578,7 +579,15 @@ def credit_memo_update(
             for line in memo_lines:
                 line.credit_memo = memo
             CreditMemoLine.objects.bulk_create(memo_lines)
+            _draft_totals_set(memo, memo_lines)
+            memo.save(update_fields=["total_charges", "total_tax", "total", "balance"])
     return memo
+
+
+def _draft_totals_set(memo: CreditMemo, lines: Sequence[CreditMemoLine]) -> None:
+    """A draft shows what it will credit; it has nothing to apply (balance 0) until posted."""
+    credit_memo_totals_set(memo, lines)
+    memo.balance = ZERO
 
 
 def credit_memo_draft_delete(*, credit_memo_id: int) -> None:

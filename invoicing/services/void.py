@@ -111,7 +111,11 @@ def invoice_void(
 
         if memo.total > ZERO:
             CreditMemoApplication.objects.create(
-                credit_memo=memo, invoice=invoice, amount=memo.total, applied_date=void_date
+                credit_memo=memo,
+                invoice=invoice,
+                amount=memo.total,
+                applied_date=void_date,
+                applied_by=voided_by or "",
             )
         invoice.balance = ZERO
         invoice.settlement_status = Invoice.Settlement.SETTLED

@@ -1,0 +1,165 @@
+"""credit-memos/ writes: create (and post at once), post, apply to one or several invoices,
+unapply; exact balances in the answers, refusals in the one error shape changing nothing, and
+403 for a read-only token."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from invoicing.models import CreditMemo, CreditMemoApplication, SequencePolicy
+from tests.support.invoicing import generate, snapshot
+
+pytestmark = pytest.mark.django_db
+d = dt.date
+
+
+@pytest.fixture
+def billed_twice(lw):
+    lw.january = generate(lw, d(2026, 1, 15))
+    lw.february = generate(lw, d(2026, 2, 15))
+    SequencePolicy.objects.create(
+        name="Credit memos", target="credit_memo", pattern="CM-{SEQ}", min_width=4
+    )
+    return lw
+
+
+def create(client, account, **fields):
+    body = {
+        "account": account.pk,
+        "reason": "Outage on 3 March",
+        "memo_date": "2026-03-03",
+        "lines": [{"name": "Goodwill credit", "unit_price": "100.00"}],
+        **fields,
+    }
+    return client.post(reverse("credit-memo-list"), body)
+
+
+def balance_of(client, invoice) -> tuple[str, str]:
+    body = client.get(reverse("invoice-edit", args=[invoice.pk])).json()
+    return body["balance"], body["settlement_status"]
+
+
+def test_create_post_apply_over_two_invoices_and_unapply(billed_twice, ops):
+    w = billed_twice
+    response = create(ops, w.account)
+    assert response.status_code == 201, response.content
+    memo = response.json()
+    assert (memo["status"], memo["number"], memo["total"], memo["balance"]) == (
+        "draft",
+        None,
+        "100.00",
+        "0.00",
+    )
+    posted = ops.post(reverse("credit-memo-post", args=[memo["id"]]))
+    assert posted.status_code == 200, posted.content
+    assert (posted.json()["status"], posted.json()["number"], posted.json()["balance"]) == (
+        "posted",
+        "CM-0001",
+        "100.00",
+    )
+
+    applied = ops.post(
+        reverse("credit-memo-apply", args=[memo["id"]]),
+        {
+            "applications": [{"invoice": w.january.pk}, {"invoice": w.february.pk}],
+            "applied_date": "2026-03-04",
+        },
+    )
+    assert applied.status_code == 200, applied.content
+    body = applied.json()
+    assert body["balance"] == "0.00"
+    assert [
+        (a["invoice"], a["amount"], a["applied_date"], a["applied_by"])
+        for a in body["applications"]
+    ] == [
+        (w.january.pk, "75.77", "2026-03-04", "ops-token"),
+        (w.february.pk, "24.23", "2026-03-04", "ops-token"),
+    ]
+    assert balance_of(ops, w.january) == ("0.00", "settled")
+    assert balance_of(ops, w.february) == ("51.54", "partially_settled")
+
+    february_application = body["applications"][1]["id"]
+    unapplied = ops.post(
+        reverse("credit-memo-unapply", args=[memo["id"]]),
+        {"application": february_application},
+    )
+    assert unapplied.status_code == 200, unapplied.content
+    assert unapplied.json()["balance"] == "24.23"
+    row = next(a for a in unapplied.json()["applications"] if a["id"] == february_application)
+    assert row["unapplied_by"] == "ops-token" and row["unapplied_at"] is not None
+    assert balance_of(ops, w.february) == ("75.77", "not_settled")
+
+
+def test_create_and_post_at_once_then_apply_to_one_invoice(billed_twice, ops):
+    w = billed_twice
+    memo = create(ops, w.account, post=True, invoice=w.january.pk).json()
+    assert (memo["status"], memo["number"], memo["invoice"]) == ("posted", "CM-0001", w.january.pk)
+    response = ops.post(
+        reverse("credit-memo-apply", args=[memo["id"]]),
+        {"invoice": w.january.pk, "amount": "20.00", "applied_date": "2026-03-04"},
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["balance"] == "80.00"
+    assert balance_of(ops, w.january) == ("55.77", "partially_settled")
+
+
+def test_refusals_answer_the_error_shape_and_change_nothing(billed_twice, ops):
+    w = billed_twice
+    memo = create(ops, w.account, post=True).json()
+    url = reverse("credit-memo-apply", args=[memo["id"]])
+    before = snapshot()
+
+    response = ops.post(url, {"invoice": w.january.pk, "amount": "80.00"})
+    assert response.status_code == 409
+    assert response.json() == {
+        "code": "credit_exceeds_balance",
+        "message": "80.00 USD is more than the 75.77 USD open on invoice INV-0001. "
+        "Apply at most the open balance.",
+        "details": {"invoice": w.january.pk, "amount": "80.00", "balance": "75.77"},
+    }
+
+    response = ops.post(url, {"invoice": w.january.pk, "applications": []})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert list(response.json()["details"]) == ["applications"]
+
+    response = ops.post(url, {"applications": [{"invoice": w.january.pk, "amount": "-1"}]})
+    assert response.status_code == 400
+    assert response.json()["details"] == {
+        "applications[0].amount": ["An application must be more than zero."]
+    }
+
+    response = ops.post(reverse("credit-memo-apply", args=[999999]), {"invoice": w.january.pk})
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+    response = ops.post(reverse("credit-memo-unapply", args=[memo["id"]]), {"application": 1})
+    assert response.status_code == 404
+    assert response.json()["code"] == "credit_application_not_found"
+
+    draft = create(ops, w.account).json()
+    response = ops.post(reverse("credit-memo-apply", args=[draft["id"]]), {"invoice": w.january.pk})
+    assert response.status_code == 409 and response.json()["code"] == "credit_memo_not_posted"
+
+    response = create(ops, w.account, lines=[{"name": "", "unit_price": "x"}])
+    assert response.status_code == 400
+    assert set(response.json()["details"]) == {"lines[0].name", "lines[0].unit_price"}
+
+    del before  # the drafts created above are new rows; what existed is unchanged:
+    assert CreditMemoApplication.objects.count() == 0
+    memo_row = CreditMemo.objects.get(pk=memo["id"])
+    assert (memo_row.balance, memo_row.total) == (memo_row.total, memo_row.total)
+    assert balance_of(ops, w.january) == ("75.77", "not_settled")
+
+
+def test_a_read_only_token_cannot_create_apply_or_unapply(billed_twice, ops, reader):
+    w = billed_twice
+    memo = create(ops, w.account, post=True).json()
+    assert create(reader, w.account).status_code == 403
+    assert reader.post(reverse("credit-memo-post", args=[memo["id"]])).status_code == 403
+    response = reader.post(reverse("credit-memo-apply", args=[memo["id"]]), {"invoice": 1})
+    assert response.status_code == 403 and response.json()["code"] == "permission_denied"
+    assert (
+        reader.post(reverse("credit-memo-unapply", args=[memo["id"]]), {"application": 1})
+    ).status_code == 403
+    assert CreditMemo.objects.count() == 1 and CreditMemoApplication.objects.count() == 0
