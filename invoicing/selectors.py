@@ -273,6 +273,21 @@ def credit_memo_get(*, credit_memo_id: int) -> CreditMemo:
     return credit_memo_list().get(pk=credit_memo_id)
 
 
+def credit_memo_list_applicable(*, invoice: Invoice) -> QuerySet[CreditMemo]:
+    """The posted credit memos with credit left that could go to `invoice`: its account's, in
+    its currency, of its legal entity (or of none), oldest first."""
+    return (
+        CreditMemo.objects.filter(
+            account_id=invoice.account_id,
+            currency=invoice.currency,
+            status=CreditMemo.Status.POSTED,
+            balance__gt=0,
+        )
+        .filter(Q(legal_entity_id=invoice.legal_entity_id) | Q(legal_entity__isnull=True))
+        .order_by("memo_date", "id")
+    )
+
+
 def debit_memo_list() -> QuerySet[DebitMemo]:
     """Debit memos with their lines (the model's order)."""
     return DebitMemo.objects.prefetch_related("lines__debit_memo")

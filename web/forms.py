@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -145,6 +147,29 @@ class VoidForm(forms.Form):
     )
 
 
+def amount_field(
+    currency: str, *, what: str, maximum: Decimal, required: bool = True, **kwargs
+) -> forms.DecimalField:
+    """An amount input in `currency`: min and step (and the browser's check) are the
+    currency's minor unit, max the open amount; the service remains the judge (its message
+    names the balance)."""
+    smallest = minor_unit(currency)
+    field = forms.DecimalField(
+        max_digits=19,
+        decimal_places=currency_exponent(currency),
+        min_value=smallest,
+        required=required,
+        error_messages={
+            "min_value": f"{what} is more than zero: at least {money_display(smallest, currency)}.",
+            "max_decimal_places": f"{currency} has {currency_exponent(currency)} decimal places.",
+        },
+        **kwargs,
+    )
+    if maximum >= smallest:
+        field.widget.attrs["max"] = money_str(maximum, currency)
+    return field
+
+
 class PaymentForm(forms.Form):
     amount = forms.DecimalField(max_digits=19, decimal_places=4)  # set per currency below
     payment_date = DateField()
@@ -156,29 +181,46 @@ class PaymentForm(forms.Form):
     def __init__(self, *args, invoice, **kwargs):
         super().__init__(*args, **kwargs)
         currency = invoice.currency
-        smallest = minor_unit(currency)
-        # min and step (and the browser's check) come from the field: more than zero, in the
-        # currency's minor unit. The open balance is the browser's max; the payment service
-        # remains the judge of it (its message names the balance).
-        self.fields["amount"] = forms.DecimalField(
-            max_digits=19,
-            decimal_places=currency_exponent(currency),
-            min_value=smallest,
+        self.fields["amount"] = amount_field(
+            currency,
+            what="A payment",
+            maximum=invoice.balance,
             initial=money_str(invoice.balance, currency),
             help_text=f"In {currency}; at most the open balance.",
-            error_messages={
-                "min_value": f"A payment is more than zero: at least "
-                f"{money_display(smallest, currency)}.",
-                "max_decimal_places": f"{currency} has {currency_exponent(currency)} decimal "
-                "places.",
-            },
         )
-        if invoice.balance >= smallest:
-            self.fields["amount"].widget.attrs["max"] = money_str(invoice.balance, currency)
         self.fields["payment_date"].initial = timezone.localdate()
         self.fields["saved_payment_method"].choices = [("", "—")] + [
             (m.pk, m.masked_label) for m in invoice.account.payment_methods.all()
         ]
+
+
+class CreditApplyForm(forms.Form):
+    """Apply one of the account's posted credit memos to a posted invoice."""
+
+    credit_memo = forms.TypedChoiceField(coerce=int, label="Credit memo")
+    applied_date = DateField(label="Date applied")
+
+    def __init__(self, *args, invoice, memos, **kwargs):
+        super().__init__(*args, **kwargs)
+        currency = invoice.currency
+        self.fields["credit_memo"].choices = [
+            (
+                m.pk,
+                f"{m.number or f'Credit memo #{m.pk}'} · {money_display(m.balance, currency)} "
+                f"left{f' · {m.reason}' if m.reason else ''}",
+            )
+            for m in memos
+        ]
+        self.fields["amount"] = amount_field(
+            currency,
+            what="A credit",
+            maximum=invoice.balance,
+            required=False,
+            help_text=f"In {currency}. Empty: as much as the memo has left, up to the "
+            "open balance.",
+        )
+        self.fields["applied_date"].initial = timezone.localdate()
+        self.order_fields(["credit_memo", "amount", "applied_date"])
 
 
 class EmailForm(forms.Form):

@@ -45,6 +45,12 @@ urlpatterns = [
     path(
         "invoices/<int:pk>/payment", invoices.InvoicePaymentView.as_view(), name="invoice_payment"
     ),
+    path("invoices/<int:pk>/credit", invoices.InvoiceCreditView.as_view(), name="invoice_credit"),
+    path(
+        "credit-applications/<int:pk>/unapply",
+        invoices.CreditApplicationUnapplyView.as_view(),
+        name="credit_application_unapply",
+    ),
     path("invoices/<int:pk>/edit", invoices.InvoiceEditView.as_view(), name="invoice_edit"),
     path(
         "invoices/<int:pk>/adjustments",

@@ -27,6 +27,7 @@ from core.admin_actions import (
     run_service,
 )
 from core.admin_money import MoneyAdminMixin
+from core.money import money_display
 from invoicing.models import (
     CreditMemo,
     CreditMemoApplication,
@@ -42,6 +43,7 @@ from invoicing.pdf import (
     render_credit_memo_pdf,
     render_debit_memo_pdf,
 )
+from invoicing.services.credits import credit_application_unapply, credit_memo_apply
 from invoicing.services.memos import (
     credit_memo_create,
     credit_memo_draft_delete,
@@ -179,7 +181,7 @@ class CreditMemoAdmin(MemoAdmin):
         "balance",
     )
     inlines = (CreditMemoLineInline,)
-    actions = ("post_credit_memos",)
+    actions = ("post_credit_memos", "apply_credit_memos")
     line_fields = ("name", "period_start", "period_end", "quantity", "unit_price", "tax_amount")
 
     def get_readonly_fields(self, request, obj=None):
@@ -235,6 +237,40 @@ class CreditMemoAdmin(MemoAdmin):
             f"{len(posted)} credit memo(s) posted" + (f": {', '.join(posted)}." if posted else "."),
             messages.SUCCESS if posted else messages.WARNING,
         )
+
+    @admin.action(
+        description="Apply the credit left of selected posted memos to the invoice each credits",
+        permissions=["change"],
+    )
+    def apply_credit_memos(self, request, queryset):
+        """credit_memo_apply to the memo's own invoice, as much as both allow (the staff UI's
+        invoice page applies to any invoice of the account, with an amount)."""
+        applied = []
+        for memo in queryset.order_by("id"):
+            if memo.invoice_id is None:
+                self.message_user(
+                    request,
+                    f"{memo}: it names no invoice; apply it from the invoice's page in the staff "
+                    "UI or with the API (credit-memos/{id}/apply).",
+                    messages.WARNING,
+                )
+                continue
+            rows = run_service(
+                self,
+                request,
+                str(memo),
+                lambda m=memo: credit_memo_apply(
+                    credit_memo_id=m.pk,
+                    applications=[{"invoice": m.invoice_id}],
+                    applied_by=request.user.get_username(),
+                ),
+            )
+            applied += [
+                f"{money_display(r.amount, memo.currency)} of {memo} to {r.invoice}"
+                for r in rows or []
+            ]
+        if applied:
+            self.message_user(request, f"Applied: {'; '.join(applied)}.", messages.SUCCESS)
 
 
 # --- debit memos -----------------------------------------------------------------------------
@@ -350,7 +386,7 @@ MEMO_CURRENCY = {
 }
 
 
-@admin.register(CreditMemoLine, CreditMemoLineTax, CreditMemoApplication, DebitMemoLine)
+@admin.register(CreditMemoLine, CreditMemoLineTax, DebitMemoLine)
 class MemoChildAdmin(ReadOnlyAdmin):
     """Memo lines are edited on their draft memo's page; line taxes and credit applications
     are written by the services."""
@@ -366,6 +402,36 @@ class MemoChildAdmin(ReadOnlyAdmin):
 
     def get_raw_id_fields(self, request):
         return [f.name for f in self.model._meta.fields if f.is_relation]
+
+
+@admin.register(CreditMemoApplication)
+class CreditApplicationAdmin(MemoChildAdmin):
+    """Written by credit_memo_apply; unapplied (the row kept and stamped) by
+    credit_application_unapply."""
+
+    list_display = ("__str__", "applied_by", "unapplied_at", "unapplied_by")
+    list_filter = (("unapplied_at", admin.EmptyFieldListFilter),)
+    actions = ("unapply_applications",)
+
+    def has_unapply_permission(self, request) -> bool:
+        return request.user.has_perm("invoicing.change_creditmemoapplication")
+
+    @admin.action(description="Unapply selected credit applications", permissions=["unapply"])
+    def unapply_applications(self, request, queryset):
+        done = []
+        for application in queryset.order_by("id"):
+            result = run_service(
+                self,
+                request,
+                str(application),
+                lambda a=application: credit_application_unapply(
+                    application_id=a.pk, unapplied_by=request.user.get_username()
+                ),
+            )
+            if result is not None:
+                done.append(str(result))
+        if done:
+            self.message_user(request, f"Unapplied: {'; '.join(done)}.", messages.SUCCESS)
 
 
 # --- payments ------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from django.core.management import CommandError, call_command
 
 from billing.models import BillingSchedule
 from core.management.progress import CommandProgress
-from invoicing.models import CreditMemo, InvoiceBatchRun, InvoiceDocument
+from invoicing.models import CreditMemo, CreditMemoApplication, InvoiceBatchRun, InvoiceDocument
+from invoicing.services.memos import credit_memo_create, credit_memo_post
 from invoicing.services.schedulers import scheduler_save
 from tests.support.invoicing import broken_customer, customers, generate, schedules_of, snapshot
 from tests.support.tax_engines import TAX_ENGINE
@@ -214,3 +215,64 @@ def test_recover_invoice_batch_command(billed, settings):
     with pytest.raises(CommandError, match="Give a batch run id"):
         call_command("recover_invoice_batch")
     assert D(str(BillingSchedule.objects.get(pk=schedule.pk).billed_amount)) == D("0.00")
+
+
+# --- apply_credit_memo ----------------------------------------------------------------------
+
+
+def test_apply_credit_memo_over_two_invoices_then_unapply(lw):
+    january = generate(lw, d(2026, 1, 15))  # INV-0001, 75.77
+    february = generate(lw, d(2026, 2, 15))  # INV-0002, 75.77
+    memo = credit_memo_create(
+        account_id=lw.account.pk,
+        memo_date=d(2026, 3, 1),
+        lines=[{"name": "Goodwill", "unit_price": "100.00"}],
+    )
+    credit_memo_post(credit_memo_id=memo.pk, posted_date=d(2026, 3, 1))
+    out = StringIO()
+    call_command(
+        "apply_credit_memo",
+        str(memo.pk),
+        "INV-0001:40.00",
+        "INV-0002",
+        "--date",
+        "2026-03-02",
+        stdout=out,
+    )
+    first, second = CreditMemoApplication.objects.order_by("id")
+    assert out.getvalue().splitlines() == [
+        f"applied 40.00 USD of Credit memo #{memo.pk} to INV-0001 (application {first.pk})",
+        f"applied 60.00 USD of Credit memo #{memo.pk} to INV-0002 (application {second.pk})",
+        f"Credit memo #{memo.pk}: 0.00 USD left",
+    ]
+    assert (first.applied_by, first.applied_date) == ("manage.py", d(2026, 3, 2))
+    january.refresh_from_db()
+    february.refresh_from_db()
+    assert (january.balance, february.balance) == (D("35.77"), D("15.77"))
+
+    out = StringIO()
+    call_command("apply_credit_memo", "--unapply", str(second.pk), stdout=out)
+    assert (
+        out.getvalue()
+        == f"unapplied 60.00 USD of Credit memo #{memo.pk} applied to INV-0002 on 2026-03-02\n"
+    )
+    february.refresh_from_db()
+    assert february.balance == D("75.77")
+
+    before = snapshot()
+    with pytest.raises(CommandError) as exc:
+        call_command("apply_credit_memo", str(memo.pk), "INV-0002:80.00")
+    assert str(exc.value) == (
+        "[credit_exceeds_balance] 80.00 USD is more than the 75.77 USD open on invoice INV-0002. "
+        "Apply at most the open balance."
+    )
+    with pytest.raises(CommandError) as exc:
+        call_command("apply_credit_memo", str(memo.pk), "INV-0002:abc")
+    assert str(exc.value) == (
+        "[invalid] applications[0].amount: Give the amount as a decimal string, e.g. '125.00'."
+    )
+    with pytest.raises(CommandError, match="No invoice with number or id 'INV-9999'."):
+        call_command("apply_credit_memo", str(memo.pk), "INV-9999")
+    with pytest.raises(CommandError, match="--date '2026-13-01' is not a date"):
+        call_command("apply_credit_memo", str(memo.pk), "INV-0002", "--date", "2026-13-01")
+    assert snapshot() == before

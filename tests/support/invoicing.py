@@ -183,7 +183,9 @@ def snapshot() -> dict:
         "credit_memos": sorted(CreditMemo.objects.values_list("pk", "status", "balance")),
         "credit_lines": CreditMemoLine.objects.count(),
         "credit_taxes": CreditMemoLineTax.objects.count(),
-        "applications": CreditMemoApplication.objects.count(),
+        "applications": sorted(
+            CreditMemoApplication.objects.values_list("pk", "amount", "unapplied_at")
+        ),
         "payments": Payment.objects.count(),
         "policies": sorted(SequencePolicy.objects.values_list("pk", "next_value")),
     }
@@ -208,17 +210,31 @@ def billed_counts() -> dict:
     return {(r["schedule_id"], r["period_start"]): r["n"] for r in rows}
 
 
-def credit_applied(invoice: Invoice, amount: str, on: dt.date, reason: str = "Goodwill"):
-    """A posted credit memo of `amount` for the invoice's account, applied to the invoice on
-    `on`, through the services."""
+def credit_memo(
+    account,
+    amount: str,
+    *,
+    on: dt.date,
+    currency: str = "USD",
+    reason: str = "Goodwill",
+    post: bool = True,
+) -> CreditMemo:
+    """A credit memo of one line of `amount` for `account`, dated `on`; posted on `on` unless
+    `post` is False."""
     memo = credit_memo_create(
-        account_id=invoice.account_id,
-        currency=invoice.currency,
+        account_id=account.pk,
+        currency=currency,
         memo_date=on,
         reason=reason,
         lines=[{"name": f"{reason} credit", "unit_price": amount}],
     )
-    credit_memo_post(credit_memo_id=memo.pk, posted_date=on)
+    return credit_memo_post(credit_memo_id=memo.pk, posted_date=on) if post else memo
+
+
+def credit_applied(invoice: Invoice, amount: str, on: dt.date, reason: str = "Goodwill"):
+    """A posted credit memo of `amount` for the invoice's account, applied to the invoice on
+    `on`, through the services."""
+    memo = credit_memo(invoice.account, amount, on=on, currency=invoice.currency, reason=reason)
     credit_memo_apply(
         credit_memo_id=memo.pk,
         applications=[{"invoice": invoice.pk, "amount": amount}],

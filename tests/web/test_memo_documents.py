@@ -72,7 +72,7 @@ def test_invoice_page_lists_its_credit_memo_with_number_date_amount_and_pdf_link
     assert "53.13 USD" in row
     url = reverse("web:credit_memo_pdf", args=[memo.pk])
     assert f'href="{url}"' in row and f'href="{url}?download=1"' in row
-    assert "No credit or debit memo." not in rows
+    assert "No credit or debit memo issued for this invoice." not in rows
 
 
 def test_invoice_page_lists_the_debit_memo_it_bills(ops, debit_invoiced):
@@ -94,7 +94,7 @@ def test_an_invoice_without_memos_says_so(ops, billed):
 
     page = ops.get(reverse("web:invoice_detail", args=[invoice_id])).content.decode()
 
-    assert "No credit or debit memo." in _memo_rows(page)
+    assert "No credit or debit memo issued for this invoice." in _memo_rows(page)
 
 
 def test_credit_memo_pdf_opens_inline_and_downloads(ro, voided):

@@ -41,6 +41,8 @@ def actions(t) -> list[tuple[str, list]]:
         ("invoice_void", [inv]),
         ("invoice_email", [inv]),
         ("invoice_payment", [inv]),
+        ("invoice_credit", [inv]),
+        ("credit_application_unapply", [1]),
         ("invoice_edit", [inv]),
         ("invoice_adjustment_add", [inv]),
         ("invoice_adjustment_remove", [inv, 1]),
@@ -223,6 +225,7 @@ def test_forms_of_actions_are_403_for_read_only_users(read_only_client, things):
     for url in (
         reverse("web:invoice_void", args=[things.draft.pk]),
         reverse("web:invoice_payment", args=[things.draft.pk]),
+        reverse("web:invoice_credit", args=[things.draft.pk]),
         reverse("web:invoice_edit", args=[things.draft.pk]),
         reverse("web:run_start"),
         reverse("web:scheduler_new"),

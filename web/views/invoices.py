@@ -18,7 +18,14 @@ from django.utils.html import format_html
 from core.exceptions import DomainError
 from core.money import money_display
 from invoicing import selectors
-from invoicing.models import Invoice, InvoiceEmail, InvoiceLine, InvoiceStatus
+from invoicing.models import (
+    CreditMemoApplication,
+    Invoice,
+    InvoiceEmail,
+    InvoiceLine,
+    InvoiceStatus,
+)
+from invoicing.services.credits import credit_application_unapply, credit_memo_apply
 from invoicing.services.documents import invoice_pdf_bytes
 from invoicing.services.drafts import (
     invoice_adjustment_add,
@@ -33,6 +40,7 @@ from invoicing.services.posting import invoice_post
 from invoicing.services.void import invoice_void, invoice_void_refusal
 from web.forms import (
     AdjustmentForm,
+    CreditApplyForm,
     DraftEditForm,
     EmailForm,
     InvoiceFilterForm,
@@ -141,6 +149,9 @@ class InvoiceDetailView(PageView):
             payments=records.payments,
             credit_memos=records.credit_memos,
             credit_applications=records.credit_applications,
+            can_credit=invoice.status == InvoiceStatus.POSTED
+            and invoice.balance > 0
+            and selectors.credit_memo_list_applicable(invoice=invoice).exists(),
             documents=records.documents,
             emails=records.emails,
             errors=records.errors,
@@ -327,6 +338,71 @@ class InvoicePaymentView(FormPageView):
             request, f"Payment of {money_display(payment.amount, payment.currency)} recorded."
         )
         return HttpResponseRedirect(back)
+
+
+class InvoiceCreditView(FormPageView):
+    """Apply one of the account's posted credit memos to this posted invoice
+    (credit_memo_apply); the invoice page lists the applications, each with its unapply."""
+
+    template_name = "web/invoices/credit.html"
+    nav = "invoices"
+    title = "Apply a credit"
+
+    def _form(self, invoice: Invoice, data=None) -> CreditApplyForm:
+        memos = list(selectors.credit_memo_list_applicable(invoice=invoice))
+        return CreditApplyForm(data, invoice=invoice, memos=memos)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        invoice = _invoice(kwargs["pk"])
+        form = kwargs.get("form") or self._form(invoice)
+        context.update(
+            invoice=invoice, form=form, has_memos=bool(form.fields["credit_memo"].choices)
+        )
+        return context
+
+    def post(self, request, pk):
+        invoice = _invoice(pk)
+        form = self._form(invoice, request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(pk=pk, form=form))
+        data = form.cleaned_data
+        rows = call_service_form(
+            request,
+            form,
+            lambda: credit_memo_apply(
+                credit_memo_id=data["credit_memo"],
+                applications=[{"invoice": invoice.pk, "amount": data["amount"]}],
+                applied_date=data["applied_date"],
+                applied_by=actor(request),
+            ),
+        )
+        if rows is None:
+            return self.render_to_response(self.get_context_data(pk=pk, form=form))
+        (row,) = rows
+        messages.success(
+            request,
+            f"{money_display(row.amount, invoice.currency)} of {row.credit_memo} applied to "
+            f"{invoice}.",
+        )
+        return HttpResponseRedirect(reverse("web:invoice_detail", args=[invoice.pk]))
+
+
+class CreditApplicationUnapplyView(ActionView):
+    """Unapply one credit application (credit_application_unapply), back to its invoice."""
+
+    def act(self, request, pk):
+        application = get_object_or_404(
+            CreditMemoApplication.objects.select_related("credit_memo", "invoice"), pk=pk
+        )
+        call_service(
+            request,
+            lambda: credit_application_unapply(application_id=pk, unapplied_by=actor(request)),
+            success=f"{money_display(application.amount, application.credit_memo.currency)} of "
+            f"{application.credit_memo} unapplied from {application.invoice}: it is open on the "
+            "invoice and credit left on the memo again.",
+        )
+        return reverse("web:invoice_detail", args=[application.invoice_id])
 
 
 class InvoiceEditView(FormPageView):

@@ -8,8 +8,15 @@ from decimal import Decimal as D
 import pytest
 from django.urls import reverse
 
-from invoicing.models import CreditMemo, CreditMemoLine, DebitMemo, DebitMemoLine, Payment
-from invoicing.services.memos import debit_memo_create
+from invoicing.models import (
+    CreditMemo,
+    CreditMemoApplication,
+    CreditMemoLine,
+    DebitMemo,
+    DebitMemoLine,
+    Payment,
+)
+from invoicing.services.memos import credit_memo_create, credit_memo_post, debit_memo_create
 from tests import factories
 from tests.support.invoicing import generate, snapshot
 
@@ -339,3 +346,63 @@ def test_a_payment_is_final(admin_client_logged):
     assert page.context["has_delete_permission"] is False
     assert (change.status_code, delete.status_code) == (403, 403)
     assert Payment.objects.values().get(pk=payment.pk) == before
+
+
+# --- credit applications: apply and unapply through the services ----------------------------
+
+
+def test_apply_a_memo_to_its_invoice_and_unapply_it_from_the_admin(lw, admin_client_logged):
+    invoice = generate(lw, d(2026, 1, 15))  # 75.77
+    memo = credit_memo_create(
+        account_id=lw.account.pk,
+        invoice_id=invoice.pk,
+        memo_date=d(2026, 1, 20),
+        lines=[{"name": "Goodwill", "unit_price": "30.00"}],
+    )
+    credit_memo_post(credit_memo_id=memo.pk, posted_date=d(2026, 1, 20))
+    standalone = credit_memo_create(
+        account_id=lw.account.pk, lines=[{"name": "Other", "unit_price": "5.00"}]
+    )
+    credit_memo_post(credit_memo_id=standalone.pk)
+
+    page = admin_client_logged.post(
+        _url(CreditMemo, "changelist"),
+        {"action": "apply_credit_memos", "_selected_action": [memo.pk, standalone.pk]},
+        follow=True,
+    ).content.decode()
+    assert f"Applied: 30.00 USD of Credit memo #{memo.pk} to INV-0001." in page
+    assert f"Credit memo #{standalone.pk}: it names no invoice" in page
+    invoice.refresh_from_db()
+    memo.refresh_from_db()
+    assert (invoice.balance, invoice.settlement_status, memo.balance) == (
+        D("45.77"),
+        "partially_settled",
+        D("0.00"),
+    )
+    application = CreditMemoApplication.objects.get()
+    assert application.applied_by == "root"
+
+    page = admin_client_logged.post(
+        _url(CreditMemoApplication, "changelist"),
+        {"action": "unapply_applications", "_selected_action": [application.pk]},
+        follow=True,
+    ).content.decode()
+    assert "Unapplied: 30.00 USD of Credit memo" in page
+    invoice.refresh_from_db()
+    memo.refresh_from_db()
+    application.refresh_from_db()
+    assert (invoice.balance, memo.balance, application.is_active) == (
+        D("75.77"),
+        D("30.00"),
+        False,
+    )
+
+    # Again: the service's refusal, nothing changed.
+    before = snapshot()
+    page = admin_client_logged.post(
+        _url(CreditMemoApplication, "changelist"),
+        {"action": "unapply_applications", "_selected_action": [application.pk]},
+        follow=True,
+    ).content.decode()
+    assert "was already unapplied on " in page
+    assert snapshot() == before

@@ -25,11 +25,10 @@ from invoicing.exceptions import (
 from invoicing.models import CreditMemo, CreditMemoApplication, Invoice
 from invoicing.services.credits import credit_application_unapply, credit_memo_apply
 from invoicing.services.drafts import invoice_draft_delete
-from invoicing.services.memos import credit_memo_create, credit_memo_post
 from invoicing.services.payments import payment_record
 from invoicing.services.void import invoice_void
 from tests.conftest import make_account
-from tests.support.invoicing import generate, snapshot
+from tests.support.invoicing import credit_memo, generate, snapshot
 
 pytestmark = pytest.mark.django_db
 d = dt.date
@@ -37,16 +36,7 @@ APPLY_DAY = d(2026, 3, 2)
 
 
 def memo_of(account, amount: str, *, currency: str = "USD", post: bool = True) -> CreditMemo:
-    memo = credit_memo_create(
-        account_id=account.pk,
-        currency=currency,
-        memo_date=d(2026, 3, 1),
-        reason="Goodwill",
-        lines=[{"name": "Goodwill credit", "unit_price": amount}],
-    )
-    if post:
-        memo = credit_memo_post(credit_memo_id=memo.pk, posted_date=d(2026, 3, 1))
-    return memo
+    return credit_memo(account, amount, on=d(2026, 3, 1), currency=currency, post=post)
 
 
 def state(*documents) -> list[tuple]:

@@ -1,0 +1,93 @@
+"""Apply a posted credit memo to posted invoices of its account, or unapply an application:
+
+    manage.py apply_credit_memo CM-000001 INV-2026-000042:40.00 INV-2026-000043
+    manage.py apply_credit_memo --unapply 17
+
+Memos and invoices by number or id; an invoice without `:amount` takes as much as the memo
+has left and the invoice has open. One transaction: every application is made, or none
+(invoicing/services/credits.py)."""
+
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
+
+from core.exceptions import DomainError, ValidationError
+from core.money import money_display
+from invoicing.models import CreditMemo, Invoice
+from invoicing.services.credits import credit_application_unapply, credit_memo_apply
+
+
+def _pk(model, ref: str, label: str) -> int:
+    match = Q(number=ref) | (Q(pk=int(ref)) if ref.isdigit() else Q(pk__in=[]))
+    pk = model.objects.filter(match).values_list("pk", flat=True).first()
+    if pk is None:
+        raise CommandError(f"No {label} with number or id '{ref}'.")
+    return pk
+
+
+class Command(BaseCommand):
+    help = (
+        "Apply a posted credit memo to posted invoices (INVOICE or INVOICE:AMOUNT, by number "
+        "or id), or --unapply an application by id."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("credit_memo", nargs="?", help="The credit memo's number or id.")
+        parser.add_argument(
+            "invoices",
+            nargs="*",
+            help="Invoices by number or id, each optionally with :AMOUNT (e.g. INV-7:40.00); "
+            "without an amount, as much as both allow.",
+        )
+        parser.add_argument("--date", help="The date applied, YYYY-MM-DD (default: today).")
+        parser.add_argument(
+            "--unapply", type=int, metavar="APPLICATION", help="Unapply this application id."
+        )
+
+    def handle(self, *args, **opts):
+        try:
+            if opts["unapply"] is not None:
+                if opts["credit_memo"] or opts["invoices"]:
+                    raise CommandError("--unapply takes an application id and nothing else.")
+                row = credit_application_unapply(
+                    application_id=opts["unapply"], unapplied_by="manage.py"
+                )
+                self.stdout.write(f"unapplied {row}")
+                return
+            if not opts["credit_memo"] or not opts["invoices"]:
+                raise CommandError("Name a credit memo and at least one invoice.")
+            memo_id = _pk(CreditMemo, opts["credit_memo"], "credit memo")
+            applications = []
+            for ref in opts["invoices"]:
+                number, _, amount = ref.partition(":")
+                applications.append(
+                    {"invoice": _pk(Invoice, number, "invoice"), "amount": amount or None}
+                )
+            date = None
+            if opts["date"]:
+                try:
+                    date = dt.date.fromisoformat(opts["date"])
+                except ValueError:
+                    raise CommandError(f"--date {opts['date']!r} is not a date: use YYYY-MM-DD.")
+            rows = credit_memo_apply(
+                credit_memo_id=memo_id,
+                applications=applications,
+                applied_date=date,
+                applied_by="manage.py",
+            )
+        except ValidationError as exc:  # every problem, by its path
+            raise CommandError(
+                "[invalid] "
+                + "; ".join(f"{path}: {' '.join(m)}" for path, m in exc.details.items())
+            )
+        except DomainError as exc:
+            raise CommandError(f"[{exc.code}] {exc.message}")
+        memo = rows[0].credit_memo
+        memo.refresh_from_db()
+        for row in rows:
+            self.stdout.write(
+                f"applied {money_display(row.amount, memo.currency)} of {memo} to {row.invoice} "
+                f"(application {row.pk})"
+            )
+        self.stdout.write(f"{memo}: {money_display(memo.balance, memo.currency)} left")
