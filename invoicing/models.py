@@ -695,6 +695,20 @@ class InvoiceBatchRunKey(TimeStampedModel):
 # --- Lifecycle: memos, payments, documents, email ----------------------------------------
 
 
+class CreditReason(models.TextChoices):
+    """Why a credit memo credits: a fixed list, so reports can count credits by cause."""
+
+    BILLING_ERROR = "billing_error", "Billing error"
+    PRICING = "pricing", "Wrong price or discount"
+    QUANTITY = "quantity", "Wrong quantity"
+    SERVICE_ISSUE = "service_issue", "Service issue or outage"
+    GOODWILL = "goodwill", "Goodwill"
+    CANCELLATION = "cancellation", "Cancellation or downgrade"
+    DUPLICATE = "duplicate", "Duplicate billing"
+    VOID = "void", "Void of the invoice"
+    OTHER = "other", "Other"
+
+
 class CreditMemo(TimeStampedModel):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -714,6 +728,12 @@ class CreditMemo(TimeStampedModel):
         on_delete=models.PROTECT,
         related_name="credit_memos",
         help_text="The invoice it credits (a void's mirror), if any.",
+    )
+    reason_code = models.CharField(
+        max_length=20,
+        choices=CreditReason.choices,
+        default=CreditReason.OTHER,
+        help_text="Why the credit was given; `reason` is the note that explains it.",
     )
     reason = models.CharField(max_length=255, blank=True)
     memo_date = models.DateField()

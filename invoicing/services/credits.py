@@ -24,14 +24,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from core.exceptions import ValidationError
-from core.money import ZERO, money_display, money_input, money_str
+from core.money import (
+    ZERO,
+    money_display,
+    money_input,
+    money_str,
+    plain,
+    round_money,
+    to_decimal,
+)
 from invoicing.exceptions import (
     CreditApplicationMismatch,
     CreditApplicationNotActive,
@@ -39,11 +49,23 @@ from invoicing.exceptions import (
     CreditExceedsBalance,
     CreditMemoNotFound,
     CreditMemoNotPosted,
+    InvoiceNotFound,
     InvoiceNotPosted,
 )
 from invoicing.locks import credit_application_lock, credit_memo_lock, invoices_lock_with_account
-from invoicing.models import CreditMemo, CreditMemoApplication, Invoice, InvoiceStatus
+from invoicing.models import (
+    CreditMemo,
+    CreditMemoApplication,
+    CreditMemoLine,
+    CreditMemoLineTax,
+    CreditReason,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+)
+from invoicing.services.memos import credit_memo_post_locked
 from invoicing.services.payments import settlement_status_of
+from invoicing.totals import credit_memo_totals_set
 
 
 def _targets(applications: Sequence[Mapping[str, Any]]) -> list[tuple[int, Any]]:
@@ -138,94 +160,109 @@ def credit_memo_apply(
             _memo_account(credit_memo_id), [i for i, _ in targets]
         )
         memo = credit_memo_lock(credit_memo_id)
-        if memo.status != CreditMemo.Status.POSTED:
-            raise CreditMemoNotPosted(
-                f"{_memo_name(memo).capitalize()} is a draft; post it before applying it.",
-                details={"credit_memo": memo.pk, "status": memo.status},
-            )
-        if applied_date < memo.memo_date:
+        return credit_memo_apply_locked(
+            memo, invoices, targets, applied_date=applied_date, applied_by=applied_by
+        )
+
+
+def credit_memo_apply_locked(
+    memo: CreditMemo,
+    invoices: Mapping[int, Invoice],
+    targets: Sequence[tuple[int, Any]],
+    *,
+    applied_date: dt.date,
+    applied_by: str = "",
+) -> list[CreditMemoApplication]:
+    """credit_memo_apply inside the caller's transaction: the account, `invoices` (the
+    account's, by id) and `memo` locked, in that order."""
+    if memo.status != CreditMemo.Status.POSTED:
+        raise CreditMemoNotPosted(
+            f"{_memo_name(memo).capitalize()} is a draft; post it before applying it.",
+            details={"credit_memo": memo.pk, "status": memo.status},
+        )
+    if applied_date < memo.memo_date:
+        raise ValidationError(
+            {
+                "applied_date": f"{_memo_name(memo).capitalize()} is dated "
+                f"{memo.memo_date}; apply it on or after that date."
+            }
+        )
+    left = memo.balance
+    rows: list[CreditMemoApplication] = []
+    for i, (invoice_id, given) in enumerate(targets):
+        path = f"applications[{i}]"
+        invoice = invoices.get(invoice_id)
+        _check_target(memo, invoice, invoice_id, path)
+        assert invoice is not None
+        if applied_date < invoice.invoice_date:
             raise ValidationError(
                 {
-                    "applied_date": f"{_memo_name(memo).capitalize()} is dated "
-                    f"{memo.memo_date}; apply it on or after that date."
+                    "applied_date": f"Invoice {invoice} is dated {invoice.invoice_date}; "
+                    "apply credit to it on or after that date."
                 }
             )
-        left = memo.balance
-        rows: list[CreditMemoApplication] = []
-        for i, (invoice_id, given) in enumerate(targets):
-            path = f"applications[{i}]"
-            invoice = invoices.get(invoice_id)
-            _check_target(memo, invoice, invoice_id, path)
-            assert invoice is not None
-            if applied_date < invoice.invoice_date:
-                raise ValidationError(
-                    {
-                        "applied_date": f"Invoice {invoice} is dated {invoice.invoice_date}; "
-                        "apply credit to it on or after that date."
-                    }
-                )
-            if given in (None, ""):
-                amount = min(invoice.balance, left)
-                if amount <= ZERO:
-                    raise CreditExceedsBalance(
-                        f"Nothing to apply to invoice {invoice}: "
-                        + (
-                            "it has no open balance."
-                            if invoice.balance <= ZERO
-                            else f"{_memo_name(memo)} has no credit left."
-                        ),
-                        details={
-                            "invoice": invoice.pk,
-                            "balance": money_str(invoice.balance, memo.currency),
-                        },
-                    )
-            else:
-                amount = money_input(
-                    given,
-                    memo.currency,
-                    field=f"{path}.amount",
-                    positive="An application must be more than zero.",
-                )
-            if amount > invoice.balance:
+        if given in (None, ""):
+            amount = min(invoice.balance, left)
+            if amount <= ZERO:
                 raise CreditExceedsBalance(
-                    f"{money_display(amount, memo.currency)} is more than the "
-                    f"{money_display(invoice.balance, memo.currency)} open on invoice {invoice}. "
-                    "Apply at most the open balance.",
+                    f"Nothing to apply to invoice {invoice}: "
+                    + (
+                        "it has no open balance."
+                        if invoice.balance <= ZERO
+                        else f"{_memo_name(memo)} has no credit left."
+                    ),
                     details={
                         "invoice": invoice.pk,
-                        "amount": money_str(amount, memo.currency),
                         "balance": money_str(invoice.balance, memo.currency),
                     },
                 )
-            if amount > left:
-                raise CreditExceedsBalance(
-                    f"{_memo_name(memo).capitalize()} has "
-                    f"{money_display(left, memo.currency)} left to apply"
-                    + (" after the invoices before this one" if rows else "")
-                    + f"; {money_display(amount, memo.currency)} cannot be applied to invoice "
-                    f"{invoice}.",
-                    details={
-                        "credit_memo": memo.pk,
-                        "amount": money_str(amount, memo.currency),
-                        "left": money_str(left, memo.currency),
-                    },
-                )
-            left -= amount
-            invoice.balance -= amount
-            invoice.settlement_status = settlement_status_of(invoice)
-            invoice.save(update_fields=["balance", "settlement_status", "updated_at"])
-            rows.append(
-                CreditMemoApplication(
-                    credit_memo=memo,
-                    invoice=invoice,
-                    amount=amount,
-                    applied_date=applied_date,
-                    applied_by=applied_by or "",
-                )
+        else:
+            amount = money_input(
+                given,
+                memo.currency,
+                field=f"{path}.amount",
+                positive="An application must be more than zero.",
             )
-        CreditMemoApplication.objects.bulk_create(rows)
-        memo.balance = left
-        memo.save(update_fields=["balance", "updated_at"])
+        if amount > invoice.balance:
+            raise CreditExceedsBalance(
+                f"{money_display(amount, memo.currency)} is more than the "
+                f"{money_display(invoice.balance, memo.currency)} open on invoice {invoice}. "
+                "Apply at most the open balance.",
+                details={
+                    "invoice": invoice.pk,
+                    "amount": money_str(amount, memo.currency),
+                    "balance": money_str(invoice.balance, memo.currency),
+                },
+            )
+        if amount > left:
+            raise CreditExceedsBalance(
+                f"{_memo_name(memo).capitalize()} has "
+                f"{money_display(left, memo.currency)} left to apply"
+                + (" after the invoices before this one" if rows else "")
+                + f"; {money_display(amount, memo.currency)} cannot be applied to invoice "
+                f"{invoice}.",
+                details={
+                    "credit_memo": memo.pk,
+                    "amount": money_str(amount, memo.currency),
+                    "left": money_str(left, memo.currency),
+                },
+            )
+        left -= amount
+        invoice.balance -= amount
+        invoice.settlement_status = settlement_status_of(invoice)
+        invoice.save(update_fields=["balance", "settlement_status", "updated_at"])
+        rows.append(
+            CreditMemoApplication(
+                credit_memo=memo,
+                invoice=invoice,
+                amount=amount,
+                applied_date=applied_date,
+                applied_by=applied_by or "",
+            )
+        )
+    CreditMemoApplication.objects.bulk_create(rows)
+    memo.balance = left
+    memo.save(update_fields=["balance", "updated_at"])
     return rows
 
 
@@ -272,3 +309,253 @@ def credit_application_unapply(
         memo.balance += amount
         memo.save(update_fields=["balance", "updated_at"])
     return application
+
+
+# --- crediting an invoice's lines -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoiceCredit:
+    """What invoice_credit made: the memo, and its application to the invoice (if any)."""
+
+    credit_memo: CreditMemo
+    application: CreditMemoApplication | None
+
+
+def _line_requests(lines: Sequence[Mapping[str, Any]]) -> list[tuple[int, Any, Any]]:
+    """(invoice line id, amount or None, quantity or None) per requested line; shape errors
+    all at once, by path."""
+    if not isinstance(lines, Sequence) or isinstance(lines, str | bytes) or not lines:
+        raise ValidationError(
+            {"lines": "Name the invoice lines to credit: [{invoice_line, amount or quantity}]."}
+        )
+    errors: dict[str, str] = {}
+    out: list[tuple[int, Any, Any]] = []
+    seen: set[int] = set()
+    for i, entry in enumerate(lines):
+        path = f"lines[{i}]"
+        if not isinstance(entry, Mapping):
+            errors[path] = "Give {invoice_line, amount} or {invoice_line, quantity}."
+            continue
+        line_id = entry.get("invoice_line")
+        if isinstance(line_id, bool) or not isinstance(line_id, int):
+            errors[f"{path}.invoice_line"] = "Give the invoice line's id (an integer)."
+            continue
+        if line_id in seen:
+            errors[f"{path}.invoice_line"] = f"Line {line_id} is named twice; name it once."
+            continue
+        seen.add(line_id)
+        amount, quantity = entry.get("amount"), entry.get("quantity")
+        if amount in (None, "") and quantity in (None, ""):
+            amount = None  # the whole of what is left on the line
+        elif amount not in (None, "") and quantity not in (None, ""):
+            errors[path] = "Give an amount or a quantity to credit, not both."
+            continue
+        out.append((line_id, amount, quantity))
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def _credited_so_far(line_ids: Sequence[int]) -> tuple[dict, dict]:
+    """What live credit memos (draft or posted) already credit of these invoice lines:
+    ({line id: (amount, quantity)}, {(line id, tax name, code, rate): tax amount})."""
+    live = [CreditMemo.Status.DRAFT, CreditMemo.Status.POSTED]
+    amounts = {
+        row["invoice_line"]: (row["amount"] or ZERO, row["quantity"] or ZERO)
+        for row in CreditMemoLine.objects.filter(
+            invoice_line_id__in=line_ids, credit_memo__status__in=live
+        )
+        .values("invoice_line")
+        .annotate(amount=Sum("amount"), quantity=Sum("quantity"))
+    }
+    taxes = {
+        (row["line__invoice_line"], row["name"], row["code"], row["rate"]): row["amount"]
+        for row in CreditMemoLineTax.objects.filter(
+            line__invoice_line_id__in=line_ids, line__credit_memo__status__in=live
+        )
+        .values("line__invoice_line", "name", "code", "rate")
+        .annotate(amount=Sum("amount"))
+    }
+    return amounts, taxes
+
+
+def invoice_credit(
+    *,
+    invoice_id: int,
+    lines: Sequence[Mapping[str, Any]],
+    reason_code: str = CreditReason.BILLING_ERROR,
+    note: str = "",
+    credit_date: dt.date | None = None,
+    action: str = "posted",
+    apply: bool = True,
+    created_by: str = "",
+) -> InvoiceCredit:
+    """Credit lines of a posted invoice: one credit memo referencing the invoice, a line per
+    credited invoice line, whole or part (`amount`, or `quantity` at the line's price; neither:
+    all that is left), never more than is left on the line after earlier credits. Tax is that
+    of the invoice line, in proportion (the reference's "copy from invoice line" strategy); a
+    credit of all that is left takes exactly the tax left. `action` "posted" posts (and numbers)
+    it and, with `apply`, applies it to the invoice up to the open balance; "draft" leaves it
+    to review and post."""
+    requests = _line_requests(lines)
+    if reason_code not in CreditReason.values or reason_code == CreditReason.VOID:
+        reasons = ", ".join(v for v in CreditReason.values if v != CreditReason.VOID)
+        raise ValidationError({"reason_code": f"Use one of {reasons}."})
+    if action not in ("draft", "posted"):
+        raise ValidationError({"action": "Use 'draft' or 'posted'."})
+    account_id = Invoice.objects.filter(pk=invoice_id).values_list("account_id", flat=True).first()
+    if account_id is None:
+        raise InvoiceNotFound.for_id(invoice_id)
+    credit_date = credit_date or timezone.localdate()
+    with transaction.atomic(durable=True):
+        invoice = invoices_lock_with_account(account_id, [invoice_id])[invoice_id]
+        if invoice.status != InvoiceStatus.POSTED:
+            raise InvoiceNotPosted.for_invoice(invoice, "credits")
+        if credit_date < invoice.invoice_date:
+            raise ValidationError(
+                {
+                    "credit_date": f"Invoice {invoice} is dated {invoice.invoice_date}; date "
+                    "the credit on or after it."
+                }
+            )
+        currency = invoice.currency
+        invoice_lines = {
+            line.pk: line
+            for line in InvoiceLine.objects.filter(
+                invoice=invoice, pk__in=[r[0] for r in requests]
+            ).prefetch_related("taxes")
+        }
+        credited, credited_tax = _credited_so_far(list(invoice_lines))
+        errors: dict[str, str] = {}
+        memo_lines: list[tuple[CreditMemoLine, list[CreditMemoLineTax]]] = []
+        for i, (line_id, amount_given, quantity_given) in enumerate(requests):
+            path = f"lines[{i}]"
+            line = invoice_lines.get(line_id)
+            if line is None:
+                errors[f"{path}.invoice_line"] = (
+                    f"Line {line_id} is not a line of invoice {invoice}."
+                )
+                continue
+            if line.amount <= ZERO:
+                errors[f"{path}.invoice_line"] = (
+                    f"Line '{line.name}' is {money_display(line.amount, currency)}: only a "
+                    "charge (a positive amount) can be credited."
+                )
+                continue
+            done_amount, done_quantity = credited.get(line.pk, (ZERO, ZERO))
+            left = line.amount - done_amount
+            try:
+                if quantity_given not in (None, ""):
+                    quantity = to_decimal(quantity_given)
+                    if not quantity.is_finite() or quantity <= ZERO:
+                        raise ValidationError({f"{path}.quantity": "Give a quantity above zero."})
+                    if quantity > line.quantity:
+                        raise ValidationError(
+                            {
+                                f"{path}.quantity": f"Line '{line.name}' bills "
+                                f"{plain(line.quantity)}; credit at most that."
+                            }
+                        )
+                    amount = min(
+                        round_money(line.amount * quantity / line.quantity, currency), left
+                    )
+                    unit_price = line.unit_price
+                elif amount_given is not None:
+                    amount = money_input(
+                        amount_given,
+                        currency,
+                        field=f"{path}.amount",
+                        positive="A credit must be more than zero.",
+                    )
+                    quantity, unit_price = Decimal(1), amount
+                else:
+                    amount, quantity, unit_price = left, Decimal(1), left
+            except ValidationError as exc:
+                errors.update({k: v[0] for k, v in exc.details.items()})
+                continue
+            if left <= ZERO:
+                errors[f"{path}.invoice_line"] = f"Line '{line.name}' is credited in full already."
+                continue
+            if amount > left:
+                earlier = (
+                    f" ({money_display(done_amount, currency)} credited before)"
+                    if done_amount
+                    else ""
+                )
+                errors[f"{path}.amount"] = (
+                    f"Line '{line.name}' has {money_display(left, currency)} left to credit of "
+                    f"{money_display(line.amount, currency)}{earlier}; "
+                    f"{money_display(amount, currency)} is more."
+                )
+                continue
+            if amount <= ZERO:
+                errors[f"{path}.quantity"] = (
+                    f"{plain(quantity)} of line '{line.name}' credits nothing; give more."
+                )
+                continue
+            taxes = []
+            for tax in line.taxes.all():
+                if amount == left:  # close out: exactly the tax left
+                    key = (line.pk, tax.name, tax.code, tax.rate)
+                    tax_amount = tax.amount - credited_tax.get(key, ZERO)
+                else:
+                    tax_amount = round_money(tax.amount * amount / line.amount, currency)
+                taxes.append(
+                    CreditMemoLineTax(
+                        name=tax.name, code=tax.code, rate=tax.rate, amount=tax_amount
+                    )
+                )
+            memo_lines.append(
+                (
+                    CreditMemoLine(
+                        invoice_line=line,
+                        sort_order=len(memo_lines) + 1,
+                        name=line.name,
+                        period_start=line.period_start,
+                        period_end=line.period_end,
+                        quantity=quantity,
+                        unit_price=unit_price,
+                        amount=amount,
+                        tax_amount=sum((t.amount for t in taxes), ZERO),
+                    ),
+                    taxes,
+                )
+            )
+        if errors:
+            raise ValidationError(errors)
+
+        memo = CreditMemo(
+            account_id=invoice.account_id,
+            legal_entity_id=invoice.legal_entity_id,
+            currency=currency,
+            invoice=invoice,
+            reason_code=reason_code,
+            reason=note or "",
+            memo_date=credit_date,
+        )
+        credit_memo_totals_set(memo, [memo_line for memo_line, _ in memo_lines])
+        memo.balance = ZERO
+        memo.full_clean(exclude=["number"])
+        memo.save()
+        tax_rows: list[CreditMemoLineTax] = []
+        for memo_line, line_taxes in memo_lines:
+            memo_line.credit_memo = memo
+            for tax_row in line_taxes:
+                tax_row.line = memo_line
+                tax_rows.append(tax_row)
+        CreditMemoLine.objects.bulk_create([memo_line for memo_line, _ in memo_lines])
+        CreditMemoLineTax.objects.bulk_create(tax_rows)
+        application = None
+        if action == "posted":
+            credit_memo_post_locked(memo, posted_date=credit_date)
+            amount = min(memo.balance, invoice.balance)
+            if apply and amount > ZERO:
+                (application,) = credit_memo_apply_locked(
+                    memo,
+                    {invoice.pk: invoice},
+                    [(invoice.pk, amount)],
+                    applied_date=credit_date,
+                    applied_by=created_by,
+                )
+    return InvoiceCredit(credit_memo=memo, application=application)

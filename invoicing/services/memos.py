@@ -98,37 +98,43 @@ def credit_memo_number_take(memo: CreditMemo) -> str | None:
 def credit_memo_post(*, credit_memo_id: int, posted_date: dt.date | None = None) -> CreditMemo:
     """Post a draft credit memo: totals from its lines, posted date, number (when a credit
     memo policy matches). Its whole total is then available to apply."""
-    posted_date = posted_date or timezone.localdate()
     with transaction.atomic(durable=True):
-        memo = credit_memo_lock(credit_memo_id)
-        if memo.status != CreditMemo.Status.DRAFT:
-            raise CreditMemoNotDraft(
-                f"{_name(memo)} is already posted.",
-                details={"credit_memo": memo.pk, "status": memo.status},
-            )
-        lines = list(memo.lines.all())
-        if not lines:
-            raise ValidationError({"lines": "A credit memo needs at least one line to post."})
-        credit_memo_totals_set(memo, lines)
-        if memo.total < ZERO:
-            raise ValidationError(
-                {"lines": "The lines add up to a negative credit; use a debit memo instead."}
-            )
-        memo.status = CreditMemo.Status.POSTED
-        memo.posted_date = posted_date
-        memo.number = credit_memo_number_take(memo)
-        memo.save(
-            update_fields=[
-                "total_charges",
-                "total_tax",
-                "total",
-                "balance",
-                "status",
-                "posted_date",
-                "number",
-                "updated_at",
-            ]
+        return credit_memo_post_locked(
+            credit_memo_lock(credit_memo_id), posted_date=posted_date or timezone.localdate()
         )
+
+
+def credit_memo_post_locked(memo: CreditMemo, *, posted_date: dt.date) -> CreditMemo:
+    """credit_memo_post inside the caller's transaction, `memo` locked (or just created by
+    it); the sequence policy is locked last."""
+    if memo.status != CreditMemo.Status.DRAFT:
+        raise CreditMemoNotDraft(
+            f"{_name(memo)} is already posted.",
+            details={"credit_memo": memo.pk, "status": memo.status},
+        )
+    lines = list(memo.lines.all())
+    if not lines:
+        raise ValidationError({"lines": "A credit memo needs at least one line to post."})
+    credit_memo_totals_set(memo, lines)
+    if memo.total < ZERO:
+        raise ValidationError(
+            {"lines": "The lines add up to a negative credit; use a debit memo instead."}
+        )
+    memo.status = CreditMemo.Status.POSTED
+    memo.posted_date = posted_date
+    memo.number = credit_memo_number_take(memo)
+    memo.save(
+        update_fields=[
+            "total_charges",
+            "total_tax",
+            "total",
+            "balance",
+            "status",
+            "posted_date",
+            "number",
+            "updated_at",
+        ]
+    )
     return memo
 
 
