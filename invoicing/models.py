@@ -706,6 +706,7 @@ class CreditReason(models.TextChoices):
     CANCELLATION = "cancellation", "Cancellation or downgrade"
     DUPLICATE = "duplicate", "Duplicate billing"
     VOID = "void", "Void of the invoice"
+    WRITE_OFF = "write_off", "Write-off of the balance"
     OTHER = "other", "Other"
 
 

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='creditmemo',
             name='reason_code',
-            field=models.CharField(choices=[('billing_error', 'Billing error'), ('pricing', 'Wrong price or discount'), ('quantity', 'Wrong quantity'), ('service_issue', 'Service issue or outage'), ('goodwill', 'Goodwill'), ('cancellation', 'Cancellation or downgrade'), ('duplicate', 'Duplicate billing'), ('void', 'Void of the invoice'), ('other', 'Other')], default='other', help_text='Why the credit was given; `reason` is the note that explains it.', max_length=20),
+            field=models.CharField(choices=[('billing_error', 'Billing error'), ('pricing', 'Wrong price or discount'), ('quantity', 'Wrong quantity'), ('service_issue', 'Service issue or outage'), ('goodwill', 'Goodwill'), ('cancellation', 'Cancellation or downgrade'), ('duplicate', 'Duplicate billing'), ('void', 'Void of the invoice'), ('write_off', 'Write-off of the balance'), ('other', 'Other')], default='other', help_text='Why the credit was given; `reason` is the note that explains it.', max_length=20),
         ),
         migrations.RunPython(void_memos_marked, migrations.RunPython.noop),
     ]

@@ -399,8 +399,9 @@ def invoice_credit(
     it and, with `apply`, applies it to the invoice up to the open balance; "draft" leaves it
     to review and post."""
     requests = _line_requests(lines)
-    if reason_code not in CreditReason.values or reason_code == CreditReason.VOID:
-        reasons = ", ".join(v for v in CreditReason.values if v != CreditReason.VOID)
+    system = (CreditReason.VOID, CreditReason.WRITE_OFF)  # made by invoice_void / write-off
+    if reason_code not in CreditReason.values or reason_code in system:
+        reasons = ", ".join(v for v in CreditReason.values if v not in system)
         raise ValidationError({"reason_code": f"Use one of {reasons}."})
     if action not in ("draft", "posted"):
         raise ValidationError({"action": "Use 'draft' or 'posted'."})
