@@ -42,6 +42,7 @@ from invoicing.models import (
     Payment,
     SequencePolicy,
 )
+from invoicing.services.credits import credited_so_far
 from invoicing.services.numbering import sequence_policy_select
 from invoicing.services.recovery import batch_run_stuck_invoices, batch_run_stuck_schedules
 from invoicing.services.runs import (
@@ -271,6 +272,25 @@ def credit_memo_list() -> QuerySet[CreditMemo]:
 
 def credit_memo_get(*, credit_memo_id: int) -> CreditMemo:
     return credit_memo_list().get(pk=credit_memo_id)
+
+
+@dataclass(frozen=True)
+class CreditableLine:
+    line: InvoiceLine
+    credited: Decimal  # by live (draft or posted) credit memos
+    left: Decimal
+
+
+def invoice_line_list_creditable(*, invoice: Invoice) -> list[CreditableLine]:
+    """The invoice's charge lines (positive amounts) with what earlier credit memos credit of
+    each and what is left to credit, in line order."""
+    lines = list(invoice.lines.filter(amount__gt=0).order_by("sort_order", "id"))
+    credited, _ = credited_so_far([line.pk for line in lines])
+    out = []
+    for line in lines:
+        done = credited.get(line.pk, (Decimal(0), Decimal(0)))[0]
+        out.append(CreditableLine(line=line, credited=done, left=line.amount - done))
+    return out
 
 
 def credit_memo_list_applicable(*, invoice: Invoice) -> QuerySet[CreditMemo]:

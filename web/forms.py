@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django import forms
@@ -11,7 +12,13 @@ from django.utils import timezone
 from accounts.models import LegalEntity
 from billing.choices import ChargeType, ScheduleStatus
 from core.money import currency_exponent, minor_unit, money_display, money_str
-from invoicing.models import ErrorLog, InvoiceBatchRun, InvoiceScheduler, InvoiceStatus
+from invoicing.models import (
+    CreditReason,
+    ErrorLog,
+    InvoiceBatchRun,
+    InvoiceScheduler,
+    InvoiceStatus,
+)
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -221,6 +228,88 @@ class CreditApplyForm(forms.Form):
         )
         self.fields["applied_date"].initial = timezone.localdate()
         self.order_fields(["credit_memo", "amount", "applied_date"])
+
+
+CREDIT_ACTIONS = [
+    ("apply", "Post it and apply it to this invoice"),
+    ("posted", "Post it; keep the credit to apply later"),
+    ("draft", "Save a draft to review"),
+]
+
+
+class InvoiceCreditForm(forms.Form):
+    """Credit lines of a posted invoice: per line an amount or a quantity (both empty: the
+    line is not credited), a reason from the fixed list, a note, the date and what to do."""
+
+    reason_code = forms.ChoiceField(label="Reason")
+    note = forms.CharField(
+        required=False, max_length=255, help_text="Shown on the credit memo, e.g. 'Outage'."
+    )
+    credit_date = DateField(label="Credit date")
+    action = forms.ChoiceField(
+        label="Then", choices=CREDIT_ACTIONS, initial="apply", widget=forms.RadioSelect
+    )
+
+    def __init__(self, *args, invoice, lines, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = lines  # selectors.CreditableLine rows
+        currency = invoice.currency
+        self.fields["reason_code"].choices = [
+            (value, label)
+            for value, label in CreditReason.choices
+            if value not in (CreditReason.VOID, CreditReason.WRITE_OFF)
+        ]
+        self.fields["credit_date"].initial = timezone.localdate()
+        for row in lines:
+            line = row.line
+            self.fields[f"amount_{line.pk}"] = amount_field(
+                currency,
+                what="A credit",
+                maximum=row.left,
+                required=False,
+                label=f"Amount to credit of {line.name}",
+            )
+            self.fields[f"quantity_{line.pk}"] = forms.DecimalField(
+                required=False,
+                min_value=Decimal("0.000001"),
+                max_value=line.quantity,
+                max_digits=19,
+                decimal_places=6,
+                label=f"Quantity to credit of {line.name}",
+            )
+
+    def rows(self):
+        """(creditable line, its amount field, its quantity field) for the template."""
+        return [
+            (row, self[f"amount_{row.line.pk}"], self[f"quantity_{row.line.pk}"])
+            for row in self.lines
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        requests = []
+        for row in self.lines:
+            amount = cleaned.get(f"amount_{row.line.pk}")
+            quantity = cleaned.get(f"quantity_{row.line.pk}")
+            if amount is not None and quantity is not None:
+                self.add_error(f"quantity_{row.line.pk}", "Give an amount or a quantity, not both.")
+            elif amount is not None or quantity is not None:
+                requests.append(
+                    {"invoice_line": row.line.pk, "amount": amount, "quantity": quantity}
+                )
+        if not requests and not self.errors:
+            raise ValidationError("Give an amount or a quantity for at least one line.")
+        cleaned["lines"] = requests
+        return cleaned
+
+    def field_for(self, path: str) -> str | None:
+        """The form field a service error path (`lines[1].amount`) belongs to."""
+        found = re.fullmatch(r"lines\[(\d+)\]\.?(\w*)", path)
+        if found is None:
+            return path if path in self.fields else None
+        request = self.cleaned_data["lines"][int(found.group(1))]
+        kind = "quantity" if found.group(2) == "quantity" else "amount"
+        return f"{kind}_{request['invoice_line']}"
 
 
 class EmailForm(forms.Form):

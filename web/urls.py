@@ -47,6 +47,11 @@ urlpatterns = [
     ),
     path("invoices/<int:pk>/credit", invoices.InvoiceCreditView.as_view(), name="invoice_credit"),
     path(
+        "invoices/<int:pk>/credit-lines",
+        invoices.InvoiceCreditLinesView.as_view(),
+        name="invoice_credit_lines",
+    ),
+    path(
         "credit-applications/<int:pk>/unapply",
         invoices.CreditApplicationUnapplyView.as_view(),
         name="credit_application_unapply",

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "accounts",
     "billing",
     "invoicing",
+    "dunning",
     "web",
     # Tooling (no models): the demo data and the benchmarks, with their commands.
     "demo",
@@ -108,6 +110,14 @@ CELERY_TASK_TIME_LIMIT = 60 * 30
 CELERY_TASK_SOFT_TIME_LIMIT = 60 * 25
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Fixed beat entries (the DatabaseScheduler stores them as PeriodicTask rows at start; the
+# invoice schedulers add theirs). Dunning: the reminders due today, every morning.
+CELERY_BEAT_SCHEDULE = {
+    "dunning-send-reminders": {
+        "task": "dunning.send_reminders",
+        "schedule": crontab(hour=6, minute=0),
+    },
+}
 
 # --- Email ------------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -154,6 +164,7 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "invoicing.models.InvoiceStatus",
         "InvoiceEmailStatusEnum": "invoicing.models.Invoice.EmailStatus",
         "DraftOrPostedEnum": ["draft", "posted"],
+        "InvoiceLineTypeEnum": "invoicing.models.InvoiceLine.Type",
         "MemoStatusEnum": "invoicing.models.CreditMemo.Status",
         "DebitMemoStatusEnum": "invoicing.models.DebitMemo.Status",
         "OrderStatusEnum": "billing.models.Order.Status",

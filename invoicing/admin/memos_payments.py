@@ -33,6 +33,7 @@ from invoicing.models import (
     CreditMemoApplication,
     CreditMemoLine,
     CreditMemoLineTax,
+    CreditReason,
     DebitMemo,
     DebitMemoLine,
     Payment,
@@ -62,6 +63,15 @@ class MemoAdmin(NoBulkDeleteMixin, ServiceAdmin):
     """A memo written with its lines in one service call, editable while it is a draft. Its
     PDF (invoicing.pdf, the invoice's renderer) is linked from the list and the change page
     and served at `<id>/pdf/` (inline; `?download=1` for a file) to whoever may view memos."""
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "reason_code":  # void and write-off memos are the services' own
+            kwargs["choices"] = [
+                (value, label)
+                for value, label in CreditReason.choices
+                if value not in (CreditReason.VOID, CreditReason.WRITE_OFF)
+            ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def render_pdf(self, memo) -> tuple[bytes, str]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -206,6 +216,7 @@ class CreditMemoAdmin(MemoAdmin):
             lines=lines,
             memo_date=memo.memo_date,
             reason=memo.reason,
+            reason_code=memo.reason_code,
             currency=memo.currency,
             legal_entity_id=memo.legal_entity_id,
             invoice_id=memo.invoice_id,
@@ -217,6 +228,7 @@ class CreditMemoAdmin(MemoAdmin):
             credit_memo_id=memo.pk,
             memo_date=memo.memo_date if "memo_date" in changed else None,
             reason=memo.reason if "reason" in changed else None,
+            reason_code=memo.reason_code if "reason_code" in changed else None,
             lines=lines,
         )
 

@@ -32,7 +32,11 @@ from invoicing.pdf import (
     render_credit_memo_pdf,
     render_debit_memo_pdf,
 )
-from invoicing.services.credits import credit_application_unapply, credit_memo_apply
+from invoicing.services.credits import (
+    credit_application_unapply,
+    credit_memo_apply,
+    invoice_credit,
+)
 from invoicing.services.memos import (
     credit_memo_create,
     credit_memo_post,
@@ -109,6 +113,7 @@ class CreditMemoSerializer(serializers.ModelSerializer):
             "legal_entity",
             "currency",
             "invoice",
+            "reason_code",
             "reason",
             "memo_date",
             "posted_date",
@@ -191,6 +196,7 @@ class CreditMemoLineInputSerializer(serializers.Serializer):
 
 class CreditMemoCreateInputSerializer(serializers.Serializer):
     account = serializers.IntegerField(min_value=1)
+    reason_code = serializers.CharField(required=False, default="other")
     currency = serializers.CharField(required=False, allow_blank=True, max_length=3)
     legal_entity = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     invoice = serializers.IntegerField(required=False, allow_null=True, min_value=1)
@@ -230,6 +236,25 @@ class CreditMemoApplyInputSerializer(serializers.Serializer):
                 {"invoice": attrs.pop("invoice"), "amount": attrs.pop("amount", None)}
             ]
         return attrs
+
+
+class InvoiceCreditLineInputSerializer(serializers.Serializer):
+    invoice_line = serializers.IntegerField(min_value=1)
+    amount = serializers.DecimalField(
+        max_digits=19, decimal_places=4, required=False, allow_null=True
+    )
+    quantity = serializers.DecimalField(
+        max_digits=19, decimal_places=6, required=False, allow_null=True
+    )
+
+
+class InvoiceCreditInputSerializer(serializers.Serializer):
+    lines = InvoiceCreditLineInputSerializer(many=True)
+    reason_code = serializers.CharField(required=False, default="billing_error")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    credit_date = serializers.DateField(required=False)
+    type = serializers.ChoiceField(choices=["draft", "posted"], default="posted")
+    apply = serializers.BooleanField(default=True)
 
 
 class CreditMemoUnapplyInputSerializer(serializers.Serializer):
@@ -303,6 +328,60 @@ class InvoiceVoidApi(APIView):
         )
 
 
+class InvoiceCreditApi(APIView):
+    """Credit lines of a posted invoice (whole, an amount or a quantity each): a credit memo
+    referencing it, tax copied from each line, posted and applied to the invoice unless
+    `type` is draft or `apply` is false. Answers the memo and the invoice."""
+
+    required_permissions = method_permissions(post="invoicing.add_creditmemo")
+
+    @extend_schema(
+        request=InvoiceCreditInputSerializer,
+        responses={201: dict},
+        examples=[
+            OpenApiExample(
+                "Two seats of ten, and 5.00 off support",
+                value={
+                    "reason_code": "quantity",
+                    "note": "Two seats were never used",
+                    "lines": [
+                        {"invoice_line": 41, "quantity": "2"},
+                        {"invoice_line": 42, "amount": "5.00"},
+                    ],
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request, pk: int):
+        get_object_or_404(Invoice, pk=pk)
+        data = InvoiceCreditInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        result = invoice_credit(
+            invoice_id=pk,
+            lines=[
+                {
+                    "invoice_line": line["invoice_line"],
+                    "amount": line.get("amount"),
+                    "quantity": line.get("quantity"),
+                }
+                for line in v["lines"]
+            ],
+            reason_code=v["reason_code"],
+            note=v["note"],
+            credit_date=v.get("credit_date"),
+            action=v["type"],
+            apply=v["apply"],
+            created_by=request_actor(request),
+        )
+        memo = selectors.credit_memo_get(credit_memo_id=result.credit_memo.pk)
+        return Response(
+            {"credit_memo": CreditMemoSerializer(memo).data, "invoice": invoice_out(pk)},
+            status=status.HTTP_201_CREATED,
+        )
+
+
 class InvoicePaymentRecordApi(APIView):
     required_permissions = method_permissions(post="invoicing.add_payment")
 
@@ -367,6 +446,7 @@ class CreditMemoCreateApi(APIView):
             currency=v.get("currency", ""),
             legal_entity_id=v.get("legal_entity"),
             invoice_id=v.get("invoice"),
+            reason_code=v["reason_code"],
             reason=v.get("reason", ""),
             memo_date=v.get("memo_date"),
             lines=[dict(line) for line in v["lines"]],

@@ -2,7 +2,14 @@
 
 from django.urls import path
 
-from invoicing.api import billing_schedules, invoices, memos_payments, runs_schedulers, setup
+from invoicing.api import (
+    billing_schedules,
+    invoices,
+    memos_payments,
+    receivables,
+    runs_schedulers,
+    setup,
+)
 
 urlpatterns = [
     # invoices
@@ -30,6 +37,9 @@ urlpatterns = [
     ),
     # memos and payments
     path("invoices/<int:pk>/void", memos_payments.InvoiceVoidApi.as_view(), name="invoice-void"),
+    path(
+        "invoices/<int:pk>/credit", memos_payments.InvoiceCreditApi.as_view(), name="invoice-credit"
+    ),
     path(
         "invoices/<int:pk>/payments",
         memos_payments.InvoicePaymentRecordApi.as_view(),
@@ -164,4 +174,16 @@ urlpatterns = [
         setup.SequencePolicyDetailApi.as_view(),
         name="sequence-policy-detail",
     ),
+    # receivables (read only)
+    path(
+        "accounts/<int:pk>/balance",
+        receivables.AccountBalanceApi.as_view(),
+        name="account-balance",
+    ),
+    path(
+        "accounts/<int:pk>/statement",
+        receivables.AccountStatementApi.as_view(),
+        name="account-statement",
+    ),
+    path("reports/aging", receivables.AgingReportApi.as_view(), name="report-aging"),
 ]

@@ -63,7 +63,7 @@ from invoicing.models import (
     InvoiceLine,
     InvoiceStatus,
 )
-from invoicing.services.memos import credit_memo_post_locked
+from invoicing.services.memos import credit_memo_post_locked, credit_reason_validate
 from invoicing.services.payments import settlement_status_of
 from invoicing.totals import credit_memo_totals_set
 
@@ -357,7 +357,7 @@ def _line_requests(lines: Sequence[Mapping[str, Any]]) -> list[tuple[int, Any, A
     return out
 
 
-def _credited_so_far(line_ids: Sequence[int]) -> tuple[dict, dict]:
+def credited_so_far(line_ids: Sequence[int]) -> tuple[dict, dict]:
     """What live credit memos (draft or posted) already credit of these invoice lines:
     ({line id: (amount, quantity)}, {(line id, tax name, code, rate): tax amount})."""
     live = [CreditMemo.Status.DRAFT, CreditMemo.Status.POSTED]
@@ -380,6 +380,144 @@ def _credited_so_far(line_ids: Sequence[int]) -> tuple[dict, dict]:
     return amounts, taxes
 
 
+def _credit_lines_plan(
+    invoice: Invoice, requests: Sequence[tuple[int, Any, Any]]
+) -> list[tuple[CreditMemoLine, list[CreditMemoLineTax]]]:
+    """The credit memo lines (unsaved, with their tax rows) that crediting `requests` of
+    `invoice` makes; every refusal at once, by path. Reads only."""
+    currency = invoice.currency
+    invoice_lines = {
+        line.pk: line
+        for line in InvoiceLine.objects.filter(
+            invoice=invoice, pk__in=[r[0] for r in requests]
+        ).prefetch_related("taxes")
+    }
+    credited, credited_tax = credited_so_far(list(invoice_lines))
+    errors: dict[str, str] = {}
+    memo_lines: list[tuple[CreditMemoLine, list[CreditMemoLineTax]]] = []
+    for i, (line_id, amount_given, quantity_given) in enumerate(requests):
+        path = f"lines[{i}]"
+        line = invoice_lines.get(line_id)
+        if line is None:
+            errors[f"{path}.invoice_line"] = f"Line {line_id} is not a line of invoice {invoice}."
+            continue
+        if line.amount <= ZERO:
+            errors[f"{path}.invoice_line"] = (
+                f"Line '{line.name}' is {money_display(line.amount, currency)}: only a "
+                "charge (a positive amount) can be credited."
+            )
+            continue
+        done_amount, done_quantity = credited.get(line.pk, (ZERO, ZERO))
+        left = line.amount - done_amount
+        try:
+            if quantity_given not in (None, ""):
+                quantity = to_decimal(quantity_given)
+                if not quantity.is_finite() or quantity <= ZERO:
+                    raise ValidationError({f"{path}.quantity": "Give a quantity above zero."})
+                if quantity > line.quantity:
+                    raise ValidationError(
+                        {
+                            f"{path}.quantity": f"Line '{line.name}' bills "
+                            f"{plain(line.quantity)}; credit at most that."
+                        }
+                    )
+                amount = min(round_money(line.amount * quantity / line.quantity, currency), left)
+                unit_price = line.unit_price
+            elif amount_given is not None:
+                amount = money_input(
+                    amount_given,
+                    currency,
+                    field=f"{path}.amount",
+                    positive="A credit must be more than zero.",
+                )
+                quantity, unit_price = Decimal(1), amount
+            else:
+                amount, quantity, unit_price = left, Decimal(1), left
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.details.items()})
+            continue
+        if left <= ZERO:
+            errors[f"{path}.invoice_line"] = f"Line '{line.name}' is credited in full already."
+            continue
+        if amount > left:
+            earlier = (
+                f" ({money_display(done_amount, currency)} credited before)" if done_amount else ""
+            )
+            errors[f"{path}.amount"] = (
+                f"Line '{line.name}' has {money_display(left, currency)} left to credit of "
+                f"{money_display(line.amount, currency)}{earlier}; "
+                f"{money_display(amount, currency)} is more."
+            )
+            continue
+        if amount <= ZERO:
+            errors[f"{path}.quantity"] = (
+                f"{plain(quantity)} of line '{line.name}' credits nothing; give more."
+            )
+            continue
+        taxes = []
+        for tax in line.taxes.all():
+            if amount == left:  # close out: exactly the tax left
+                key = (line.pk, tax.name, tax.code, tax.rate)
+                tax_amount = tax.amount - credited_tax.get(key, ZERO)
+            else:
+                tax_amount = round_money(tax.amount * amount / line.amount, currency)
+            taxes.append(
+                CreditMemoLineTax(name=tax.name, code=tax.code, rate=tax.rate, amount=tax_amount)
+            )
+        memo_lines.append(
+            (
+                CreditMemoLine(
+                    invoice_line=line,
+                    sort_order=len(memo_lines) + 1,
+                    name=line.name,
+                    period_start=line.period_start,
+                    period_end=line.period_end,
+                    quantity=quantity,
+                    unit_price=unit_price,
+                    amount=amount,
+                    tax_amount=sum((t.amount for t in taxes), ZERO),
+                ),
+                taxes,
+            )
+        )
+    if errors:
+        raise ValidationError(errors)
+    return memo_lines
+
+
+@dataclass(frozen=True)
+class CreditPreview:
+    """What invoice_credit would make, for a confirmation page: nothing is written."""
+
+    lines: list[CreditMemoLine]
+    total_charges: Decimal
+    total_tax: Decimal
+    total: Decimal
+    applied: Decimal  # what would be applied to the invoice (posted, apply)
+
+
+def invoice_credit_preview(
+    *, invoice_id: int, lines: Sequence[Mapping[str, Any]], apply: bool = True
+) -> CreditPreview:
+    """invoice_credit's lines and totals without writing (the same checks, no locks)."""
+    requests = _line_requests(lines)
+    invoice = Invoice.objects.filter(pk=invoice_id).first()
+    if invoice is None:
+        raise InvoiceNotFound.for_id(invoice_id)
+    if invoice.status != InvoiceStatus.POSTED:
+        raise InvoiceNotPosted.for_invoice(invoice, "credits")
+    planned = [line for line, _ in _credit_lines_plan(invoice, requests)]
+    charges = sum((line.amount for line in planned), ZERO)
+    tax = sum((line.tax_amount for line in planned), ZERO)
+    return CreditPreview(
+        lines=planned,
+        total_charges=charges,
+        total_tax=tax,
+        total=charges + tax,
+        applied=min(charges + tax, invoice.balance) if apply else ZERO,
+    )
+
+
 def invoice_credit(
     *,
     invoice_id: int,
@@ -399,10 +537,7 @@ def invoice_credit(
     it and, with `apply`, applies it to the invoice up to the open balance; "draft" leaves it
     to review and post."""
     requests = _line_requests(lines)
-    system = (CreditReason.VOID, CreditReason.WRITE_OFF)  # made by invoice_void / write-off
-    if reason_code not in CreditReason.values or reason_code in system:
-        reasons = ", ".join(v for v in CreditReason.values if v not in system)
-        raise ValidationError({"reason_code": f"Use one of {reasons}."})
+    credit_reason_validate(reason_code)
     if action not in ("draft", "posted"):
         raise ValidationError({"action": "Use 'draft' or 'posted'."})
     account_id = Invoice.objects.filter(pk=invoice_id).values_list("account_id", flat=True).first()
@@ -421,110 +556,7 @@ def invoice_credit(
                 }
             )
         currency = invoice.currency
-        invoice_lines = {
-            line.pk: line
-            for line in InvoiceLine.objects.filter(
-                invoice=invoice, pk__in=[r[0] for r in requests]
-            ).prefetch_related("taxes")
-        }
-        credited, credited_tax = _credited_so_far(list(invoice_lines))
-        errors: dict[str, str] = {}
-        memo_lines: list[tuple[CreditMemoLine, list[CreditMemoLineTax]]] = []
-        for i, (line_id, amount_given, quantity_given) in enumerate(requests):
-            path = f"lines[{i}]"
-            line = invoice_lines.get(line_id)
-            if line is None:
-                errors[f"{path}.invoice_line"] = (
-                    f"Line {line_id} is not a line of invoice {invoice}."
-                )
-                continue
-            if line.amount <= ZERO:
-                errors[f"{path}.invoice_line"] = (
-                    f"Line '{line.name}' is {money_display(line.amount, currency)}: only a "
-                    "charge (a positive amount) can be credited."
-                )
-                continue
-            done_amount, done_quantity = credited.get(line.pk, (ZERO, ZERO))
-            left = line.amount - done_amount
-            try:
-                if quantity_given not in (None, ""):
-                    quantity = to_decimal(quantity_given)
-                    if not quantity.is_finite() or quantity <= ZERO:
-                        raise ValidationError({f"{path}.quantity": "Give a quantity above zero."})
-                    if quantity > line.quantity:
-                        raise ValidationError(
-                            {
-                                f"{path}.quantity": f"Line '{line.name}' bills "
-                                f"{plain(line.quantity)}; credit at most that."
-                            }
-                        )
-                    amount = min(
-                        round_money(line.amount * quantity / line.quantity, currency), left
-                    )
-                    unit_price = line.unit_price
-                elif amount_given is not None:
-                    amount = money_input(
-                        amount_given,
-                        currency,
-                        field=f"{path}.amount",
-                        positive="A credit must be more than zero.",
-                    )
-                    quantity, unit_price = Decimal(1), amount
-                else:
-                    amount, quantity, unit_price = left, Decimal(1), left
-            except ValidationError as exc:
-                errors.update({k: v[0] for k, v in exc.details.items()})
-                continue
-            if left <= ZERO:
-                errors[f"{path}.invoice_line"] = f"Line '{line.name}' is credited in full already."
-                continue
-            if amount > left:
-                earlier = (
-                    f" ({money_display(done_amount, currency)} credited before)"
-                    if done_amount
-                    else ""
-                )
-                errors[f"{path}.amount"] = (
-                    f"Line '{line.name}' has {money_display(left, currency)} left to credit of "
-                    f"{money_display(line.amount, currency)}{earlier}; "
-                    f"{money_display(amount, currency)} is more."
-                )
-                continue
-            if amount <= ZERO:
-                errors[f"{path}.quantity"] = (
-                    f"{plain(quantity)} of line '{line.name}' credits nothing; give more."
-                )
-                continue
-            taxes = []
-            for tax in line.taxes.all():
-                if amount == left:  # close out: exactly the tax left
-                    key = (line.pk, tax.name, tax.code, tax.rate)
-                    tax_amount = tax.amount - credited_tax.get(key, ZERO)
-                else:
-                    tax_amount = round_money(tax.amount * amount / line.amount, currency)
-                taxes.append(
-                    CreditMemoLineTax(
-                        name=tax.name, code=tax.code, rate=tax.rate, amount=tax_amount
-                    )
-                )
-            memo_lines.append(
-                (
-                    CreditMemoLine(
-                        invoice_line=line,
-                        sort_order=len(memo_lines) + 1,
-                        name=line.name,
-                        period_start=line.period_start,
-                        period_end=line.period_end,
-                        quantity=quantity,
-                        unit_price=unit_price,
-                        amount=amount,
-                        tax_amount=sum((t.amount for t in taxes), ZERO),
-                    ),
-                    taxes,
-                )
-            )
-        if errors:
-            raise ValidationError(errors)
+        memo_lines = _credit_lines_plan(invoice, requests)
 
         memo = CreditMemo(
             account_id=invoice.account_id,

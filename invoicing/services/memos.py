@@ -52,6 +52,7 @@ from invoicing.locks import credit_memo_lock, debit_memo_lock, debit_memos_lock_
 from invoicing.models import (
     CreditMemo,
     CreditMemoLine,
+    CreditReason,
     DebitMemo,
     DebitMemoLine,
     Invoice,
@@ -507,18 +508,30 @@ def _credit_memo_lines(lines: Sequence[dict], currency: str) -> list[CreditMemoL
     return out
 
 
+def credit_reason_validate(reason_code: str) -> str:
+    """A reason staff may choose: any CreditReason but those the services set themselves
+    (a void's mirror memo, a write-off)."""
+    system = (CreditReason.VOID, CreditReason.WRITE_OFF)
+    if reason_code not in CreditReason.values or reason_code in system:
+        reasons = ", ".join(v for v in CreditReason.values if v not in system)
+        raise ValidationError({"reason_code": f"Use one of {reasons}."})
+    return reason_code
+
+
 def credit_memo_create(
     *,
     account_id: int,
     lines: Sequence[dict],
     memo_date: dt.date | None = None,
     reason: str = "",
+    reason_code: str = CreditReason.OTHER,
     currency: str = "",
     legal_entity_id: int | None = None,
     invoice_id: int | None = None,
 ) -> CreditMemo:
     """A draft credit memo with its lines (see _credit_memo_lines), to post with
     credit_memo_post. `invoice_id`: the posted invoice of the same account it credits."""
+    credit_reason_validate(reason_code)
     account = Account.objects.filter(pk=account_id).first()
     if account is None:
         raise ValidationError({"account": f"Account {account_id} does not exist."})
@@ -541,6 +554,7 @@ def credit_memo_create(
             legal_entity_id=legal_entity_id or account.legal_entity_id,
             currency=currency,
             invoice_id=invoice_id,
+            reason_code=reason_code,
             reason=reason or "",
             memo_date=memo_date or timezone.localdate(),
         )
@@ -568,17 +582,22 @@ def credit_memo_update(
     credit_memo_id: int,
     memo_date: dt.date | None = None,
     reason: str | None = None,
+    reason_code: str | None = None,
     lines: Sequence[dict] | None = None,
 ) -> CreditMemo:
     """Change a draft credit memo (None: keep); `lines` replace its lines."""
+    if reason_code is not None:
+        credit_reason_validate(reason_code)
     with transaction.atomic(durable=True):
         memo = _credit_memo_draft_lock(credit_memo_id, action="changed")
         if memo_date is not None:
             memo.memo_date = memo_date
         if reason is not None:
             memo.reason = reason
+        if reason_code is not None:
+            memo.reason_code = reason_code
         memo.full_clean(exclude=["number"])
-        memo.save(update_fields=["memo_date", "reason", "updated_at"])
+        memo.save(update_fields=["memo_date", "reason", "reason_code", "updated_at"])
         if lines is not None:
             memo_lines = _credit_memo_lines(lines, memo.currency)
             memo.lines.all().delete()

@@ -276,3 +276,44 @@ def test_apply_credit_memo_over_two_invoices_then_unapply(lw):
     with pytest.raises(CommandError, match="--date '2026-13-01' is not a date"):
         call_command("apply_credit_memo", str(memo.pk), "INV-0002", "--date", "2026-13-01")
     assert snapshot() == before
+
+
+# --- credit_invoice ---------------------------------------------------------------------------
+
+
+def test_credit_invoice_lines_by_amount_and_quantity(lw):
+    january = generate(lw, d(2026, 1, 15))  # INV-0001: Seat 50.00 (tax 4.13), support 19.99
+    seat = january.lines.get(name="Seat")
+    support = january.lines.get(name="Premium support")
+    out = StringIO()
+    call_command(
+        "credit_invoice",
+        "INV-0001",
+        "--line",
+        f"{seat.pk}=x2",
+        "--line",
+        f"{support.pk}=5.00",
+        "--reason",
+        "quantity",
+        "--date",
+        "2026-02-10",
+        stdout=out,
+    )
+    memo = CreditMemo.objects.get()
+    # Seat: 2 of 10 → 10.00, tax 0.63 + 0.20; support 5.00, tax 0.31 + 0.10.
+    assert out.getvalue().splitlines() == [
+        f"Credit memo #{memo.pk} (posted): 16.24 USD = 15.00 USD + tax 1.24 USD",
+        "applied 16.24 USD to INV-0001: balance 59.53 USD",
+    ]
+    assert (memo.reason_code, memo.memo_date) == ("quantity", d(2026, 2, 10))
+
+    before = snapshot()
+    with pytest.raises(CommandError) as exc:
+        call_command("credit_invoice", "INV-0001", "--line", f"{support.pk}=20.00")
+    assert str(exc.value) == (
+        "[invalid] lines[0].amount: Line 'Premium support' has 14.99 USD left to credit of "
+        "19.99 USD (5.00 USD credited before); 20.00 USD is more."
+    )
+    with pytest.raises(CommandError, match="start with the invoice line's id"):
+        call_command("credit_invoice", "INV-0001", "--line", "seat=1")
+    assert snapshot() == before

@@ -69,6 +69,11 @@ def form_errors_add(form, exc: ValidationError) -> None:
 
 
 def _form_field_for(form, path: str) -> str | None:
+    """The field a service error path lands on: the form's own mapping (`field_for`, e.g.
+    `lines[1].amount` → `amount_42`) if it has one, else the path or its last part."""
+    mapped = form.field_for(path) if hasattr(form, "field_for") else None
+    if mapped in form.fields:
+        return mapped
     for name in (path, path.rsplit(".", 1)[-1]):
         if name in form.fields:
             return name

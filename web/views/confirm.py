@@ -63,19 +63,34 @@ class ConfirmedActionView(ActionView):
     def confirmation_page(self, request, confirmation: Confirmation, *, changed: bool):
         """The page (200): the statements, and a form re-posting the request's own fields
         with `confirm` = the figures shown."""
-        confirmation.carry = [
-            (name, value)
-            for name, values in request.POST.lists()
-            if name not in ("csrfmiddlewaretoken", CONFIRM_FIELD)
-            for value in values
-        ]
-        context = {
-            "role": Role(request.user),
-            "nav": self.nav,
-            "title": confirmation.question,
-            "confirmation": confirmation,
-            "changed": changed,
-            "action_url": request.get_full_path(),
-            "confirm_field": CONFIRM_FIELD,
-        }
-        return TemplateResponse(request, self.template_name, context)
+        return confirmation_response(
+            request, confirmation, nav=self.nav, changed=changed, template=self.template_name
+        )
+
+
+def confirmation_response(
+    request,
+    confirmation: Confirmation,
+    *,
+    nav: str,
+    changed: bool,
+    template: str = "web/confirm.html",
+):
+    """A confirmation page (200) for any view: the statements, and a form re-posting the
+    request's own fields with `confirm` = the figures shown."""
+    confirmation.carry = [
+        (name, value)
+        for name, values in request.POST.lists()
+        if name not in ("csrfmiddlewaretoken", CONFIRM_FIELD)
+        for value in values
+    ]
+    context = {
+        "role": Role(request.user),
+        "nav": nav,
+        "title": confirmation.question,
+        "confirmation": confirmation,
+        "changed": changed,
+        "action_url": request.get_full_path(),
+        "confirm_field": CONFIRM_FIELD,
+    }
+    return TemplateResponse(request, template, context)

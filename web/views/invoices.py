@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from core.exceptions import DomainError
-from core.money import money_display
+from core.money import money_display, plain
 from invoicing import selectors
 from invoicing.models import (
     CreditMemoApplication,
@@ -25,7 +25,12 @@ from invoicing.models import (
     InvoiceLine,
     InvoiceStatus,
 )
-from invoicing.services.credits import credit_application_unapply, credit_memo_apply
+from invoicing.services.credits import (
+    credit_application_unapply,
+    credit_memo_apply,
+    invoice_credit,
+    invoice_credit_preview,
+)
 from invoicing.services.documents import invoice_pdf_bytes
 from invoicing.services.drafts import (
     invoice_adjustment_add,
@@ -43,6 +48,7 @@ from web.forms import (
     CreditApplyForm,
     DraftEditForm,
     EmailForm,
+    InvoiceCreditForm,
     InvoiceFilterForm,
     PaymentForm,
     VoidForm,
@@ -57,7 +63,12 @@ from web.views.base import (
     filtered_page,
     get_or_404,
 )
-from web.views.confirm import Confirmation, ConfirmedActionView
+from web.views.confirm import (
+    CONFIRM_FIELD,
+    Confirmation,
+    ConfirmedActionView,
+    confirmation_response,
+)
 
 
 def line_tree(lines: list[InvoiceLine]) -> list[tuple[InvoiceLine, int]]:
@@ -386,6 +397,107 @@ class InvoiceCreditView(FormPageView):
             f"{invoice}.",
         )
         return HttpResponseRedirect(reverse("web:invoice_detail", args=[invoice.pk]))
+
+
+class InvoiceCreditLinesView(FormPageView):
+    """Credit lines of a posted invoice (invoice_credit): per line an amount or a quantity,
+    the reason and what to do with the memo. Posting asks first, stating the memo's amounts
+    (invoice_credit_preview, the same rules); a draft is saved at once."""
+
+    template_name = "web/invoices/credit_lines.html"
+    nav = "invoices"
+    title = "Credit lines"
+
+    def _form(self, invoice: Invoice, data=None) -> InvoiceCreditForm:
+        lines = selectors.invoice_line_list_creditable(invoice=invoice)
+        return InvoiceCreditForm(data, invoice=invoice, lines=lines)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        invoice = _invoice(kwargs["pk"])
+        context.update(invoice=invoice, form=kwargs.get("form") or self._form(invoice))
+        return context
+
+    def post(self, request, pk):
+        invoice = _invoice(pk)
+        form = self._form(invoice, request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(pk=pk, form=form))
+        data = form.cleaned_data
+        action = data["action"]
+        if action != "draft":
+            preview = call_service_form(
+                request,
+                form,
+                lambda: invoice_credit_preview(
+                    invoice_id=invoice.pk, lines=data["lines"], apply=action == "apply"
+                ),
+            )
+            if preview is None:
+                return self.render_to_response(self.get_context_data(pk=pk, form=form))
+            confirmation = _credit_confirmation(invoice, preview, action, data)
+            given = request.POST.get(CONFIRM_FIELD)
+            if given != confirmation.figures:
+                return confirmation_response(
+                    request, confirmation, nav=self.nav, changed=given is not None
+                )
+        result = call_service_form(
+            request,
+            form,
+            lambda: invoice_credit(
+                invoice_id=invoice.pk,
+                lines=data["lines"],
+                reason_code=data["reason_code"],
+                note=data["note"],
+                credit_date=data["credit_date"],
+                action="draft" if action == "draft" else "posted",
+                apply=action == "apply",
+                created_by=actor(request),
+            ),
+        )
+        if result is None:
+            return self.render_to_response(self.get_context_data(pk=pk, form=form))
+        memo = result.credit_memo
+        done = {
+            "draft": "saved as a draft",
+            "posted": "posted; its credit is left to apply",
+            "apply": "posted and applied to this invoice",
+        }[action]
+        messages.success(
+            request,
+            f"{memo} of {money_display(memo.total, memo.currency)} {done}.",
+        )
+        return HttpResponseRedirect(reverse("web:invoice_detail", args=[invoice.pk]))
+
+
+def _credit_confirmation(invoice: Invoice, preview, action: str, data) -> Confirmation:
+    currency = invoice.currency
+    total = money_display(preview.total, currency)
+    facts = [
+        f"A credit memo of {total} for {invoice.account.name}: "
+        f"{money_display(preview.total_charges, currency)} of charges and "
+        f"{money_display(preview.total_tax, currency)} of tax, at the invoice lines' rates, "
+        f"dated {data['credit_date']:%Y-%m-%d}.",
+        *[
+            f"{line.name}: {money_display(line.amount, currency)}"
+            + (f" ({plain(line.quantity)} at the line's price)" if line.quantity != 1 else "")
+            + f", tax {money_display(line.tax_amount, currency)}."
+            for line in preview.lines
+        ],
+        "It is posted and numbered by the credit memo sequence policy (if one matches); a "
+        "posted credit memo cannot be changed or deleted.",
+        f"{money_display(preview.applied, currency)} of it is applied to {invoice}, whose "
+        f"balance becomes {money_display(invoice.balance - preview.applied, currency)}."
+        if action == "apply"
+        else "Its credit is left to apply to an invoice later.",
+    ]
+    return Confirmation(
+        question=f"Post a credit memo of {total} on {invoice}?",
+        facts=facts,
+        button=f"Post credit memo of {total}",
+        back=reverse("web:invoice_credit_lines", args=[invoice.pk]),
+        figures=f"{preview.total}|{preview.applied}|{len(preview.lines)}",
+    )
 
 
 class CreditApplicationUnapplyView(ActionView):

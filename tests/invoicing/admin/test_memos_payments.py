@@ -41,6 +41,7 @@ def _credit_memo_form(account, rows, **fields) -> dict:
         "legal_entity": account.legal_entity_id,
         "currency": "USD",
         "memo_date": "2026-01-05",
+        "reason_code": "goodwill",
         "reason": "Goodwill",
         **fields,
         **_rows("lines", rows),
@@ -123,6 +124,7 @@ def test_a_draft_credit_memo_is_changed_then_posted_then_final(admin_client_logg
         _url(CreditMemo, "change", memo.pk),
         {
             "memo_date": "2026-01-06",
+            "reason_code": "service_issue",
             "reason": "Goodwill (revised)",
             **_rows(
                 "lines",
@@ -142,7 +144,11 @@ def test_a_draft_credit_memo_is_changed_then_posted_then_final(admin_client_logg
     )
     assert changed.status_code == 302, changed.context["adminform"].form.errors
     memo.refresh_from_db()
-    assert (memo.memo_date, memo.reason) == (d(2026, 1, 6), "Goodwill (revised)")
+    assert (memo.memo_date, memo.reason_code, memo.reason) == (
+        d(2026, 1, 6),
+        "service_issue",
+        "Goodwill (revised)",
+    )
     assert list(memo.lines.values_list("name", "amount")) == [("Goodwill", D("12.00"))]
 
     admin_client_logged.post(

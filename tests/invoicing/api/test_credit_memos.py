@@ -163,3 +163,70 @@ def test_a_read_only_token_cannot_create_apply_or_unapply(billed_twice, ops, rea
         reader.post(reverse("credit-memo-unapply", args=[memo["id"]]), {"application": 1})
     ).status_code == 403
     assert CreditMemo.objects.count() == 1 and CreditMemoApplication.objects.count() == 0
+
+
+# --- invoices/{id}/credit: credit lines of a posted invoice -------------------------------------
+
+
+def test_credit_lines_of_an_invoice_posted_numbered_and_applied(billed_twice, ops):
+    w = billed_twice
+    seat = w.january.lines.get(name="Seat")
+    support = w.january.lines.get(name="Premium support")
+    response = ops.post(
+        reverse("invoice-credit", args=[w.january.pk]),
+        {
+            "reason_code": "quantity",
+            "note": "Two seats were never used",
+            "credit_date": "2026-02-10",
+            "lines": [
+                {"invoice_line": seat.pk, "quantity": "2"},
+                {"invoice_line": support.pk, "amount": "5.00"},
+            ],
+        },
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    memo = body["credit_memo"]
+    assert (memo["number"], memo["status"], memo["reason_code"], memo["reason"]) == (
+        "CM-0001",
+        "posted",
+        "quantity",
+        "Two seats were never used",
+    )
+    # Seat: 2 of 10 × 5.00 = 10.00, tax 0.63 + 0.20; support 5.00, tax 0.31 + 0.10.
+    assert [
+        (x["invoice_line"], x["quantity"], x["amount"], x["tax_amount"]) for x in memo["lines"]
+    ] == [
+        (seat.pk, "2.000000", "10.00", "0.83"),
+        (support.pk, "1.000000", "5.00", "0.41"),
+    ]
+    assert (memo["total"], memo["balance"]) == ("16.24", "0.00")
+    assert [(a["invoice"], a["amount"]) for a in memo["applications"]] == [(w.january.pk, "16.24")]
+    assert (body["invoice"]["balance"], body["invoice"]["settlement_status"]) == (
+        "59.53",
+        "partially_settled",
+    )
+
+
+def test_credit_refusals_name_the_line(billed_twice, ops, reader):
+    w = billed_twice
+    seat = w.january.lines.get(name="Seat")
+    url = reverse("invoice-credit", args=[w.january.pk])
+    before = snapshot()
+    response = ops.post(url, {"lines": [{"invoice_line": seat.pk, "amount": "60.00"}]})
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "invalid",
+        "message": "lines[0].amount: Line 'Seat' has 50.00 USD left to credit of 50.00 USD; "
+        "60.00 USD is more.",
+        "details": {
+            "lines[0].amount": [
+                "Line 'Seat' has 50.00 USD left to credit of 50.00 USD; 60.00 USD is more."
+            ]
+        },
+    }
+    response = ops.post(url, {"lines": [{"invoice_line": seat.pk}], "reason_code": "void"})
+    assert response.status_code == 400 and list(response.json()["details"]) == ["reason_code"]
+    assert ops.post(reverse("invoice-credit", args=[999999]), {"lines": []}).status_code == 404
+    assert reader.post(url, {"lines": [{"invoice_line": seat.pk}]}).status_code == 403
+    assert snapshot() == before
