@@ -228,6 +228,20 @@ class CreditApplicationMismatch(Conflict):
     code = "credit_application_mismatch"
 
 
+class InvoiceWrittenOff(Conflict):
+    """A written-off invoice takes no payment and cannot be voided: reverse the write-off."""
+
+    code = "invoice_written_off"
+
+
+class InvoiceNotWrittenOff(Conflict):
+    code = "invoice_not_written_off"
+
+
+class NothingToWriteOff(Conflict):
+    code = "nothing_to_write_off"
+
+
 class CreditApplicationNotFound(NotFound):
     code = "credit_application_not_found"
 

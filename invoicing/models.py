@@ -714,6 +714,7 @@ class CreditMemo(TimeStampedModel):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         POSTED = "posted", "Posted"
+        VOIDED = "voided", "Voided"  # a reversed write-off: its credit is taken back
 
     number = models.CharField(max_length=64, null=True, blank=True, unique=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)

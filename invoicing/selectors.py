@@ -44,6 +44,7 @@ from invoicing.models import (
 )
 from invoicing.services.credits import credited_so_far
 from invoicing.services.numbering import sequence_policy_select
+from invoicing.services.payments import write_off_application_of
 from invoicing.services.recovery import batch_run_stuck_invoices, batch_run_stuck_schedules
 from invoicing.services.runs import (
     batch_run_drafts,
@@ -291,6 +292,11 @@ def invoice_line_list_creditable(*, invoice: Invoice) -> list[CreditableLine]:
         done = credited.get(line.pk, (Decimal(0), Decimal(0)))[0]
         out.append(CreditableLine(line=line, credited=done, left=line.amount - done))
     return out
+
+
+def invoice_write_off_get(*, invoice: Invoice) -> CreditMemoApplication | None:
+    """The write-off in force on the invoice (its write-off memo's application), or None."""
+    return write_off_application_of(invoice)
 
 
 def credit_memo_list_applicable(*, invoice: Invoice) -> QuerySet[CreditMemo]:

@@ -7,6 +7,7 @@ from web.views import (
     errors,
     invoices,
     orders,
+    receivables,
     runs,
     schedulers,
     schedules,
@@ -46,6 +47,16 @@ urlpatterns = [
         "invoices/<int:pk>/payment", invoices.InvoicePaymentView.as_view(), name="invoice_payment"
     ),
     path("invoices/<int:pk>/credit", invoices.InvoiceCreditView.as_view(), name="invoice_credit"),
+    path(
+        "invoices/<int:pk>/write-off",
+        invoices.InvoiceWriteOffView.as_view(),
+        name="invoice_write_off",
+    ),
+    path(
+        "invoices/<int:pk>/reverse-write-off",
+        invoices.InvoiceWriteOffReverseView.as_view(),
+        name="invoice_write_off_reverse",
+    ),
     path(
         "invoices/<int:pk>/credit-lines",
         invoices.InvoiceCreditLinesView.as_view(),
@@ -101,4 +112,26 @@ urlpatterns = [
     ),
     # error logs
     path("errors/", errors.ErrorListView.as_view(), name="error_list"),
+    # receivables (read only)
+    path("receivables/", receivables.AgingReportView.as_view(), name="receivables_aging"),
+    path(
+        "receivables/aging.csv",
+        receivables.AgingCsvView.as_view(),
+        name="receivables_aging_csv",
+    ),
+    path(
+        "accounts/<int:pk>/statement/",
+        receivables.AccountStatementView.as_view(),
+        name="account_statement",
+    ),
+    path(
+        "accounts/<int:pk>/statement.pdf",
+        receivables.AccountStatementPdfView.as_view(),
+        name="account_statement_pdf",
+    ),
+    path(
+        "accounts/<int:pk>/statement.csv",
+        receivables.AccountStatementCsvView.as_view(),
+        name="account_statement_csv",
+    ),
 ]

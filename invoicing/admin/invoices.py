@@ -63,6 +63,7 @@ from invoicing.services.email import invoice_email_send
 from invoicing.services.payments import payment_record
 from invoicing.services.posting import invoices_post
 from invoicing.services.void import invoice_void
+from invoicing.services.writeoffs import invoice_write_off, invoice_write_off_reverse
 
 # What invoice_update changes on a draft; everything else on a draft is the services'.
 HEADER_FIELDS = ("invoice_date", "description", "bill_to")
@@ -128,6 +129,23 @@ DELETE_CONSEQUENCES = (
 
 class DeleteDraftsForm(forms.Form):
     confirm = forms.BooleanField(label="Delete these drafts", required=True, initial=False)
+
+
+WRITE_OFF_CONSEQUENCES = (
+    "For each invoice below, its open balance is written off: a posted credit memo (reason "
+    "write-off) for the balance is applied to it, so its balance becomes zero. A written-off "
+    "invoice takes no payment and cannot be voided until the write-off is reversed (the action "
+    "'Reverse the write-off'). Tax is not adjusted."
+)
+
+
+class WriteOffForm(forms.Form):
+    note = forms.CharField(
+        required=False, max_length=255, help_text="Shown on the credit memo (optional)."
+    )
+    confirm = forms.BooleanField(
+        label="I understand the consequences above", required=True, initial=False
+    )
 
 
 class VoidForm(forms.Form):
@@ -399,6 +417,8 @@ class InvoiceAdmin(NoBulkDeleteMixin, ServiceAdmin):
         "send_invoice_emails",
         "regenerate_pdfs",
         "record_payment",
+        "write_off_invoices",
+        "reverse_write_offs",
         "delete_drafts",
     )
 
@@ -500,6 +520,60 @@ class InvoiceAdmin(NoBulkDeleteMixin, ServiceAdmin):
                 request, f"{len(voided)} invoice(s) voided: {', '.join(voided)}.", messages.SUCCESS
             )
         return None
+
+    @admin.action(
+        description="Write off the open balance of selected invoices…", permissions=["change"]
+    )
+    def write_off_invoices(self, request, queryset):
+        form = WriteOffForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return action_form_page(
+                self,
+                request,
+                queryset,
+                title="Write off invoices",
+                intro=WRITE_OFF_CONSEQUENCES,
+                form=form,
+                action_name="write_off_invoices",
+                submit="Write off these balances",
+            )
+        done = []
+        for invoice in queryset.order_by("id"):
+            result = run_service(
+                self,
+                request,
+                str(invoice),
+                lambda i=invoice: invoice_write_off(
+                    invoice_id=i.pk,
+                    note=form.cleaned_data["note"],
+                    written_off_by=request.user.get_username(),
+                ),
+            )
+            if result is not None:
+                done.append(
+                    f"{money_display(result.amount, result.invoice.currency)} of "
+                    f"{result.invoice} ({result.credit_memo})"
+                )
+        if done:
+            self.message_user(request, f"Written off: {'; '.join(done)}.", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Reverse the write-off of selected invoices", permissions=["change"])
+    def reverse_write_offs(self, request, queryset):
+        done = []
+        for invoice in queryset.order_by("id"):
+            result = run_service(
+                self,
+                request,
+                str(invoice),
+                lambda i=invoice: invoice_write_off_reverse(
+                    invoice_id=i.pk, reversed_by=request.user.get_username()
+                ),
+            )
+            if result is not None:
+                done.append(str(result.invoice))
+        if done:
+            self.message_user(request, f"Write-off reversed: {', '.join(done)}.", messages.SUCCESS)
 
     @admin.action(description="Email selected posted invoices", permissions=["change"])
     def send_invoice_emails(self, request, queryset):

@@ -46,6 +46,7 @@ from invoicing.services.memos import (
 )
 from invoicing.services.payments import payment_record
 from invoicing.services.void import invoice_void
+from invoicing.services.writeoffs import invoice_write_off, invoice_write_off_reverse
 
 # --- representation ---------------------------------------------------------------------------
 
@@ -379,6 +380,48 @@ class InvoiceCreditApi(APIView):
         return Response(
             {"credit_memo": CreditMemoSerializer(memo).data, "invoice": invoice_out(pk)},
             status=status.HTTP_201_CREATED,
+        )
+
+
+class WriteOffInputSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    write_off_date = serializers.DateField(required=False)
+
+
+class InvoiceWriteOffApi(APIView):
+    """Write off the invoice's open balance: a posted `write_off` credit memo applied to it."""
+
+    required_permissions = method_permissions(post="invoicing.change_invoice")
+
+    @extend_schema(request=WriteOffInputSerializer, responses={200: dict})
+    def post(self, request, pk: int):
+        get_object_or_404(Invoice, pk=pk)
+        data = WriteOffInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = invoice_write_off(
+            invoice_id=pk,
+            note=data.validated_data["note"],
+            write_off_date=data.validated_data.get("write_off_date"),
+            written_off_by=request_actor(request),
+        )
+        memo = selectors.credit_memo_get(credit_memo_id=result.credit_memo.pk)
+        return Response(
+            {"invoice": invoice_out(pk), "credit_memo": CreditMemoSerializer(memo).data}
+        )
+
+
+class InvoiceWriteOffReverseApi(APIView):
+    """Reverse the invoice's write-off: its balance is open again, the write-off memo voided."""
+
+    required_permissions = method_permissions(post="invoicing.change_invoice")
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request, pk: int):
+        get_object_or_404(Invoice, pk=pk)
+        result = invoice_write_off_reverse(invoice_id=pk, reversed_by=request_actor(request))
+        memo = selectors.credit_memo_get(credit_memo_id=result.credit_memo.pk)
+        return Response(
+            {"invoice": invoice_out(pk), "credit_memo": CreditMemoSerializer(memo).data}
         )
 
 

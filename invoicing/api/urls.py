@@ -41,6 +41,16 @@ urlpatterns = [
         "invoices/<int:pk>/credit", memos_payments.InvoiceCreditApi.as_view(), name="invoice-credit"
     ),
     path(
+        "invoices/<int:pk>/write-off",
+        memos_payments.InvoiceWriteOffApi.as_view(),
+        name="invoice-write-off",
+    ),
+    path(
+        "invoices/<int:pk>/reverse-write-off",
+        memos_payments.InvoiceWriteOffReverseApi.as_view(),
+        name="invoice-reverse-write-off",
+    ),
+    path(
         "invoices/<int:pk>/payments",
         memos_payments.InvoicePaymentRecordApi.as_view(),
         name="invoice-payments",

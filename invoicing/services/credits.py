@@ -113,6 +113,12 @@ def _memo_name(memo: CreditMemo) -> str:
     return f"credit memo {memo.number}" if memo.number else f"credit memo #{memo.pk}"
 
 
+def _memo_title(memo: CreditMemo) -> str:
+    """_memo_name at the start of a sentence (the number keeps its case)."""
+    name = _memo_name(memo)
+    return name[0].upper() + name[1:]
+
+
 def _check_target(memo: CreditMemo, invoice: Invoice | None, invoice_id: int, path: str) -> None:
     if invoice is None:
         other = Invoice.objects.filter(pk=invoice_id).select_related("account").first()
@@ -177,13 +183,15 @@ def credit_memo_apply_locked(
     account's, by id) and `memo` locked, in that order."""
     if memo.status != CreditMemo.Status.POSTED:
         raise CreditMemoNotPosted(
-            f"{_memo_name(memo).capitalize()} is a draft; post it before applying it.",
+            f"{_memo_title(memo)} is a draft; post it before applying it."
+            if memo.status == CreditMemo.Status.DRAFT
+            else f"{_memo_title(memo)} is voided; it has no credit to apply.",
             details={"credit_memo": memo.pk, "status": memo.status},
         )
     if applied_date < memo.memo_date:
         raise ValidationError(
             {
-                "applied_date": f"{_memo_name(memo).capitalize()} is dated "
+                "applied_date": f"{_memo_title(memo)} is dated "
                 f"{memo.memo_date}; apply it on or after that date."
             }
         )
@@ -236,7 +244,7 @@ def credit_memo_apply_locked(
             )
         if amount > left:
             raise CreditExceedsBalance(
-                f"{_memo_name(memo).capitalize()} has "
+                f"{_memo_title(memo)} has "
                 f"{money_display(left, memo.currency)} left to apply"
                 + (" after the invoices before this one" if rows else "")
                 + f"; {money_display(amount, memo.currency)} cannot be applied to invoice "
@@ -291,6 +299,12 @@ def credit_application_unapply(
                 f"This application of {_memo_name(memo)} to invoice {invoice} was already "
                 f"unapplied on {timezone.localtime(application.unapplied_at):%Y-%m-%d %H:%M}"
                 + (f" by {application.unapplied_by}." if application.unapplied_by else "."),
+                details={"application": application.pk},
+            )
+        if memo.reason_code == CreditReason.WRITE_OFF:
+            raise CreditApplicationNotActive(
+                f"This is the write-off of invoice {invoice}: reverse the write-off instead "
+                "(it also voids the write-off memo).",
                 details={"application": application.pk},
             )
         if invoice.status != InvoiceStatus.POSTED:

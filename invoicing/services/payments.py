@@ -21,9 +21,15 @@ from django.utils import timezone
 from accounts.models import SavedPaymentMethod
 from core.exceptions import ValidationError
 from core.money import ZERO, money_display, money_input
-from invoicing.exceptions import InvoiceNotPosted, PaymentExceedsBalance
+from invoicing.exceptions import InvoiceNotPosted, InvoiceWrittenOff, PaymentExceedsBalance
 from invoicing.locks import invoice_lock_with_account
-from invoicing.models import Invoice, InvoiceStatus, Payment
+from invoicing.models import (
+    CreditMemoApplication,
+    CreditReason,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+)
 
 
 def settlement_status_of(invoice: Invoice) -> str:
@@ -32,6 +38,32 @@ def settlement_status_of(invoice: Invoice) -> str:
     if invoice.balance < invoice.total:
         return Invoice.Settlement.PARTIALLY_SETTLED
     return Invoice.Settlement.NOT_SETTLED
+
+
+def write_off_application_of(invoice: Invoice) -> CreditMemoApplication | None:
+    """The write-off in force on `invoice` (the application of its write-off credit memo),
+    or None. A written-off invoice takes no payment and no void until it is reversed."""
+    return (
+        CreditMemoApplication.objects.active()
+        .filter(invoice=invoice, credit_memo__reason_code=CreditReason.WRITE_OFF)
+        .select_related("credit_memo")
+        .first()
+    )
+
+
+def written_off_refusal(invoice: Invoice, action: str) -> InvoiceWrittenOff | None:
+    """The refusal of `action` ("takes no payment", "cannot be voided") on a written-off
+    invoice, naming the write-off; None when the invoice is not written off."""
+    application = write_off_application_of(invoice)
+    if application is None:
+        return None
+    memo = application.credit_memo
+    return InvoiceWrittenOff(
+        f"Invoice {invoice} was written off on {application.applied_date} "
+        f"({money_display(application.amount, invoice.currency)}, {memo}); a written-off "
+        f"invoice {action}. Reverse the write-off first.",
+        details={"invoice": invoice.pk, "credit_memo": memo.pk},
+    )
 
 
 def _amount(value: Any, currency: str) -> Decimal:
@@ -55,6 +87,9 @@ def payment_record(
         invoice = invoice_lock_with_account(invoice_id)
         if invoice.status != InvoiceStatus.POSTED:
             raise InvoiceNotPosted.for_invoice(invoice, "payments")
+        refusal = written_off_refusal(invoice, "takes no payment")
+        if refusal is not None:
+            raise refusal
         value = _amount(amount, invoice.currency)
         if (
             saved_payment_method_id is not None

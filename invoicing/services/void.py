@@ -62,6 +62,7 @@ from invoicing.models import (
 )
 from invoicing.services.documents import invoice_documents_enqueue
 from invoicing.services.memos import credit_memo_number_take
+from invoicing.services.payments import written_off_refusal
 from invoicing.services.release import (
     debit_memos_release,
     later_live_periods_check,
@@ -195,6 +196,9 @@ def _invoice_refusals(invoice: Invoice) -> None:
             f"{invoice.get_status_display().lower()}.",
             details={"invoice": invoice.pk, "status": invoice.status},
         )
+    written_off = written_off_refusal(invoice, "cannot be voided")
+    if written_off is not None:
+        raise written_off
     if invoice.balance != invoice.total:
         settled = money_display(invoice.total - invoice.balance, invoice.currency)
         details = {

@@ -317,3 +317,30 @@ def test_credit_invoice_lines_by_amount_and_quantity(lw):
     with pytest.raises(CommandError, match="start with the invoice line's id"):
         call_command("credit_invoice", "INV-0001", "--line", "seat=1")
     assert snapshot() == before
+
+
+# --- write_off_invoice ------------------------------------------------------------------------
+
+
+def test_write_off_invoice_and_reverse(lw):
+    generate(lw, d(2026, 1, 15))  # INV-0001, 75.77
+    out = StringIO()
+    call_command(
+        "write_off_invoice", "INV-0001", "--note", "Bankrupt", "--date", "2026-04-30", stdout=out
+    )
+    memo = CreditMemo.objects.get()
+    assert out.getvalue() == f"wrote off 75.77 USD of INV-0001 ({memo})\n"
+    assert (memo.reason_code, memo.reason, memo.memo_date) == (
+        "write_off",
+        "Bankrupt",
+        d(2026, 4, 30),
+    )
+    out = StringIO()
+    call_command("write_off_invoice", "INV-0001", "--reverse", stdout=out)
+    assert out.getvalue() == f"reversed the write-off of 75.77 USD of INV-0001 ({memo})\n"
+    before = snapshot()
+    err = StringIO()
+    with pytest.raises(CommandError, match="1 invoice\\(s\\) not done"):
+        call_command("write_off_invoice", "INV-0001", "--reverse", stderr=err)
+    assert "[invoice_not_written_off] Invoice INV-0001 is not written off" in err.getvalue()
+    assert snapshot() == before

@@ -43,6 +43,8 @@ def actions(t) -> list[tuple[str, list]]:
         ("invoice_payment", [inv]),
         ("invoice_credit", [inv]),
         ("invoice_credit_lines", [inv]),
+        ("invoice_write_off", [inv]),
+        ("invoice_write_off_reverse", [inv]),
         ("credit_application_unapply", [1]),
         ("invoice_edit", [inv]),
         ("invoice_adjustment_add", [inv]),

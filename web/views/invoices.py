@@ -43,6 +43,7 @@ from invoicing.services.hosted_links import hosted_link, hosted_link_available
 from invoicing.services.payments import payment_record
 from invoicing.services.posting import invoice_post
 from invoicing.services.void import invoice_void, invoice_void_refusal
+from invoicing.services.writeoffs import invoice_write_off, invoice_write_off_reverse
 from web.forms import (
     AdjustmentForm,
     CreditApplyForm,
@@ -160,6 +161,9 @@ class InvoiceDetailView(PageView):
             payments=records.payments,
             credit_memos=records.credit_memos,
             credit_applications=records.credit_applications,
+            write_off=selectors.invoice_write_off_get(invoice=invoice)
+            if invoice.status == InvoiceStatus.POSTED
+            else None,
             can_credit=invoice.status == InvoiceStatus.POSTED
             and invoice.balance > 0
             and selectors.credit_memo_list_applicable(invoice=invoice).exists(),
@@ -245,6 +249,108 @@ class InvoicePostView(ConfirmedActionView):
         if posted is not None:
             messages.success(request, f"Invoice posted as {posted.number}.")
         return reverse("web:invoice_detail", args=[invoice.pk])
+
+
+class InvoiceWriteOffView(ConfirmedActionView):
+    """Write off the open balance (invoice_write_off), after a confirmation stating the
+    amount and what follows. A note typed on the invoice page is carried through."""
+
+    nav = "invoices"
+
+    def confirmation(self, request, pk):
+        invoice = _invoice(pk)
+        amount = money_display(invoice.balance, invoice.currency)
+        refusal = ""
+        if invoice.status != InvoiceStatus.POSTED:
+            refusal = f"Only a posted invoice is written off; {invoice} is not posted."
+        elif selectors.invoice_write_off_get(invoice=invoice) is not None:
+            refusal = f"Invoice {invoice} is written off already."
+        elif invoice.balance <= 0:
+            refusal = f"Invoice {invoice} has no open balance to write off."
+        note = request.POST.get("note", "").strip()
+        return Confirmation(
+            question=f"Write off {amount} of {invoice}?",
+            facts=[
+                format_html(
+                    "A posted credit memo of <strong>{}</strong> (reason: write-off{}) is applied "
+                    "to {} of <strong>{}</strong>: its balance becomes {}.",
+                    amount,
+                    f"; “{note}”" if note else "",
+                    invoice,
+                    invoice.account.name,
+                    money_display(0, invoice.currency),
+                ),
+                "The invoice then takes no payment and cannot be voided; the write-off can be "
+                "reversed from this page (the memo is then voided and the balance open again).",
+                "Tax is not adjusted: the balance is written off as owed, tax included.",
+            ],
+            button=f"Write off {amount}",
+            back=reverse("web:invoice_detail", args=[invoice.pk]),
+            figures=amount,
+            refusal=refusal,
+            danger=True,
+        )
+
+    def act(self, request, pk):
+        result = call_service(
+            request,
+            lambda: invoice_write_off(
+                invoice_id=pk,
+                note=request.POST.get("note", "").strip(),
+                written_off_by=actor(request),
+            ),
+        )
+        if result is not None:
+            messages.success(
+                request,
+                f"{money_display(result.amount, result.invoice.currency)} of {result.invoice} "
+                f"written off ({result.credit_memo}).",
+            )
+        return reverse("web:invoice_detail", args=[pk])
+
+
+class InvoiceWriteOffReverseView(ConfirmedActionView):
+    """Reverse the invoice's write-off (invoice_write_off_reverse) after a confirmation."""
+
+    nav = "invoices"
+
+    def confirmation(self, request, pk):
+        invoice = _invoice(pk)
+        write_off = selectors.invoice_write_off_get(invoice=invoice)
+        if write_off is None:
+            return Confirmation(
+                question=f"Reverse the write-off of {invoice}?",
+                facts=[],
+                button="",
+                back=reverse("web:invoice_detail", args=[invoice.pk]),
+                figures="",
+                refusal=f"Invoice {invoice} is not written off.",
+            )
+        amount = money_display(write_off.amount, invoice.currency)
+        return Confirmation(
+            question=f"Reverse the write-off of {invoice}?",
+            facts=[
+                f"{amount} is open on {invoice} again and it takes payments again.",
+                f"The write-off memo {write_off.credit_memo} is voided: its credit cannot be "
+                "applied anywhere else.",
+            ],
+            button=f"Reverse the write-off of {amount}",
+            back=reverse("web:invoice_detail", args=[invoice.pk]),
+            figures=amount,
+        )
+
+    def act(self, request, pk):
+        result = call_service(
+            request,
+            lambda: invoice_write_off_reverse(invoice_id=pk, reversed_by=actor(request)),
+        )
+        if result is not None:
+            messages.success(
+                request,
+                f"Write-off of {result.invoice} reversed: "
+                f"{money_display(result.amount, result.invoice.currency)} is open again.",
+            )
+        return reverse("web:invoice_detail", args=[pk])
 
 
 class InvoiceVoidView(FormPageView):

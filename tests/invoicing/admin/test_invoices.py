@@ -549,6 +549,43 @@ def test_void_action_asks_for_confirmation_then_voids(lw, admin_client_logged):
     assert CreditMemo.objects.get().reason == "Duplicate"
 
 
+def test_write_off_action_asks_then_writes_off_and_the_reverse_action_reopens(
+    lw, admin_client_logged
+):
+    invoice = generate(lw, d(2026, 1, 15))
+    before = snapshot()
+    page = action(admin_client_logged, "write_off_invoices", [invoice.pk])
+    assert "its open balance is written off" in page.content.decode()
+    assert snapshot() == before
+
+    done = action(
+        admin_client_logged,
+        "write_off_invoices",
+        [invoice.pk],
+        apply="1",
+        confirm="on",
+        note="Bankrupt",
+    )
+    memo = CreditMemo.objects.get()
+    assert f"Written off: 75.77 USD of INV-0001 ({memo})." in done.content.decode()
+    assert (memo.reason_code, memo.reason) == ("write_off", "Bankrupt")
+    invoice.refresh_from_db()
+    assert (invoice.balance, invoice.settlement_status) == (D("0.00"), "settled")
+
+    done = action(admin_client_logged, "reverse_write_offs", [invoice.pk])
+    assert "Write-off reversed: INV-0001." in done.content.decode()
+    invoice.refresh_from_db()
+    memo.refresh_from_db()
+    assert (invoice.balance, memo.status) == (D("75.77"), "voided")
+
+    before = snapshot()
+    again = action(admin_client_logged, "reverse_write_offs", [invoice.pk])
+    assert "INV-0001: Invoice INV-0001 is not written off; nothing to reverse." in (
+        again.content.decode()
+    )
+    assert snapshot() == before
+
+
 def test_void_action_reports_a_refusal(lw, admin_client_logged):
     draft = generate(lw, d(2026, 1, 15), action="draft")
     before = snapshot()

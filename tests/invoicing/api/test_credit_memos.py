@@ -230,3 +230,35 @@ def test_credit_refusals_name_the_line(billed_twice, ops, reader):
     assert ops.post(reverse("invoice-credit", args=[999999]), {"lines": []}).status_code == 404
     assert reader.post(url, {"lines": [{"invoice_line": seat.pk}]}).status_code == 403
     assert snapshot() == before
+
+
+# --- invoices/{id}/write-off and reverse-write-off ------------------------------------------------
+
+
+def test_write_off_then_payment_refused_then_reverse(billed_twice, ops, reader):
+    w = billed_twice
+    url = reverse("invoice-write-off", args=[w.january.pk])
+    assert reader.post(url, {}).status_code == 403
+    response = ops.post(url, {"note": "Bankrupt", "write_off_date": "2026-04-30"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["invoice"]["balance"], body["invoice"]["settlement_status"]) == ("0.00", "settled")
+    memo = body["credit_memo"]
+    assert (memo["number"], memo["reason_code"], memo["reason"], memo["total"]) == (
+        "CM-0001",
+        "write_off",
+        "Bankrupt",
+        "75.77",
+    )
+    payment = ops.post(
+        reverse("invoice-payments", args=[w.january.pk]), {"amount": "10.00", "date": "2026-05-02"}
+    )
+    assert payment.status_code == 409
+    assert payment.json()["code"] == "invoice_written_off"
+
+    reversed_ = ops.post(reverse("invoice-reverse-write-off", args=[w.january.pk]))
+    assert reversed_.status_code == 200, reversed_.content
+    assert reversed_.json()["invoice"]["balance"] == "75.77"
+    assert reversed_.json()["credit_memo"]["status"] == "voided"
+    again = ops.post(reverse("invoice-reverse-write-off", args=[w.january.pk]))
+    assert again.status_code == 409 and again.json()["code"] == "invoice_not_written_off"
