@@ -696,18 +696,23 @@ class InvoiceBatchRunKey(TimeStampedModel):
 
 
 class CreditReason(models.TextChoices):
-    """Why a credit memo credits: a fixed list, so reports can count credits by cause."""
+    """Why a credit memo credits (API.md's `reason`): a fixed list, so reports count credits
+    by cause; the memo's note says more."""
 
     BILLING_ERROR = "billing_error", "Billing error"
-    PRICING = "pricing", "Wrong price or discount"
-    QUANTITY = "quantity", "Wrong quantity"
-    SERVICE_ISSUE = "service_issue", "Service issue or outage"
+    SERVICE_ISSUE = "service_issue", "Service issue"
     GOODWILL = "goodwill", "Goodwill"
-    CANCELLATION = "cancellation", "Cancellation or downgrade"
-    DUPLICATE = "duplicate", "Duplicate billing"
-    VOID = "void", "Void of the invoice"
-    WRITE_OFF = "write_off", "Write-off of the balance"
+    CANCELLATION = "cancellation", "Cancellation"
     OTHER = "other", "Other"
+
+
+class CreditSource(models.TextChoices):
+    """How a credit memo was made (the reference's source action)."""
+
+    STANDALONE = "standalone", "Standalone"
+    INVOICE = "invoice", "Credit of invoice lines"
+    VOID = "void", "Void of an invoice"
+    WRITE_OFF = "write_off", "Write-off"
 
 
 class CreditMemo(TimeStampedModel):
@@ -735,7 +740,11 @@ class CreditMemo(TimeStampedModel):
         max_length=20,
         choices=CreditReason.choices,
         default=CreditReason.OTHER,
-        help_text="Why the credit was given; `reason` is the note that explains it.",
+        help_text="Why the credit was given (the API's `reason`); `reason` is the note that "
+        "explains it (the API's `note`).",
+    )
+    source = models.CharField(
+        max_length=20, choices=CreditSource.choices, default=CreditSource.STANDALONE
     )
     reason = models.CharField(max_length=255, blank=True)
     memo_date = models.DateField()
@@ -810,6 +819,14 @@ class CreditMemoApplication(TimeStampedModel):
     invoice = models.ForeignKey(
         Invoice, on_delete=models.PROTECT, related_name="credit_applications"
     )
+    invoice_line = models.ForeignKey(
+        InvoiceLine,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The line credited, for an application at line level; else the header.",
+    )
     amount = MoneyAmountField()
     applied_date = models.DateField()
     applied_by = models.CharField(max_length=150, blank=True)
@@ -845,6 +862,7 @@ class DebitMemo(TimeStampedModel):
         POSTED = "posted", "Posted"
         INVOICED = "invoiced", "Invoiced"
         CANCELED = "canceled", "Canceled"
+        OFFSET = "offset", "Offsets a voided credit memo (not billed)"
 
     number = models.CharField(max_length=64, null=True, blank=True, unique=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)

@@ -11,7 +11,14 @@ from django.utils import timezone
 
 from accounts.models import LegalEntity
 from billing.choices import ChargeType, ScheduleStatus
-from core.money import currency_exponent, minor_unit, money_display, money_str
+from core.exceptions import ValidationError as DomainValidationError
+from core.money import (
+    currency_exponent,
+    minor_unit,
+    money_display,
+    money_str,
+    validate_currency,
+)
 from invoicing.models import (
     CreditReason,
     ErrorLog,
@@ -19,6 +26,7 @@ from invoicing.models import (
     InvoiceScheduler,
     InvoiceStatus,
 )
+from invoicing.receivables import statement_dates
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -254,11 +262,7 @@ class InvoiceCreditForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.lines = lines  # selectors.CreditableLine rows
         currency = invoice.currency
-        self.fields["reason_code"].choices = [
-            (value, label)
-            for value, label in CreditReason.choices
-            if value not in (CreditReason.VOID, CreditReason.WRITE_OFF)
-        ]
+        self.fields["reason_code"].choices = CreditReason.choices
         self.fields["credit_date"].initial = timezone.localdate()
         for row in lines:
             line = row.line
@@ -496,3 +500,61 @@ class SchedulerForm(forms.ModelForm):
         values = {name: self.cleaned_data[name] for name in self.Meta.fields}
         values["filters"] = filters_from(self.cleaned_data)
         return values
+
+
+# --- receivables (web/views/receivables.py) ----------------------------------------------------
+
+
+def _currency_code(value: str) -> str:
+    """An ISO 4217 code typed in a filter ('eur' → 'EUR'); '' for none."""
+    code = (value or "").strip().upper()
+    if code:
+        try:
+            validate_currency(code)
+        except DomainValidationError as exc:
+            raise ValidationError(exc.details["currency"][0], code="invalid") from exc
+    return code
+
+
+class AgingFilterForm(FilterForm):
+    as_of = DateField(required=False, label="As of", help_text="Empty: today.")
+    currency = forms.CharField(required=False, max_length=3, help_text="Empty: every currency.")
+    legal_entity = forms.ModelChoiceField(
+        queryset=LegalEntity.objects.none(), required=False, label="Seller", empty_label="Any"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["legal_entity"].queryset = LegalEntity.objects.order_by("name")
+
+    def clean_currency(self) -> str:
+        return _currency_code(self.cleaned_data.get("currency", ""))
+
+
+class StatementFilterForm(FilterForm):
+    """The statement's range (`from`, `to`, as in the API) and currency. The range's rule
+    (defaults, start not after end) is invoicing.receivables.statement_dates'."""
+
+    to = DateField(required=False, label="To", help_text="Empty: today.")
+    currency = forms.CharField(required=False, max_length=3, help_text="Empty: every currency.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        start = DateField(required=False, label="From", help_text="Empty: the 1st of the month.")
+        self.fields = {"from": start, **self.fields}
+
+    def clean_currency(self) -> str:
+        return _currency_code(self.cleaned_data.get("currency", ""))
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                cleaned["from"], cleaned["to"] = statement_dates(
+                    cleaned.get("from"), cleaned.get("to")
+                )
+            except DomainValidationError as exc:
+                for path, messages in exc.details.items():
+                    for message in messages:
+                        self.add_error(path if path in self.fields else None, message)
+        return cleaned

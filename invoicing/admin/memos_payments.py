@@ -33,7 +33,6 @@ from invoicing.models import (
     CreditMemoApplication,
     CreditMemoLine,
     CreditMemoLineTax,
-    CreditReason,
     DebitMemo,
     DebitMemoLine,
     Payment,
@@ -63,15 +62,6 @@ class MemoAdmin(NoBulkDeleteMixin, ServiceAdmin):
     """A memo written with its lines in one service call, editable while it is a draft. Its
     PDF (invoicing.pdf, the invoice's renderer) is linked from the list and the change page
     and served at `<id>/pdf/` (inline; `?download=1` for a file) to whoever may view memos."""
-
-    def formfield_for_choice_field(self, db_field, request, **kwargs):
-        if db_field.name == "reason_code":  # void and write-off memos are the services' own
-            kwargs["choices"] = [
-                (value, label)
-                for value, label in CreditReason.choices
-                if value not in (CreditReason.VOID, CreditReason.WRITE_OFF)
-            ]
-        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def render_pdf(self, memo) -> tuple[bytes, str]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -184,6 +174,7 @@ class CreditMemoAdmin(MemoAdmin):
     readonly_fields = (
         "number",
         "status",
+        "source",
         "posted_date",
         "total_charges",
         "total_tax",

@@ -13,6 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api_views import method_permissions, request_actor
+from core.exceptions import ValidationError
+from core.money import money_str
 from invoicing import selectors
 from invoicing.api.fields import MoneyField
 from invoicing.api.invoices import InvoiceSerializer, invoice_out
@@ -22,6 +24,7 @@ from invoicing.models import (
     CreditMemoApplication,
     CreditMemoLine,
     CreditMemoLineTax,
+    CreditReason,
     DebitMemo,
     DebitMemoLine,
     Invoice,
@@ -35,11 +38,15 @@ from invoicing.pdf import (
 from invoicing.services.credits import (
     credit_application_unapply,
     credit_memo_apply,
+    credit_memo_unapply,
+    credit_memo_void,
     invoice_credit,
 )
 from invoicing.services.memos import (
     credit_memo_create,
+    credit_memo_draft_delete,
     credit_memo_post,
+    credit_memo_update,
     debit_memo_create,
     debit_memo_invoice,
     debit_memo_post,
@@ -82,14 +89,17 @@ class CreditMemoLineSerializer(serializers.ModelSerializer):
 
 class CreditMemoApplicationSerializer(serializers.ModelSerializer):
     amount = MoneyField()
+    applied_at = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
         model = CreditMemoApplication
         fields = [
             "id",
             "invoice",
+            "invoice_line",
             "amount",
             "applied_date",
+            "applied_at",
             "applied_by",
             "unapplied_at",
             "unapplied_by",
@@ -103,6 +113,11 @@ class CreditMemoSerializer(serializers.ModelSerializer):
     balance = MoneyField()
     lines = CreditMemoLineSerializer(many=True, read_only=True)
     applications = CreditMemoApplicationSerializer(many=True, read_only=True)
+    credit_date = serializers.DateField(source="memo_date", read_only=True)
+    reason = serializers.CharField(source="reason_code", read_only=True)
+    note = serializers.CharField(source="reason", read_only=True)
+    applied_amount = serializers.SerializerMethodField()
+    remaining_amount = MoneyField(source="balance", read_only=True)
 
     class Meta:
         model = CreditMemo
@@ -114,18 +129,27 @@ class CreditMemoSerializer(serializers.ModelSerializer):
             "legal_entity",
             "currency",
             "invoice",
-            "reason_code",
+            "credit_date",
             "reason",
+            "note",
+            "source",
             "memo_date",
             "posted_date",
             "total_charges",
             "total_tax",
             "total",
             "balance",
+            "applied_amount",
+            "remaining_amount",
             "lines",
             "applications",
         ]
         read_only_fields = fields
+
+    def get_applied_amount(self, memo) -> str:
+        """The credit applied to invoices (in force): total − balance once posted."""
+        applied = memo.total - memo.balance if memo.status == CreditMemo.Status.POSTED else 0
+        return money_str(applied, memo.currency)
 
 
 class DebitMemoLineSerializer(serializers.ModelSerializer):
@@ -187,35 +211,51 @@ class PaymentInputSerializer(serializers.Serializer):
 
 
 class CreditMemoLineInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
-    quantity = serializers.DecimalField(max_digits=19, decimal_places=6, default="1")
-    unit_price = serializers.DecimalField(max_digits=19, decimal_places=6)
+    invoice_line = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    quantity = serializers.DecimalField(
+        max_digits=19, decimal_places=6, required=False, allow_null=True
+    )
+    unit_price = serializers.DecimalField(
+        max_digits=19, decimal_places=6, required=False, allow_null=True
+    )
+    amount = serializers.DecimalField(
+        max_digits=19, decimal_places=4, required=False, allow_null=True
+    )
     tax_amount = serializers.DecimalField(max_digits=19, decimal_places=4, required=False)
     period_start = serializers.DateField(required=False, allow_null=True)
     period_end = serializers.DateField(required=False, allow_null=True)
 
 
-class CreditMemoCreateInputSerializer(serializers.Serializer):
+class CreditMemoWriteInputSerializer(serializers.Serializer):
+    """What PATCH changes on a draft: credit_date, reason, note, lines."""
+
+    credit_date = serializers.DateField(required=False)
+    reason = serializers.ChoiceField(choices=CreditReason.choices, required=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    lines = CreditMemoLineInputSerializer(many=True, required=False, allow_empty=False)
+
+
+class CreditMemoCreateInputSerializer(CreditMemoWriteInputSerializer):
     account = serializers.IntegerField(min_value=1)
-    reason_code = serializers.CharField(required=False, default="other")
     currency = serializers.CharField(required=False, allow_blank=True, max_length=3)
     legal_entity = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     invoice = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    memo_date = serializers.DateField(required=False)
+    reason = serializers.ChoiceField(choices=CreditReason.choices, default=CreditReason.OTHER)
     post = serializers.BooleanField(default=False)
     lines = CreditMemoLineInputSerializer(many=True, allow_empty=False)
 
 
 class CreditApplicationInputSerializer(serializers.Serializer):
     invoice = serializers.IntegerField(min_value=1)
+    invoice_line = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     amount = serializers.DecimalField(
         max_digits=19, decimal_places=4, required=False, allow_null=True
     )
 
 
 class CreditMemoApplyInputSerializer(serializers.Serializer):
-    """Either `applications` (several invoices) or `invoice` and `amount` (one)."""
+    """`applications` (API.md); `invoice` with an optional `amount` is a shorthand for one."""
 
     applications = CreditApplicationInputSerializer(many=True, required=False)
     invoice = serializers.IntegerField(required=False, min_value=1)
@@ -228,8 +268,8 @@ class CreditMemoApplyInputSerializer(serializers.Serializer):
         if ("applications" in attrs) == ("invoice" in attrs):
             raise serializers.ValidationError(
                 {
-                    "applications": "Give `applications` (a list of {invoice, amount}) or one "
-                    "`invoice` with an optional `amount`, not both."
+                    "applications": "Give `applications` (a list of {invoice, invoice_line, "
+                    "amount}) or one `invoice` with an optional `amount`, not both."
                 }
             )
         if "invoice" in attrs:
@@ -237,6 +277,49 @@ class CreditMemoApplyInputSerializer(serializers.Serializer):
                 {"invoice": attrs.pop("invoice"), "amount": attrs.pop("amount", None)}
             ]
         return attrs
+
+
+class CreditMemoUnapplyInputSerializer(serializers.Serializer):
+    """`invoice` (API.md): every application of the memo to it; or one `application` id."""
+
+    invoice = serializers.IntegerField(required=False, min_value=1)
+    application = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, attrs):
+        if ("invoice" in attrs) == ("application" in attrs):
+            raise serializers.ValidationError(
+                {"invoice": "Give the `invoice` to unapply the credit from (or one `application`)."}
+            )
+        return attrs
+
+
+def credit_memo_lines_in(lines) -> list[dict]:
+    """API lines → credit_memo_create's: `amount` alone is one unit at that price."""
+    out = []
+    for i, line in enumerate(lines):
+        unit_price, amount, quantity = (
+            line.get("unit_price"),
+            line.get("amount"),
+            line.get("quantity"),
+        )
+        if unit_price is None and amount is None:
+            raise ValidationError({f"lines[{i}].unit_price": "Give a unit_price or an amount."})
+        if unit_price is None:
+            if quantity not in (None, 1):
+                raise ValidationError(
+                    {f"lines[{i}].unit_price": "With a quantity, give the unit_price."}
+                )
+            unit_price, quantity = amount, 1
+        out.append(
+            {
+                "name": line.get("name", ""),
+                "quantity": quantity if quantity is not None else 1,
+                "unit_price": unit_price,
+                **({"tax_amount": line["tax_amount"]} if "tax_amount" in line else {}),
+                **{k: line[k] for k in ("period_start", "period_end") if line.get(k)},
+            }
+        )
+    return out
 
 
 class InvoiceCreditLineInputSerializer(serializers.Serializer):
@@ -251,15 +334,13 @@ class InvoiceCreditLineInputSerializer(serializers.Serializer):
 
 class InvoiceCreditInputSerializer(serializers.Serializer):
     lines = InvoiceCreditLineInputSerializer(many=True)
-    reason_code = serializers.CharField(required=False, default="billing_error")
+    reason = serializers.ChoiceField(
+        choices=CreditReason.choices, default=CreditReason.BILLING_ERROR
+    )
     note = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
     credit_date = serializers.DateField(required=False)
     type = serializers.ChoiceField(choices=["draft", "posted"], default="posted")
     apply = serializers.BooleanField(default=True)
-
-
-class CreditMemoUnapplyInputSerializer(serializers.Serializer):
-    application = serializers.IntegerField(min_value=1)
 
 
 class DebitMemoLineInputSerializer(serializers.Serializer):
@@ -343,7 +424,7 @@ class InvoiceCreditApi(APIView):
             OpenApiExample(
                 "Two seats of ten, and 5.00 off support",
                 value={
-                    "reason_code": "quantity",
+                    "reason": "billing_error",
                     "note": "Two seats were never used",
                     "lines": [
                         {"invoice_line": 41, "quantity": "2"},
@@ -369,7 +450,7 @@ class InvoiceCreditApi(APIView):
                 }
                 for line in v["lines"]
             ],
-            reason_code=v["reason_code"],
+            reason_code=v["reason"],
             note=v["note"],
             credit_date=v.get("credit_date"),
             action=v["type"],
@@ -384,7 +465,10 @@ class InvoiceCreditApi(APIView):
 
 
 class WriteOffInputSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    amount = serializers.DecimalField(
+        max_digits=19, decimal_places=4, required=False, allow_null=True
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
     write_off_date = serializers.DateField(required=False)
 
 
@@ -400,7 +484,8 @@ class InvoiceWriteOffApi(APIView):
         data.is_valid(raise_exception=True)
         result = invoice_write_off(
             invoice_id=pk,
-            note=data.validated_data["note"],
+            amount=data.validated_data.get("amount"),
+            note=data.validated_data["reason"],
             write_off_date=data.validated_data.get("write_off_date"),
             written_off_by=request_actor(request),
         )
@@ -462,6 +547,10 @@ class CreditMemoListApi(generics.ListAPIView):
 
 
 class CreditMemoCreateApi(APIView):
+    """Create a credit memo (a draft, or posted with `post`): standalone lines, or lines of
+    the `invoice` it credits (each with `invoice_line`; held to what is left of each line and
+    taxed at its rates, as invoices/{id}/credit). Applying is a separate action."""
+
     required_permissions = method_permissions(post="invoicing.add_creditmemo")
 
     @extend_schema(
@@ -472,30 +561,77 @@ class CreditMemoCreateApi(APIView):
                 "A goodwill credit, posted at once",
                 value={
                     "account": 12,
-                    "reason": "Outage on 3 March",
+                    "reason": "goodwill",
+                    "note": "Outage on 3 March",
                     "post": True,
-                    "lines": [{"name": "Goodwill credit", "unit_price": "25.00"}],
+                    "lines": [{"name": "Goodwill credit", "amount": "25.00"}],
                 },
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Two seats of an invoice line",
+                value={
+                    "account": 12,
+                    "invoice": 7,
+                    "reason": "billing_error",
+                    "lines": [{"invoice_line": 41, "quantity": "2"}],
+                },
+                request_only=True,
+            ),
         ],
     )
     def post(self, request):
         data = CreditMemoCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        memo = credit_memo_create(
-            account_id=v["account"],
-            currency=v.get("currency", ""),
-            legal_entity_id=v.get("legal_entity"),
-            invoice_id=v.get("invoice"),
-            reason_code=v["reason_code"],
-            reason=v.get("reason", ""),
-            memo_date=v.get("memo_date"),
-            lines=[dict(line) for line in v["lines"]],
-        )
-        if v["post"]:
-            credit_memo_post(credit_memo_id=memo.pk)
+        with_lines = [line.get("invoice_line") is not None for line in v["lines"]]
+        if any(with_lines):
+            if not all(with_lines) or not v.get("invoice"):
+                raise ValidationError(
+                    {
+                        "lines": "Give `invoice` and an `invoice_line` on every line to credit "
+                        "an invoice's lines, or no `invoice_line` at all for a standalone memo."
+                    }
+                )
+            if not Invoice.objects.filter(pk=v["invoice"], account_id=v["account"]).exists():
+                raise ValidationError(
+                    {
+                        "invoice": (
+                            f"Invoice {v['invoice']} is not an invoice of account {v['account']}."
+                        )
+                    }
+                )
+            result = invoice_credit(
+                invoice_id=v["invoice"],
+                lines=[
+                    {
+                        "invoice_line": line["invoice_line"],
+                        "amount": line.get("amount"),
+                        "quantity": line.get("quantity") if line.get("amount") is None else None,
+                    }
+                    for line in v["lines"]
+                ],
+                reason_code=v["reason"],
+                note=v.get("note", ""),
+                credit_date=v.get("credit_date"),
+                action="posted" if v["post"] else "draft",
+                apply=False,
+                created_by=request_actor(request),
+            )
+            memo = result.credit_memo
+        else:
+            memo = credit_memo_create(
+                account_id=v["account"],
+                currency=v.get("currency", ""),
+                legal_entity_id=v.get("legal_entity"),
+                invoice_id=v.get("invoice"),
+                reason_code=v["reason"],
+                reason=v.get("note", ""),
+                memo_date=v.get("credit_date"),
+                lines=credit_memo_lines_in(v["lines"]),
+            )
+            if v["post"]:
+                credit_memo_post(credit_memo_id=memo.pk)
         return Response(
             CreditMemoSerializer(selectors.credit_memo_get(credit_memo_id=memo.pk)).data,
             status=status.HTTP_201_CREATED,
@@ -550,7 +686,12 @@ class CreditMemoApplyApi(APIView):
         credit_memo_apply(
             credit_memo_id=pk,
             applications=[
-                {"invoice": a["invoice"], "amount": a.get("amount")} for a in v["applications"]
+                {
+                    "invoice": a["invoice"],
+                    "amount": a.get("amount"),
+                    "invoice_line": a.get("invoice_line"),
+                }
+                for a in v["applications"]
             ],
             applied_date=v.get("applied_date"),
             applied_by=request_actor(request),
@@ -559,7 +700,8 @@ class CreditMemoApplyApi(APIView):
 
 
 class CreditMemoUnapplyApi(APIView):
-    """Take back one application of the credit memo (`application`: its id)."""
+    """Take back the memo's credit from an `invoice` (every application to it), or one
+    `application`: it is open on the invoice and credit left on the memo again."""
 
     required_permissions = method_permissions(post="invoicing.change_creditmemoapplication")
 
@@ -568,26 +710,80 @@ class CreditMemoUnapplyApi(APIView):
         get_object_or_404(CreditMemo, pk=pk)
         data = CreditMemoUnapplyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        application_id = data.validated_data["application"]
-        if not CreditMemoApplication.objects.filter(pk=application_id, credit_memo_id=pk).exists():
-            raise CreditApplicationNotFound(
-                f"Credit memo {pk} has no application {application_id}.",
-                details={"application": application_id},
-            )
-        credit_application_unapply(
-            application_id=application_id, unapplied_by=request_actor(request)
-        )
+        v = data.validated_data
+        actor = request_actor(request)
+        if "invoice" in v:
+            credit_memo_unapply(credit_memo_id=pk, invoice_id=v["invoice"], unapplied_by=actor)
+        else:
+            application_id = v["application"]
+            if not CreditMemoApplication.objects.filter(
+                pk=application_id, credit_memo_id=pk
+            ).exists():
+                raise CreditApplicationNotFound(
+                    f"Credit memo {pk} has no application {application_id}.",
+                    details={"application": application_id},
+                )
+            credit_application_unapply(application_id=application_id, unapplied_by=actor)
         return Response(CreditMemoSerializer(selectors.credit_memo_get(credit_memo_id=pk)).data)
 
 
+class CreditMemoVoidApi(APIView):
+    """Void a posted, unapplied credit memo: an offsetting debit memo records it."""
+
+    required_permissions = method_permissions(post="invoicing.change_creditmemo")
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request, pk: int):
+        get_object_or_404(CreditMemo, pk=pk)
+        result = credit_memo_void(credit_memo_id=pk, voided_by=request_actor(request))
+        return Response(
+            {
+                "credit_memo": CreditMemoSerializer(
+                    selectors.credit_memo_get(credit_memo_id=pk)
+                ).data,
+                "debit_memo": DebitMemoSerializer(
+                    selectors.debit_memo_get(debit_memo_id=result.debit_memo.pk)
+                ).data,
+            }
+        )
+
+
 class CreditMemoRetrieveApi(APIView):
-    required_permissions = method_permissions(get="invoicing.view_creditmemo")
+    """credit-memos/{id}: read; PATCH (credit_date, reason, note, lines) and DELETE while
+    draft."""
+
+    required_permissions = method_permissions(
+        get="invoicing.view_creditmemo",
+        patch="invoicing.change_creditmemo",
+        delete="invoicing.delete_creditmemo",
+    )
 
     @extend_schema(responses={200: CreditMemoSerializer})
     def get(self, request, pk: int):
         return Response(
             CreditMemoSerializer(get_object_or_404(selectors.credit_memo_list(), pk=pk)).data
         )
+
+    @extend_schema(request=CreditMemoWriteInputSerializer, responses={200: CreditMemoSerializer})
+    def patch(self, request, pk: int):
+        get_object_or_404(CreditMemo, pk=pk)
+        data = CreditMemoWriteInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        credit_memo_update(
+            credit_memo_id=pk,
+            memo_date=v.get("credit_date"),
+            reason_code=v.get("reason"),
+            reason=v.get("note"),
+            lines=credit_memo_lines_in(v["lines"]) if "lines" in v else None,
+        )
+        return Response(CreditMemoSerializer(selectors.credit_memo_get(credit_memo_id=pk)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk: int):
+        get_object_or_404(CreditMemo, pk=pk)
+        credit_memo_draft_delete(credit_memo_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class CreditMemoPdfApi(APIView):

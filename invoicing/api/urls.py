@@ -46,9 +46,9 @@ urlpatterns = [
         name="invoice-write-off",
     ),
     path(
-        "invoices/<int:pk>/reverse-write-off",
+        "invoices/<int:pk>/write-off/reverse",
         memos_payments.InvoiceWriteOffReverseApi.as_view(),
-        name="invoice-reverse-write-off",
+        name="invoice-write-off-reverse",
     ),
     path(
         "invoices/<int:pk>/payments",
@@ -72,6 +72,11 @@ urlpatterns = [
         "credit-memos/<int:pk>/unapply",
         memos_payments.CreditMemoUnapplyApi.as_view(),
         name="credit-memo-unapply",
+    ),
+    path(
+        "credit-memos/<int:pk>/void",
+        memos_payments.CreditMemoVoidApi.as_view(),
+        name="credit-memo-void",
     ),
     path(
         "credit-memos/<int:pk>",

@@ -59,6 +59,9 @@ from invoicing.models import (
     CreditMemoLine,
     CreditMemoLineTax,
     CreditReason,
+    CreditSource,
+    DebitMemo,
+    DebitMemoLine,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -68,16 +71,16 @@ from invoicing.services.payments import settlement_status_of
 from invoicing.totals import credit_memo_totals_set
 
 
-def _targets(applications: Sequence[Mapping[str, Any]]) -> list[tuple[int, Any]]:
-    """(invoice id, amount as given or None) of each requested application; shape errors all
-    at once, by path (`applications[1].invoice`)."""
+def _targets(applications: Sequence[Mapping[str, Any]]) -> list[tuple[int, Any, int | None]]:
+    """(invoice id, amount as given or None, invoice line id or None) of each requested
+    application; shape errors all at once, by path (`applications[1].invoice`)."""
     if not isinstance(applications, Sequence) or isinstance(applications, str | bytes):
         raise ValidationError({"applications": "Give a list of {invoice, amount}."})
     if not applications:
         raise ValidationError({"applications": "Name at least one invoice to apply the credit to."})
     errors: dict[str, str] = {}
-    targets: list[tuple[int, Any]] = []
-    seen: set[int] = set()
+    targets: list[tuple[int, Any, int | None]] = []
+    seen: set[tuple[int, int | None]] = set()
     for i, entry in enumerate(applications):
         path = f"applications[{i}]"
         if not isinstance(entry, Mapping):
@@ -87,11 +90,16 @@ def _targets(applications: Sequence[Mapping[str, Any]]) -> list[tuple[int, Any]]
         if isinstance(invoice_id, bool) or not isinstance(invoice_id, int):
             errors[f"{path}.invoice"] = "Give the invoice's id (an integer)."
             continue
-        if invoice_id in seen:
-            errors[f"{path}.invoice"] = f"Invoice {invoice_id} is named twice; name it once."
+        line_id = entry.get("invoice_line")
+        if line_id is not None and (isinstance(line_id, bool) or not isinstance(line_id, int)):
+            errors[f"{path}.invoice_line"] = "Give the invoice line's id (an integer), or none."
             continue
-        seen.add(invoice_id)
-        targets.append((invoice_id, entry.get("amount")))
+        if (invoice_id, line_id) in seen:
+            where = f"Invoice {invoice_id}" + (f", line {line_id}," if line_id else "")
+            errors[f"{path}.invoice"] = f"{where} is named twice; name it once."
+            continue
+        seen.add((invoice_id, line_id))
+        targets.append((invoice_id, entry.get("amount"), line_id))
     if errors:
         raise ValidationError(errors)
     return targets
@@ -163,7 +171,7 @@ def credit_memo_apply(
     applied_date = applied_date or timezone.localdate()
     with transaction.atomic(durable=True):
         invoices = invoices_lock_with_account(
-            _memo_account(credit_memo_id), [i for i, _ in targets]
+            _memo_account(credit_memo_id), [t[0] for t in targets]
         )
         memo = credit_memo_lock(credit_memo_id)
         return credit_memo_apply_locked(
@@ -174,7 +182,7 @@ def credit_memo_apply(
 def credit_memo_apply_locked(
     memo: CreditMemo,
     invoices: Mapping[int, Invoice],
-    targets: Sequence[tuple[int, Any]],
+    targets: Sequence[tuple[Any, ...]],
     *,
     applied_date: dt.date,
     applied_by: str = "",
@@ -197,11 +205,13 @@ def credit_memo_apply_locked(
         )
     left = memo.balance
     rows: list[CreditMemoApplication] = []
-    for i, (invoice_id, given) in enumerate(targets):
+    for i, target in enumerate(targets):
+        invoice_id, given, line_id = (*target, None)[:3]
         path = f"applications[{i}]"
         invoice = invoices.get(invoice_id)
         _check_target(memo, invoice, invoice_id, path)
         assert invoice is not None
+        line_left = _line_open(invoice, line_id, path) if line_id is not None else None
         if applied_date < invoice.invoice_date:
             raise ValidationError(
                 {
@@ -211,6 +221,8 @@ def credit_memo_apply_locked(
             )
         if given in (None, ""):
             amount = min(invoice.balance, left)
+            if line_left is not None:
+                amount = min(amount, line_left)
             if amount <= ZERO:
                 raise CreditExceedsBalance(
                     f"Nothing to apply to invoice {invoice}: "
@@ -255,6 +267,18 @@ def credit_memo_apply_locked(
                     "left": money_str(left, memo.currency),
                 },
             )
+        if line_left is not None and amount > line_left:
+            raise CreditExceedsBalance(
+                f"{money_display(amount, memo.currency)} is more than the "
+                f"{money_display(line_left, memo.currency)} open on line {line_id} of invoice "
+                f"{invoice} (its amount with tax, less credits applied to it).",
+                details={
+                    "invoice": invoice.pk,
+                    "invoice_line": line_id,
+                    "amount": money_str(amount, memo.currency),
+                    "line_open": money_str(line_left, memo.currency),
+                },
+            )
         left -= amount
         invoice.balance -= amount
         invoice.settlement_status = settlement_status_of(invoice)
@@ -263,6 +287,7 @@ def credit_memo_apply_locked(
             CreditMemoApplication(
                 credit_memo=memo,
                 invoice=invoice,
+                invoice_line_id=line_id,
                 amount=amount,
                 applied_date=applied_date,
                 applied_by=applied_by or "",
@@ -272,6 +297,27 @@ def credit_memo_apply_locked(
     memo.balance = left
     memo.save(update_fields=["balance", "updated_at"])
     return rows
+
+
+def _line_open(invoice: Invoice, line_id: int, path: str) -> Decimal:
+    """What is open on one line of the invoice for a line-level application: its amount with
+    tax, less the credit applications in force on that line."""
+    line = InvoiceLine.objects.filter(pk=line_id, invoice=invoice).first()
+    if line is None:
+        raise ValidationError(
+            {f"{path}.invoice_line": f"Line {line_id} is not a line of invoice {invoice}."}
+        )
+    if line.amount <= ZERO:
+        raise ValidationError(
+            {f"{path}.invoice_line": f"Line '{line.name}' is not a charge; apply to a charge."}
+        )
+    applied = (
+        CreditMemoApplication.objects.active()
+        .filter(invoice_line=line)
+        .aggregate(total=Sum("amount"))["total"]
+        or ZERO
+    )
+    return line.amount + line.tax_amount - applied
 
 
 def credit_application_unapply(
@@ -294,35 +340,73 @@ def credit_application_unapply(
         invoice = invoices_lock_with_account(account_id, [invoice_id])[invoice_id]
         memo = credit_memo_lock(memo_id)
         application = credit_application_lock(application_id)
-        if application.unapplied_at is not None:
-            raise CreditApplicationNotActive(
-                f"This application of {_memo_name(memo)} to invoice {invoice} was already "
-                f"unapplied on {timezone.localtime(application.unapplied_at):%Y-%m-%d %H:%M}"
-                + (f" by {application.unapplied_by}." if application.unapplied_by else "."),
-                details={"application": application.pk},
-            )
-        if memo.reason_code == CreditReason.WRITE_OFF:
-            raise CreditApplicationNotActive(
-                f"This is the write-off of invoice {invoice}: reverse the write-off instead "
-                "(it also voids the write-off memo).",
-                details={"application": application.pk},
-            )
-        if invoice.status != InvoiceStatus.POSTED:
-            raise CreditApplicationNotActive(
-                f"Invoice {invoice} is {invoice.get_status_display().lower()}: the credit on it "
-                "is what voided it, and a void cannot be undone.",
-                details={"application": application.pk, "status": invoice.status},
-            )
-        amount: Decimal = application.amount
-        application.unapplied_at = timezone.now()
-        application.unapplied_by = unapplied_by or ""
-        application.save(update_fields=["unapplied_at", "unapplied_by", "updated_at"])
-        invoice.balance += amount
-        invoice.settlement_status = settlement_status_of(invoice)
-        invoice.save(update_fields=["balance", "settlement_status", "updated_at"])
-        memo.balance += amount
-        memo.save(update_fields=["balance", "updated_at"])
+        _unapply_locked(memo, invoice, application, unapplied_by)
     return application
+
+
+def credit_memo_unapply(
+    *, credit_memo_id: int, invoice_id: int, unapplied_by: str = ""
+) -> list[CreditMemoApplication]:
+    """Take back every application in force of the credit memo to one invoice (API.md's
+    `credit-memos/{id}/unapply {"invoice"}`)."""
+    account_id = _memo_account(credit_memo_id)
+    with transaction.atomic(durable=True):
+        invoices = invoices_lock_with_account(account_id, [invoice_id])
+        memo = credit_memo_lock(credit_memo_id)
+        invoice = invoices.get(invoice_id)
+        ids = list(
+            CreditMemoApplication.objects.active()
+            .filter(credit_memo=memo, invoice_id=invoice_id)
+            .order_by("id")
+            .values_list("pk", flat=True)
+        )
+        if invoice is None or not ids:
+            raise CreditApplicationNotFound(
+                f"{_memo_title(memo)} has no credit applied to invoice "
+                f"{invoice or invoice_id} to unapply.",
+                details={"credit_memo": memo.pk, "invoice": invoice_id},
+            )
+        rows = [credit_application_lock(pk) for pk in ids]
+        for application in rows:
+            _unapply_locked(memo, invoice, application, unapplied_by)
+    return rows
+
+
+def _unapply_locked(
+    memo: CreditMemo,
+    invoice: Invoice,
+    application: CreditMemoApplication,
+    unapplied_by: str,
+) -> None:
+    """Unapply one application: invoice, memo and application locked in that order."""
+    if application.unapplied_at is not None:
+        raise CreditApplicationNotActive(
+            f"This application of {_memo_name(memo)} to invoice {invoice} was already "
+            f"unapplied on {timezone.localtime(application.unapplied_at):%Y-%m-%d %H:%M}"
+            + (f" by {application.unapplied_by}." if application.unapplied_by else "."),
+            details={"application": application.pk},
+        )
+    if memo.source == CreditSource.WRITE_OFF:
+        raise CreditApplicationNotActive(
+            f"This is the write-off of invoice {invoice}: reverse the write-off instead "
+            "(it also voids the write-off memo).",
+            details={"application": application.pk},
+        )
+    if invoice.status != InvoiceStatus.POSTED:
+        raise CreditApplicationNotActive(
+            f"Invoice {invoice} is {invoice.get_status_display().lower()}: the credit on it "
+            "is what voided it, and a void cannot be undone.",
+            details={"application": application.pk, "status": invoice.status},
+        )
+    amount: Decimal = application.amount
+    application.unapplied_at = timezone.now()
+    application.unapplied_by = unapplied_by or ""
+    application.save(update_fields=["unapplied_at", "unapplied_by", "updated_at"])
+    invoice.balance += amount
+    invoice.settlement_status = settlement_status_of(invoice)
+    invoice.save(update_fields=["balance", "settlement_status", "updated_at"])
+    memo.balance += amount
+    memo.save(update_fields=["balance", "updated_at"])
 
 
 # --- crediting an invoice's lines -------------------------------------------------------------
@@ -578,6 +662,7 @@ def invoice_credit(
             currency=currency,
             invoice=invoice,
             reason_code=reason_code,
+            source=CreditSource.INVOICE,
             reason=note or "",
             memo_date=credit_date,
         )
@@ -606,3 +691,98 @@ def invoice_credit(
                     applied_by=created_by,
                 )
     return InvoiceCredit(credit_memo=memo, application=application)
+
+
+# --- voiding a credit memo ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreditMemoVoid:
+    credit_memo: CreditMemo
+    debit_memo: DebitMemo
+
+
+def credit_memo_void(
+    *, credit_memo_id: int, void_date: dt.date | None = None, voided_by: str = ""
+) -> CreditMemoVoid:
+    """Void a posted credit memo none of whose credit is applied: it becomes voided (its
+    number kept) and an offsetting debit memo of the same lines and tax records the reversal;
+    that debit memo is not billed (status `offset`). A memo with credit applied is unapplied
+    first; a void's or a write-off's memo is never voided here."""
+    void_date = void_date or timezone.localdate()
+    account_id = _memo_account(credit_memo_id)
+    with transaction.atomic(durable=True):
+        invoices_lock_with_account(account_id, [])
+        memo = credit_memo_lock(credit_memo_id)
+        name = _memo_title(memo)
+        if memo.status != CreditMemo.Status.POSTED:
+            raise CreditMemoNotPosted(
+                f"{name} is {memo.get_status_display().lower()}; only a posted credit memo is "
+                "voided (a draft is deleted).",
+                details={"credit_memo": memo.pk, "status": memo.status},
+            )
+        if memo.source in (CreditSource.VOID, CreditSource.WRITE_OFF):
+            raise CreditMemoNotPosted(
+                f"{name} is the {memo.get_source_display().lower()} of invoice {memo.invoice}; "
+                + (
+                    "a void cannot be undone."
+                    if memo.source == CreditSource.VOID
+                    else "reverse the write-off instead."
+                ),
+                details={"credit_memo": memo.pk, "source": memo.source},
+            )
+        if memo.balance != memo.total:
+            applied = money_display(memo.total - memo.balance, memo.currency)
+            raise CreditExceedsBalance(
+                f"{name} has {applied} applied to invoices; unapply it before voiding the memo.",
+                details={
+                    "credit_memo": memo.pk,
+                    "applied": money_str(memo.total - memo.balance, memo.currency),
+                },
+            )
+        debit = DebitMemo(
+            status=DebitMemo.Status.OFFSET,
+            account_id=memo.account_id,
+            legal_entity_id=memo.legal_entity_id,
+            currency=memo.currency,
+            reason=f"Offsets voided {_memo_name(memo)}",
+            memo_date=void_date,
+            next_billing_date=void_date,
+            total=memo.total,
+        )
+        debit.full_clean(exclude=["number"])
+        debit.save()
+        lines = list(memo.lines.order_by("sort_order", "id"))
+        debit_lines = [
+            DebitMemoLine(
+                debit_memo=debit,
+                sort_order=n,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                amount=line.amount,
+                taxable=False,
+                invoice_line_id=line.invoice_line_id,
+            )
+            for n, line in enumerate(lines, start=1)
+        ]
+        if memo.total_tax:
+            debit_lines.append(
+                DebitMemoLine(
+                    debit_memo=debit,
+                    sort_order=len(debit_lines) + 1,
+                    name=f"Tax credited by {_memo_name(memo)}",
+                    quantity=Decimal(1),
+                    unit_price=memo.total_tax,
+                    amount=memo.total_tax,
+                    taxable=False,
+                )
+            )
+        DebitMemoLine.objects.bulk_create(debit_lines)
+        memo.status = CreditMemo.Status.VOIDED
+        memo.balance = ZERO
+        memo.reason = (
+            f"{memo.reason} (voided {void_date}" + (f" by {voided_by})" if voided_by else ")")
+        ).strip()[:255]
+        memo.save(update_fields=["status", "balance", "reason", "updated_at"])
+    return CreditMemoVoid(credit_memo=memo, debit_memo=debit)

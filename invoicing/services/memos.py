@@ -509,12 +509,9 @@ def _credit_memo_lines(lines: Sequence[dict], currency: str) -> list[CreditMemoL
 
 
 def credit_reason_validate(reason_code: str) -> str:
-    """A reason staff may choose: any CreditReason but those the services set themselves
-    (a void's mirror memo, a write-off)."""
-    system = (CreditReason.VOID, CreditReason.WRITE_OFF)
-    if reason_code not in CreditReason.values or reason_code in system:
-        reasons = ", ".join(v for v in CreditReason.values if v not in system)
-        raise ValidationError({"reason_code": f"Use one of {reasons}."})
+    """One of the fixed reasons (API.md's `reason`)."""
+    if reason_code not in CreditReason.values:
+        raise ValidationError({"reason": f"Use one of {', '.join(CreditReason.values)}."})
     return reason_code
 
 

@@ -25,7 +25,7 @@ from invoicing.exceptions import InvoiceNotPosted, InvoiceWrittenOff, PaymentExc
 from invoicing.locks import invoice_lock_with_account
 from invoicing.models import (
     CreditMemoApplication,
-    CreditReason,
+    CreditSource,
     Invoice,
     InvoiceStatus,
     Payment,
@@ -45,7 +45,7 @@ def write_off_application_of(invoice: Invoice) -> CreditMemoApplication | None:
     or None. A written-off invoice takes no payment and no void until it is reversed."""
     return (
         CreditMemoApplication.objects.active()
-        .filter(invoice=invoice, credit_memo__reason_code=CreditReason.WRITE_OFF)
+        .filter(invoice=invoice, credit_memo__source=CreditSource.WRITE_OFF)
         .select_related("credit_memo")
         .first()
     )
@@ -87,7 +87,11 @@ def payment_record(
         invoice = invoice_lock_with_account(invoice_id)
         if invoice.status != InvoiceStatus.POSTED:
             raise InvoiceNotPosted.for_invoice(invoice, "payments")
-        refusal = written_off_refusal(invoice, "takes no payment")
+        refusal = (
+            written_off_refusal(invoice, "takes no payment")
+            if invoice.balance <= ZERO
+            else None  # a part written off: the rest is still paid
+        )
         if refusal is not None:
             raise refusal
         value = _amount(amount, invoice.currency)

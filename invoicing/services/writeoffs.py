@@ -20,12 +20,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import ValidationError
-from core.money import ZERO, money_display
+from core.money import ZERO, money_display, money_input
 from invoicing.exceptions import (
     InvoiceNotFound,
     InvoiceNotPosted,
@@ -37,11 +38,12 @@ from invoicing.models import (
     CreditMemo,
     CreditMemoLine,
     CreditReason,
+    CreditSource,
     Invoice,
     InvoiceStatus,
 )
 from invoicing.services.credits import credit_memo_apply_locked
-from invoicing.services.memos import credit_memo_post_locked
+from invoicing.services.memos import credit_memo_post_locked, credit_reason_validate
 from invoicing.services.payments import (
     settlement_status_of,
     write_off_application_of,
@@ -67,11 +69,15 @@ def _locked_invoice(invoice_id: int) -> Invoice:
 def invoice_write_off(
     *,
     invoice_id: int,
+    amount: Any = None,
+    reason_code: str = CreditReason.OTHER,
     note: str = "",
     write_off_date: dt.date | None = None,
     written_off_by: str = "",
 ) -> WriteOff:
-    """Write off the open balance of a posted invoice (see the module docstring)."""
+    """Write off the open balance of a posted invoice, or `amount` of it (see the module
+    docstring)."""
+    credit_reason_validate(reason_code)
     write_off_date = write_off_date or timezone.localdate()
     with transaction.atomic(durable=True):
         invoice = _locked_invoice(invoice_id)
@@ -92,14 +98,35 @@ def invoice_write_off(
                     "write it off on or after that date."
                 }
             )
-        amount = invoice.balance
-        label = f"Write-off of the balance of invoice {invoice}"
+        if amount in (None, ""):
+            amount = invoice.balance
+        else:
+            amount = money_input(
+                amount,
+                invoice.currency,
+                field="amount",
+                positive="A write-off must be more than zero.",
+            )
+            if amount > invoice.balance:
+                raise ValidationError(
+                    {
+                        "amount": f"Invoice {invoice} has "
+                        f"{money_display(invoice.balance, invoice.currency)} open; write off "
+                        "at most that."
+                    }
+                )
+        label = (
+            f"Write-off of the balance of invoice {invoice}"
+            if amount == invoice.balance
+            else f"Write-off of {money_display(amount, invoice.currency)} of invoice {invoice}"
+        )
         memo = CreditMemo(
             account_id=invoice.account_id,
             legal_entity_id=invoice.legal_entity_id,
             currency=invoice.currency,
             invoice=invoice,
-            reason_code=CreditReason.WRITE_OFF,
+            reason_code=reason_code,
+            source=CreditSource.WRITE_OFF,
             reason=(note or label)[:255],
             memo_date=write_off_date,
         )

@@ -294,7 +294,7 @@ def test_credit_invoice_lines_by_amount_and_quantity(lw):
         "--line",
         f"{support.pk}=5.00",
         "--reason",
-        "quantity",
+        "billing_error",
         "--date",
         "2026-02-10",
         stdout=out,
@@ -305,7 +305,7 @@ def test_credit_invoice_lines_by_amount_and_quantity(lw):
         f"Credit memo #{memo.pk} (posted): 16.24 USD = 15.00 USD + tax 1.24 USD",
         "applied 16.24 USD to INV-0001: balance 59.53 USD",
     ]
-    assert (memo.reason_code, memo.memo_date) == ("quantity", d(2026, 2, 10))
+    assert (memo.reason_code, memo.memo_date) == ("billing_error", d(2026, 2, 10))
 
     before = snapshot()
     with pytest.raises(CommandError) as exc:
@@ -330,7 +330,7 @@ def test_write_off_invoice_and_reverse(lw):
     )
     memo = CreditMemo.objects.get()
     assert out.getvalue() == f"wrote off 75.77 USD of INV-0001 ({memo})\n"
-    assert (memo.reason_code, memo.reason, memo.memo_date) == (
+    assert (memo.source, memo.reason, memo.memo_date) == (
         "write_off",
         "Bankrupt",
         d(2026, 4, 30),

@@ -40,7 +40,7 @@ def test_write_off_and_reverse_from_the_invoice_page(ops, billed):
     html = html.content.decode()
     memo = CreditMemo.objects.get()
     assert f"53.13 USD of INV-0001 written off ({memo})." in html
-    assert (memo.reason_code, memo.reason, memo.total) == (
+    assert (memo.source, memo.reason, memo.total) == (
         "write_off",
         "Customer closed",
         D("53.13"),

@@ -42,13 +42,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reason",
             default=CreditReason.BILLING_ERROR,
-            help="Reason code: "
-            + ", ".join(
-                v
-                for v in CreditReason.values
-                if v not in (CreditReason.VOID, CreditReason.WRITE_OFF)
-            )
-            + ".",
+            help="Reason code: " + ", ".join(CreditReason.values) + ".",
         )
         parser.add_argument("--note", default="", help="Shown on the credit memo.")
         parser.add_argument("--date", help="The credit date, YYYY-MM-DD (default: today).")

@@ -568,7 +568,7 @@ def test_write_off_action_asks_then_writes_off_and_the_reverse_action_reopens(
     )
     memo = CreditMemo.objects.get()
     assert f"Written off: 75.77 USD of INV-0001 ({memo})." in done.content.decode()
-    assert (memo.reason_code, memo.reason) == ("write_off", "Bankrupt")
+    assert (memo.source, memo.reason) == ("write_off", "Bankrupt")
     invoice.refresh_from_db()
     assert (invoice.balance, invoice.settlement_status) == (D("0.00"), "settled")
 

@@ -27,8 +27,9 @@ def billed_twice(lw):
 def create(client, account, **fields):
     body = {
         "account": account.pk,
-        "reason": "Outage on 3 March",
-        "memo_date": "2026-03-03",
+        "reason": "service_issue",
+        "note": "Outage on 3 March",
+        "credit_date": "2026-03-03",
         "lines": [{"name": "Goodwill credit", "unit_price": "100.00"}],
         **fields,
     }
@@ -51,6 +52,12 @@ def test_create_post_apply_over_two_invoices_and_unapply(billed_twice, ops):
         "100.00",
         "0.00",
     )
+    assert (memo["credit_date"], memo["reason"], memo["note"], memo["source"]) == (
+        "2026-03-03",
+        "service_issue",
+        "Outage on 3 March",
+        "standalone",
+    )
     posted = ops.post(reverse("credit-memo-post", args=[memo["id"]]))
     assert posted.status_code == 200, posted.content
     assert (posted.json()["status"], posted.json()["number"], posted.json()["balance"]) == (
@@ -68,7 +75,11 @@ def test_create_post_apply_over_two_invoices_and_unapply(billed_twice, ops):
     )
     assert applied.status_code == 200, applied.content
     body = applied.json()
-    assert body["balance"] == "0.00"
+    assert (body["balance"], body["applied_amount"], body["remaining_amount"]) == (
+        "0.00",
+        "100.00",
+        "0.00",
+    )
     assert [
         (a["invoice"], a["amount"], a["applied_date"], a["applied_by"])
         for a in body["applications"]
@@ -81,8 +92,7 @@ def test_create_post_apply_over_two_invoices_and_unapply(billed_twice, ops):
 
     february_application = body["applications"][1]["id"]
     unapplied = ops.post(
-        reverse("credit-memo-unapply", args=[memo["id"]]),
-        {"application": february_application},
+        reverse("credit-memo-unapply", args=[memo["id"]]), {"invoice": w.february.pk}
     )
     assert unapplied.status_code == 200, unapplied.content
     assert unapplied.json()["balance"] == "24.23"
@@ -136,6 +146,13 @@ def test_refusals_answer_the_error_shape_and_change_nothing(billed_twice, ops):
     response = ops.post(reverse("credit-memo-unapply", args=[memo["id"]]), {"application": 1})
     assert response.status_code == 404
     assert response.json()["code"] == "credit_application_not_found"
+    response = ops.post(
+        reverse("credit-memo-unapply", args=[memo["id"]]), {"invoice": w.january.pk}
+    )
+    assert response.status_code == 404
+    assert response.json()["message"] == (
+        "Credit memo CM-0001 has no credit applied to invoice INV-0001 to unapply."
+    )
 
     draft = create(ops, w.account).json()
     response = ops.post(reverse("credit-memo-apply", args=[draft["id"]]), {"invoice": w.january.pk})
@@ -143,7 +160,7 @@ def test_refusals_answer_the_error_shape_and_change_nothing(billed_twice, ops):
 
     response = create(ops, w.account, lines=[{"name": "", "unit_price": "x"}])
     assert response.status_code == 400
-    assert set(response.json()["details"]) == {"lines[0].name", "lines[0].unit_price"}
+    assert response.json()["details"] == {"lines[0].unit_price": ["A valid number is required."]}
 
     del before  # the drafts created above are new rows; what existed is unchanged:
     assert CreditMemoApplication.objects.count() == 0
@@ -175,7 +192,7 @@ def test_credit_lines_of_an_invoice_posted_numbered_and_applied(billed_twice, op
     response = ops.post(
         reverse("invoice-credit", args=[w.january.pk]),
         {
-            "reason_code": "quantity",
+            "reason": "billing_error",
             "note": "Two seats were never used",
             "credit_date": "2026-02-10",
             "lines": [
@@ -187,11 +204,12 @@ def test_credit_lines_of_an_invoice_posted_numbered_and_applied(billed_twice, op
     assert response.status_code == 201, response.content
     body = response.json()
     memo = body["credit_memo"]
-    assert (memo["number"], memo["status"], memo["reason_code"], memo["reason"]) == (
+    assert (memo["number"], memo["status"], memo["reason"], memo["note"], memo["source"]) == (
         "CM-0001",
         "posted",
-        "quantity",
+        "billing_error",
         "Two seats were never used",
+        "invoice",
     )
     # Seat: 2 of 10 × 5.00 = 10.00, tax 0.63 + 0.20; support 5.00, tax 0.31 + 0.10.
     assert [
@@ -225,8 +243,8 @@ def test_credit_refusals_name_the_line(billed_twice, ops, reader):
             ]
         },
     }
-    response = ops.post(url, {"lines": [{"invoice_line": seat.pk}], "reason_code": "void"})
-    assert response.status_code == 400 and list(response.json()["details"]) == ["reason_code"]
+    response = ops.post(url, {"lines": [{"invoice_line": seat.pk}], "reason": "pricing"})
+    assert response.status_code == 400 and list(response.json()["details"]) == ["reason"]
     assert ops.post(reverse("invoice-credit", args=[999999]), {"lines": []}).status_code == 404
     assert reader.post(url, {"lines": [{"invoice_line": seat.pk}]}).status_code == 403
     assert snapshot() == before
@@ -239,12 +257,12 @@ def test_write_off_then_payment_refused_then_reverse(billed_twice, ops, reader):
     w = billed_twice
     url = reverse("invoice-write-off", args=[w.january.pk])
     assert reader.post(url, {}).status_code == 403
-    response = ops.post(url, {"note": "Bankrupt", "write_off_date": "2026-04-30"})
+    response = ops.post(url, {"reason": "Bankrupt", "write_off_date": "2026-04-30"})
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["invoice"]["balance"], body["invoice"]["settlement_status"]) == ("0.00", "settled")
     memo = body["credit_memo"]
-    assert (memo["number"], memo["reason_code"], memo["reason"], memo["total"]) == (
+    assert (memo["number"], memo["source"], memo["note"], memo["total"]) == (
         "CM-0001",
         "write_off",
         "Bankrupt",
@@ -256,9 +274,82 @@ def test_write_off_then_payment_refused_then_reverse(billed_twice, ops, reader):
     assert payment.status_code == 409
     assert payment.json()["code"] == "invoice_written_off"
 
-    reversed_ = ops.post(reverse("invoice-reverse-write-off", args=[w.january.pk]))
+    reversed_ = ops.post(reverse("invoice-write-off-reverse", args=[w.january.pk]))
     assert reversed_.status_code == 200, reversed_.content
     assert reversed_.json()["invoice"]["balance"] == "75.77"
     assert reversed_.json()["credit_memo"]["status"] == "voided"
-    again = ops.post(reverse("invoice-reverse-write-off", args=[w.january.pk]))
+    again = ops.post(reverse("invoice-write-off-reverse", args=[w.january.pk]))
     assert again.status_code == 409 and again.json()["code"] == "invoice_not_written_off"
+
+
+def test_patch_and_delete_a_draft_then_void_a_posted_memo(billed_twice, ops):
+    w = billed_twice
+    memo = create(ops, w.account).json()
+    url = reverse("credit-memo-detail", args=[memo["id"]])
+    patched = ops.patch(
+        url,
+        {"reason": "goodwill", "note": "Sorry", "lines": [{"name": "Credit", "amount": "40.00"}]},
+    )
+    assert patched.status_code == 200, patched.content
+    body = patched.json()
+    assert (body["reason"], body["note"], body["total"], body["status"]) == (
+        "goodwill",
+        "Sorry",
+        "40.00",
+        "draft",
+    )
+    assert [(x["name"], x["quantity"], x["unit_price"], x["amount"]) for x in body["lines"]] == [
+        ("Credit", "1.000000", "40.000000", "40.00")
+    ]
+    assert ops.delete(url).status_code == 204
+    assert not CreditMemo.objects.filter(pk=memo["id"]).exists()
+
+    posted = create(ops, w.account, post=True).json()
+    ops.post(reverse("credit-memo-apply", args=[posted["id"]]), {"invoice": w.january.pk})
+    refused = ops.post(reverse("credit-memo-void", args=[posted["id"]]))
+    assert refused.status_code == 409
+    assert refused.json()["message"] == (
+        "Credit memo CM-0001 has 75.77 USD applied to invoices; unapply it before voiding the memo."
+    )
+    assert (
+        ops.patch(reverse("credit-memo-detail", args=[posted["id"]]), {"note": "x"}).status_code
+        == 409
+    )
+    ops.post(reverse("credit-memo-unapply", args=[posted["id"]]), {"invoice": w.january.pk})
+    voided = ops.post(reverse("credit-memo-void", args=[posted["id"]]))
+    assert voided.status_code == 200, voided.content
+    memo, debit = voided.json()["credit_memo"], voided.json()["debit_memo"]
+    assert (memo["status"], memo["number"], memo["remaining_amount"]) == (
+        "voided",
+        "CM-0001",
+        "0.00",
+    )
+    assert (debit["status"], debit["total"], debit["account"]) == ("offset", "100.00", w.account.pk)
+    assert [(x["name"], x["amount"]) for x in debit["lines"]] == [("Goodwill credit", "100.00")]
+    again = ops.post(reverse("credit-memo-void", args=[posted["id"]]))
+    assert again.status_code == 409 and again.json()["code"] == "credit_memo_not_posted"
+
+
+def test_apply_to_an_invoice_line(billed_twice, ops):
+    w = billed_twice
+    support = w.january.lines.get(name="Premium support")  # 19.99 + tax 1.65 = 21.64
+    memo = create(ops, w.account, post=True).json()
+    url = reverse("credit-memo-apply", args=[memo["id"]])
+    too_much = ops.post(
+        url,
+        {
+            "applications": [
+                {"invoice": w.january.pk, "invoice_line": support.pk, "amount": "21.65"}
+            ]
+        },
+    )
+    assert too_much.status_code == 409
+    assert too_much.json()["message"] == (
+        f"21.65 USD is more than the 21.64 USD open on line {support.pk} of invoice INV-0001 "
+        "(its amount with tax, less credits applied to it)."
+    )
+    done = ops.post(url, {"applications": [{"invoice": w.january.pk, "invoice_line": support.pk}]})
+    assert done.status_code == 200, done.content
+    (application,) = done.json()["applications"]
+    assert (application["invoice_line"], application["amount"]) == (support.pk, "21.64")
+    assert balance_of(ops, w.january) == ("54.13", "partially_settled")

@@ -53,7 +53,7 @@ def test_part_of_a_line_by_amount_is_posted_and_applied(january):
     credit = invoice_credit(
         invoice_id=january.pk,
         lines=[{"invoice_line": january.seat.pk, "amount": "20.00"}],
-        reason_code="pricing",
+        reason_code="billing_error",
         note="Seat price was 3.00 for two seats",
         credit_date=DAY,
         created_by="olga",
@@ -71,7 +71,7 @@ def test_part_of_a_line_by_amount_is_posted_and_applied(january):
     ]
     assert (memo.status, memo.reason_code, memo.reason, memo.invoice_id) == (
         "posted",
-        "pricing",
+        "billing_error",
         "Seat price was 3.00 for two seats",
         january.pk,
     )
@@ -239,8 +239,8 @@ def test_refusals_name_the_line_and_change_nothing(lw, january):
             "Line 'Discount' is -5.00 USD: only a charge (a positive amount) can be credited."
         ]
     }
-    error = refused(ValidationError, lines=[{"invoice_line": january.seat.pk}], reason_code="void")
-    assert list(error.details) == ["reason_code"]
+    error = refused(ValidationError, lines=[{"invoice_line": january.seat.pk}], reason_code="pricing")
+    assert list(error.details) == ["reason"]
     error = refused(ValidationError, lines=[])
     assert list(error.details) == ["lines"]
     error = refused(

@@ -49,7 +49,7 @@ def test_write_off_the_rest_after_a_part_payment_then_payment_and_void_are_refus
     memo = result.credit_memo
     memo.refresh_from_db()
     assert result.amount == D("5.77")
-    assert (memo.number, memo.status, memo.reason_code, memo.reason) == (
+    assert (memo.number, memo.status, memo.source, memo.reason) == (
         "CM-0001",
         "posted",
         "write_off",
