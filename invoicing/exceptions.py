@@ -271,6 +271,14 @@ class PaymentExceedsBalance(Conflict):
     code = "payment_exceeds_balance"
 
 
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+
+
+class PaymentReversed(Conflict):
+    code = "payment_reversed"
+
+
 # --- Posting -------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ a cycle (no deadlocks):
     → invoice                    (invoice_lock, invoices_lock_drafts, invoices_lock_with_account)
     → credit memo                (credit_memo_lock)
     → credit application         (credit_application_lock: unapply)
+    → receipt                    (receipt_lock: allocate, refund, reverse)
     → debit memo                 (debit_memo_lock, debit_memos_lock_due)
     → sequence policy            (sequence_policy_lock)
 
@@ -47,6 +48,7 @@ from invoicing.exceptions import (
     CreditMemoNotFound,
     DebitMemoNotFound,
     InvoiceNotFound,
+    PaymentNotFound,
 )
 from invoicing.models import (
     BillingPeriodItem,
@@ -59,6 +61,7 @@ from invoicing.models import (
     InvoiceLine,
     InvoiceScheduler,
     InvoiceStatus,
+    Receipt,
     SequencePolicy,
 )
 
@@ -381,3 +384,16 @@ def usage_summaries_lock_billable(
         )
         .order_by("period_start", "id")
     )
+
+
+# --- payments ---------------------------------------------------------------------------------
+
+
+def receipt_lock(receipt_id: int) -> Receipt:
+    """Lock one receipt (a payment received) after its account and invoices."""
+    receipt = Receipt.objects.select_for_update().filter(pk=receipt_id).first()
+    if receipt is None:
+        raise PaymentNotFound(
+            f"Payment {receipt_id} does not exist.", details={"payment": receipt_id}
+        )
+    return receipt

@@ -911,7 +911,75 @@ class DebitMemoLine(TimeStampedModel):
         return line_label(self, self.debit_memo.currency if self.debit_memo_id else "")
 
 
+class PaymentMethod(models.TextChoices):
+    CARD = "card", "Card"
+    BANK_TRANSFER = "bank_transfer", "Bank transfer"
+    CHEQUE = "cheque", "Cheque"
+    CASH = "cash", "Cash"
+    OTHER = "other", "Other"
+
+
+class Receipt(TimeStampedModel):
+    """Money received from a customer (API.md's `payments/`): allocated to invoices (its
+    Payment rows), the rest unallocated account credit that can be allocated later or
+    refunded. A receipt recorded in error is reversed: its allocations are taken back."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        REVERSED = "reversed", "Reversed"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="receipts")
+    amount = MoneyAmountField()
+    currency = CurrencyField()
+    payment_date = models.DateField()
+    method = models.CharField(
+        max_length=20, choices=PaymentMethod.choices, default=PaymentMethod.OTHER
+    )
+    saved_payment_method = models.ForeignKey(
+        SavedPaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reference = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
+    unallocated = MoneyAmountField(help_text="Received and neither allocated nor refunded.")
+    refunded = MoneyAmountField()
+    recorded_by = models.CharField(max_length=150, blank=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_by = models.CharField(max_length=150, blank=True)
+    reversal_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-payment_date", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="receipt_positive"),
+            models.CheckConstraint(
+                condition=Q(unallocated__gte=0) & Q(refunded__gte=0),
+                name="receipt_parts_nonneg",
+            ),
+            models.CheckConstraint(
+                condition=Q(unallocated__lte=F("amount") - F("refunded")),
+                name="receipt_unallocated_within",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"Payment #{self.pk} of {money_display(self.amount, self.currency)} "
+            f"({self.payment_date})"
+        )
+
+
+class PaymentQuerySet(models.QuerySet):
+    def active(self):
+        """Allocations in force (not reversed): what lowers invoice balances."""
+        return self.filter(reversed_at__isnull=True)
+
+
 class Payment(TimeStampedModel):
+    """A payment on an invoice: the part of a receipt allocated to it."""
+
+    receipt = models.ForeignKey(
+        Receipt, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations"
+    )
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="payments")
     amount = MoneyAmountField()
@@ -922,6 +990,12 @@ class Payment(TimeStampedModel):
     )
     reference = models.CharField(max_length=100, blank=True)
     recorded_by = models.CharField(max_length=150, blank=True)
+    reversed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the allocation was taken back."
+    )
+    reversed_by = models.CharField(max_length=150, blank=True)
+
+    objects = PaymentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-payment_date", "-id"]
@@ -932,6 +1006,23 @@ class Payment(TimeStampedModel):
             f"Payment of {money_display(self.amount, self.currency)} on {self.invoice} "
             f"({self.payment_date})"
         )
+
+
+class Refund(TimeStampedModel):
+    """Money paid back to the customer out of a receipt's unallocated part."""
+
+    receipt = models.ForeignKey(Receipt, on_delete=models.PROTECT, related_name="refunds")
+    amount = MoneyAmountField()
+    refund_date = models.DateField()
+    reason = models.CharField(max_length=255, blank=True)
+    refunded_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["receipt_id", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_positive")]
+
+    def __str__(self) -> str:
+        return f"Refund of {money_display(self.amount, self.receipt.currency)} ({self.refund_date})"
 
 
 class InvoiceDocument(TimeStampedModel):

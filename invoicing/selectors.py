@@ -40,6 +40,7 @@ from invoicing.models import (
     InvoiceScheduler,
     InvoiceStatus,
     Payment,
+    Receipt,
     SequencePolicy,
 )
 from invoicing.services.credits import credited_so_far
@@ -187,7 +188,8 @@ class InvoiceRecords:
 
 def invoice_records_for_invoice(*, invoice: Invoice) -> InvoiceRecords:
     return InvoiceRecords(
-        payments=Payment.objects.filter(invoice=invoice)
+        payments=Payment.objects.active()
+        .filter(invoice=invoice)
         .select_related("saved_payment_method")
         .order_by("payment_date", "id"),
         credit_memos=CreditMemo.objects.filter(invoice=invoice).order_by("id"),
@@ -292,6 +294,17 @@ def invoice_line_list_creditable(*, invoice: Invoice) -> list[CreditableLine]:
         done = credited.get(line.pk, (Decimal(0), Decimal(0)))[0]
         out.append(CreditableLine(line=line, credited=done, left=line.amount - done))
     return out
+
+
+def receipt_list() -> QuerySet[Receipt]:
+    """Payments received with their allocations and refunds (newest first)."""
+    return Receipt.objects.prefetch_related("allocations", "refunds").order_by(
+        "-payment_date", "-id"
+    )
+
+
+def receipt_get(*, receipt_id: int) -> Receipt:
+    return receipt_list().get(pk=receipt_id)
 
 
 def invoice_write_off_get(*, invoice: Invoice) -> CreditMemoApplication | None:

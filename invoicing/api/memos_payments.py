@@ -28,6 +28,10 @@ from invoicing.models import (
     DebitMemo,
     DebitMemoLine,
     Invoice,
+    Payment,
+    PaymentMethod,
+    Receipt,
+    Refund,
 )
 from invoicing.pdf import (
     credit_memo_pdf_filename,
@@ -51,7 +55,13 @@ from invoicing.services.memos import (
     debit_memo_invoice,
     debit_memo_post,
 )
-from invoicing.services.payments import payment_record
+from invoicing.services.payments import (
+    payment_allocate,
+    payment_receive,
+    payment_record,
+    payment_refund,
+    payment_reverse,
+)
 from invoicing.services.void import invoice_void
 from invoicing.services.writeoffs import invoice_write_off, invoice_write_off_reverse
 
@@ -196,6 +206,91 @@ class DebitMemoSerializer(serializers.ModelSerializer):
 
 
 # --- inputs -----------------------------------------------------------------------------------
+
+
+class ReceiptAllocationSerializer(serializers.ModelSerializer):
+    amount = MoneyField()
+
+    class Meta:
+        model = Payment
+        fields = ["id", "invoice", "amount", "reversed_at"]
+        read_only_fields = fields
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    amount = MoneyField()
+    date = serializers.DateField(source="refund_date", read_only=True)
+
+    class Meta:
+        model = Refund
+        fields = ["id", "amount", "date", "reason", "refunded_by"]
+        read_only_fields = fields
+
+
+class ReceiptSerializer(serializers.ModelSerializer):
+    """payments/ as API.md states it: money received, its allocations, what is left."""
+
+    amount = MoneyField()
+    date = serializers.DateField(source="payment_date", read_only=True)
+    allocations = ReceiptAllocationSerializer(many=True, read_only=True)
+    unallocated_amount = MoneyField(source="unallocated", read_only=True)
+    refunded_amount = MoneyField(source="refunded", read_only=True)
+    refunds = RefundSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Receipt
+        fields = [
+            "id",
+            "account",
+            "amount",
+            "currency",
+            "date",
+            "method",
+            "saved_payment_method",
+            "reference",
+            "allocations",
+            "unallocated_amount",
+            "refunded_amount",
+            "status",
+            "refunds",
+            "recorded_by",
+            "reversed_at",
+            "reversed_by",
+            "reversal_reason",
+        ]
+        read_only_fields = fields
+
+
+class AllocationInputSerializer(serializers.Serializer):
+    invoice = serializers.IntegerField(min_value=1)
+    amount = serializers.DecimalField(
+        max_digits=19, decimal_places=4, required=False, allow_null=True
+    )
+
+
+class ReceiptCreateInputSerializer(serializers.Serializer):
+    account = serializers.IntegerField(min_value=1)
+    amount = serializers.DecimalField(max_digits=19, decimal_places=4)
+    currency = serializers.CharField(required=False, allow_blank=True, max_length=3)
+    date = serializers.DateField(required=False)
+    method = serializers.ChoiceField(choices=PaymentMethod.choices, default=PaymentMethod.OTHER)
+    saved_payment_method = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    reference = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    allocations = AllocationInputSerializer(many=True, required=False)
+
+
+class AllocateInputSerializer(serializers.Serializer):
+    allocations = AllocationInputSerializer(many=True)
+
+
+class RefundInputSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=19, decimal_places=4)
+    date = serializers.DateField(required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+
+class ReverseInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
 
 class VoidInputSerializer(serializers.Serializer):
@@ -528,6 +623,132 @@ class InvoicePaymentRecordApi(APIView):
             recorded_by=request_actor(request),
         )
         return Response(invoice_out(pk), status=status.HTTP_201_CREATED)
+
+
+# --- payments (receipts) -------------------------------------------------------------------------
+
+
+def _receipt_out(receipt_id: int) -> dict:
+    return ReceiptSerializer(selectors.receipt_get(receipt_id=receipt_id)).data
+
+
+class ReceiptListApi(generics.ListAPIView):
+    """Payments received; filter by account, currency, method, status."""
+
+    required_permissions = method_permissions(get="invoicing.view_payment")
+    serializer_class = ReceiptSerializer
+    filterset_fields = ["account", "currency", "method", "status"]
+    ordering_fields = ["id", "payment_date", "amount"]
+
+    def get_queryset(self):
+        return selectors.receipt_list()
+
+
+class ReceiptCreateApi(APIView):
+    required_permissions = method_permissions(post="invoicing.add_payment")
+
+    @extend_schema(
+        request=ReceiptCreateInputSerializer,
+        responses={201: ReceiptSerializer},
+        examples=[
+            OpenApiExample(
+                "A bank transfer over two invoices, the rest kept as credit",
+                value={
+                    "account": 12,
+                    "amount": "500.00",
+                    "date": "2026-03-02",
+                    "method": "bank_transfer",
+                    "reference": "SEPA 2026-03-02 0042",
+                    "allocations": [{"invoice": 7, "amount": "300.00"}, {"invoice": 9}],
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        data = ReceiptCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        receipt = payment_receive(
+            account_id=v["account"],
+            amount=v["amount"],
+            currency=v.get("currency", ""),
+            payment_date=v.get("date"),
+            method=v["method"],
+            saved_payment_method_id=v.get("saved_payment_method"),
+            reference=v.get("reference", ""),
+            allocations=[dict(a) for a in v.get("allocations", [])],
+            recorded_by=request_actor(request),
+        )
+        return Response(_receipt_out(receipt.pk), status=status.HTTP_201_CREATED)
+
+
+class ReceiptCollectionApi(ReceiptListApi, ReceiptCreateApi):
+    """payments/: list, and record money received."""
+
+    required_permissions = {
+        **ReceiptListApi.required_permissions,
+        **ReceiptCreateApi.required_permissions,
+    }
+
+
+class ReceiptRetrieveApi(APIView):
+    required_permissions = method_permissions(get="invoicing.view_payment")
+
+    @extend_schema(responses={200: ReceiptSerializer})
+    def get(self, request, pk: int):
+        return Response(ReceiptSerializer(get_object_or_404(selectors.receipt_list(), pk=pk)).data)
+
+
+class ReceiptAllocateApi(APIView):
+    required_permissions = method_permissions(post="invoicing.add_payment")
+
+    @extend_schema(request=AllocateInputSerializer, responses={200: ReceiptSerializer})
+    def post(self, request, pk: int):
+        get_object_or_404(Receipt, pk=pk)
+        data = AllocateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment_allocate(
+            receipt_id=pk,
+            allocations=[dict(a) for a in data.validated_data["allocations"]],
+            allocated_by=request_actor(request),
+        )
+        return Response(_receipt_out(pk))
+
+
+class ReceiptRefundApi(APIView):
+    required_permissions = method_permissions(post="invoicing.change_payment")
+
+    @extend_schema(request=RefundInputSerializer, responses={200: ReceiptSerializer})
+    def post(self, request, pk: int):
+        get_object_or_404(Receipt, pk=pk)
+        data = RefundInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        payment_refund(
+            receipt_id=pk,
+            amount=v["amount"],
+            refund_date=v.get("date"),
+            reason=v.get("reason", ""),
+            refunded_by=request_actor(request),
+        )
+        return Response(_receipt_out(pk))
+
+
+class ReceiptReverseApi(APIView):
+    required_permissions = method_permissions(post="invoicing.change_payment")
+
+    @extend_schema(request=ReverseInputSerializer, responses={200: ReceiptSerializer})
+    def post(self, request, pk: int):
+        get_object_or_404(Receipt, pk=pk)
+        data = ReverseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment_reverse(
+            receipt_id=pk,
+            reason=data.validated_data.get("reason", ""),
+            reversed_by=request_actor(request),
+        )
+        return Response(_receipt_out(pk))
 
 
 # --- credit memos -----------------------------------------------------------------------------

@@ -55,6 +55,21 @@ urlpatterns = [
         memos_payments.InvoicePaymentRecordApi.as_view(),
         name="invoice-payments",
     ),
+    path("payments/", memos_payments.ReceiptCollectionApi.as_view(), name="payment-list"),
+    path("payments/<int:pk>", memos_payments.ReceiptRetrieveApi.as_view(), name="payment-detail"),
+    path(
+        "payments/<int:pk>/allocate",
+        memos_payments.ReceiptAllocateApi.as_view(),
+        name="payment-allocate",
+    ),
+    path(
+        "payments/<int:pk>/refund", memos_payments.ReceiptRefundApi.as_view(), name="payment-refund"
+    ),
+    path(
+        "payments/<int:pk>/reverse",
+        memos_payments.ReceiptReverseApi.as_view(),
+        name="payment-reverse",
+    ),
     path(
         "credit-memos/", memos_payments.CreditMemoCollectionApi.as_view(), name="credit-memo-list"
     ),

@@ -230,7 +230,7 @@ def invoice_document(invoice: Invoice) -> Document:
             _billing_addresses(),
             Prefetch(
                 "payments",
-                queryset=Payment.objects.order_by("payment_date", "id"),
+                queryset=Payment.objects.active().order_by("payment_date", "id"),
                 to_attr="payment_rows",
             ),
             Prefetch(

@@ -207,7 +207,7 @@ def _invoice_refusals(invoice: Invoice) -> None:
             "total": str(invoice.total),
             "balance": str(invoice.balance),
         }
-        if invoice.payments.exists():
+        if invoice.payments.active().exists():
             raise InvoicePaid(
                 f"Invoice {invoice} cannot be voided: payments settled {settled} of it. A "
                 "void credits the whole invoice, so it is only possible while nothing is paid; "

@@ -353,3 +353,78 @@ def test_apply_to_an_invoice_line(billed_twice, ops):
     (application,) = done.json()["applications"]
     assert (application["invoice_line"], application["amount"]) == (support.pk, "21.64")
     assert balance_of(ops, w.january) == ("54.13", "partially_settled")
+
+
+# --- payments/ ----------------------------------------------------------------------------------
+
+
+def test_payments_received_allocated_refunded_and_reversed(billed_twice, ops, reader):
+    w = billed_twice
+    response = ops.post(
+        reverse("payment-list"),
+        {
+            "account": w.account.pk,
+            "amount": "100.00",
+            "date": "2026-03-02",
+            "method": "bank_transfer",
+            "reference": "SEPA 42",
+            "allocations": [{"invoice": w.january.pk}],
+        },
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert {
+        k: body[k] for k in ("amount", "currency", "date", "method", "reference", "status")
+    } == {
+        "amount": "100.00",
+        "currency": "USD",
+        "date": "2026-03-02",
+        "method": "bank_transfer",
+        "reference": "SEPA 42",
+        "status": "received",
+    }
+    assert [(a["invoice"], a["amount"]) for a in body["allocations"]] == [(w.january.pk, "75.77")]
+    assert (body["unallocated_amount"], body["refunded_amount"]) == ("24.23", "0.00")
+    pk = body["id"]
+
+    allocated = ops.post(
+        reverse("payment-allocate", args=[pk]),
+        {"allocations": [{"invoice": w.february.pk, "amount": "4.23"}]},
+    )
+    assert allocated.status_code == 200 and allocated.json()["unallocated_amount"] == "20.00"
+    too_much = ops.post(reverse("payment-refund", args=[pk]), {"amount": "20.01"})
+    assert too_much.status_code == 409 and too_much.json()["code"] == "payment_exceeds_balance"
+    refunded = ops.post(
+        reverse("payment-refund", args=[pk]),
+        {"amount": "20.00", "date": "2026-03-03", "reason": "Surplus"},
+    )
+    assert refunded.status_code == 200, refunded.content
+    assert (refunded.json()["unallocated_amount"], refunded.json()["refunded_amount"]) == (
+        "0.00",
+        "20.00",
+    )
+    assert [(r["amount"], r["date"], r["reason"]) for r in refunded.json()["refunds"]] == [
+        ("20.00", "2026-03-03", "Surplus")
+    ]
+    assert balance_of(ops, w.february) == ("71.54", "partially_settled")
+
+    # A payment with a refund is not reversed; a fresh one is.
+    refused = ops.post(reverse("payment-reverse", args=[pk]), {"reason": "x"})
+    assert refused.status_code == 409
+    other = ops.post(
+        reverse("payment-list"),
+        {
+            "account": w.account.pk,
+            "amount": "10.00",
+            "date": "2026-03-02",
+            "allocations": [{"invoice": w.february.pk}],
+        },
+    ).json()
+    reversed_ = ops.post(reverse("payment-reverse", args=[other["id"]]), {"reason": "Typo"})
+    assert reversed_.status_code == 200 and reversed_.json()["status"] == "reversed"
+    assert balance_of(ops, w.february) == ("71.54", "partially_settled")
+
+    listed = reader.get(reverse("payment-list"), {"account": w.account.pk}).json()
+    assert listed["count"] == 2
+    assert reader.get(reverse("payment-detail", args=[pk])).status_code == 200
+    assert reader.post(reverse("payment-refund", args=[pk]), {"amount": "1"}).status_code == 403
