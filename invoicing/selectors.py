@@ -296,6 +296,18 @@ def invoice_line_list_creditable(*, invoice: Invoice) -> list[CreditableLine]:
     return out
 
 
+def invoice_list_open_for_account(*, account) -> QuerySet[Invoice]:
+    """The account's posted invoices with a balance open, oldest due first (to allocate a
+    payment to)."""
+    return Invoice.objects.filter(
+        account=account, status=InvoiceStatus.POSTED, balance__gt=0
+    ).order_by("due_date", "id")
+
+
+def receipt_list_for_account(*, account) -> QuerySet[Receipt]:
+    return Receipt.objects.filter(account=account).order_by("-payment_date", "-id")
+
+
 def receipt_list() -> QuerySet[Receipt]:
     """Payments received with their allocations and refunds (newest first)."""
     return Receipt.objects.prefetch_related("allocations", "refunds").order_by(

@@ -25,6 +25,7 @@ from invoicing.models import (
     InvoiceBatchRun,
     InvoiceScheduler,
     InvoiceStatus,
+    PaymentMethod,
 )
 from invoicing.receivables import statement_dates
 
@@ -314,6 +315,101 @@ class InvoiceCreditForm(forms.Form):
         request = self.cleaned_data["lines"][int(found.group(1))]
         kind = "quantity" if found.group(2) == "quantity" else "amount"
         return f"{kind}_{request['invoice_line']}"
+
+
+class ReceiptForm(forms.Form):
+    """Money received from an account: amount, date, method, reference, and how much of it
+    goes to each open invoice (empty: none; the rest stays as unallocated credit)."""
+
+    payment_date = DateField(label="Date received")
+    method = forms.ChoiceField(choices=PaymentMethod.choices, initial=PaymentMethod.BANK_TRANSFER)
+    saved_payment_method = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label="Saved payment method"
+    )
+    reference = forms.CharField(
+        required=False, max_length=100, help_text="e.g. the bank's reference."
+    )
+
+    def __init__(self, *args, account, invoices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.invoices = invoices
+        currency = account.currency
+        self.fields["amount"] = amount_field(
+            currency, what="A payment", maximum=Decimal(0), help_text=f"In {currency}."
+        )
+        self.order_fields(["amount"])
+        self.fields["payment_date"].initial = timezone.localdate()
+        self.fields["saved_payment_method"].choices = [("", "—")] + [
+            (m.pk, m.masked_label) for m in account.payment_methods.all()
+        ]
+        for invoice in invoices:
+            self.fields[f"alloc_{invoice.pk}"] = amount_field(
+                invoice.currency,
+                what="An allocation",
+                maximum=invoice.balance,
+                required=False,
+                label=f"Allocate to {invoice}",
+            )
+
+    def rows(self):
+        return [(invoice, self[f"alloc_{invoice.pk}"]) for invoice in self.invoices]
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["allocations"] = [
+            {"invoice": invoice.pk, "amount": cleaned[f"alloc_{invoice.pk}"]}
+            for invoice in self.invoices
+            if cleaned.get(f"alloc_{invoice.pk}") is not None
+        ]
+        return cleaned
+
+    def field_for(self, path: str) -> str | None:
+        found = re.fullmatch(r"allocations\[(\d+)\]\.?(\w*)", path)
+        if found is None:
+            return {"date": "payment_date"}.get(path, path)
+        return f"alloc_{self.cleaned_data['allocations'][int(found.group(1))]['invoice']}"
+
+
+class AllocateForm(forms.Form):
+    invoice = forms.TypedChoiceField(coerce=int, label="Invoice")
+
+    def __init__(self, *args, receipt, invoices, **kwargs):
+        kwargs.setdefault("prefix", "allocate")  # shares the payment page with RefundForm
+        super().__init__(*args, **kwargs)
+        self.fields["invoice"].choices = [
+            (i.pk, f"{i} · {money_display(i.balance, i.currency)} open") for i in invoices
+        ]
+        self.fields["amount"] = amount_field(
+            receipt.currency,
+            what="An allocation",
+            maximum=receipt.unallocated,
+            required=False,
+            help_text="Empty: as much as is open and unallocated.",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if "invoice" in cleaned:
+            cleaned["allocation"] = {"invoice": cleaned["invoice"], "amount": cleaned.get("amount")}
+        return cleaned
+
+
+class RefundForm(forms.Form):
+    refund_date = DateField(label="Refund date")
+    reason = forms.CharField(required=False, max_length=255)
+
+    def __init__(self, *args, receipt, **kwargs):
+        kwargs.setdefault("prefix", "refund")  # shares the payment page with AllocateForm
+        super().__init__(*args, **kwargs)
+        self.fields["amount"] = amount_field(
+            receipt.currency,
+            what="A refund",
+            maximum=receipt.unallocated,
+            help_text="At most the unallocated "
+            f"{money_display(receipt.unallocated, receipt.currency)}.",
+        )
+        self.order_fields(["amount"])
+        self.fields["refund_date"].initial = timezone.localdate()
 
 
 class EmailForm(forms.Form):

@@ -4,9 +4,11 @@ from web.views import (
     accounts,
     dashboard,
     documents,
+    dunning,
     errors,
     invoices,
     orders,
+    payments,
     receivables,
     runs,
     schedulers,
@@ -68,6 +70,21 @@ urlpatterns = [
         name="credit_application_unapply",
     ),
     path("invoices/<int:pk>/edit", invoices.InvoiceEditView.as_view(), name="invoice_edit"),
+    path(
+        "accounts/<int:pk>/payments/new",
+        payments.ReceiptNewView.as_view(),
+        name="receipt_new",
+    ),
+    path("payments/<int:pk>/", payments.ReceiptDetailView.as_view(), name="receipt_detail"),
+    path(
+        "payments/<int:pk>/allocate",
+        payments.ReceiptAllocateView.as_view(),
+        name="receipt_allocate",
+    ),
+    path("payments/<int:pk>/refund", payments.ReceiptRefundView.as_view(), name="receipt_refund"),
+    path(
+        "payments/<int:pk>/reverse", payments.ReceiptReverseView.as_view(), name="receipt_reverse"
+    ),
     path(
         "invoices/<int:pk>/adjustments",
         invoices.AdjustmentAddView.as_view(),
@@ -133,5 +150,26 @@ urlpatterns = [
         "accounts/<int:pk>/statement.csv",
         receivables.AccountStatementCsvView.as_view(),
         name="account_statement_csv",
+    ),
+    # dunning: reminders, policies, an invoice's dispute
+    path("dunning/", dunning.DunningView.as_view(), name="dunning"),
+    path("dunning/run", dunning.DunningRunView.as_view(), name="dunning_run"),
+    path("dunning/policies/", dunning.PolicyListView.as_view(), name="dunning_policy_list"),
+    path("dunning/policies/new", dunning.PolicyFormView.as_view(), name="dunning_policy_new"),
+    path(
+        "dunning/policies/<int:pk>/",
+        dunning.PolicyFormView.as_view(),
+        name="dunning_policy_edit",
+    ),
+    path(
+        "dunning/policies/<int:pk>/delete",
+        dunning.PolicyDeleteView.as_view(),
+        name="dunning_policy_delete",
+    ),
+    path("invoices/<int:pk>/dispute", dunning.InvoiceDisputeView.as_view(), name="invoice_dispute"),
+    path(
+        "invoices/<int:pk>/resolve-dispute",
+        dunning.InvoiceResolveDisputeView.as_view(),
+        name="invoice_resolve_dispute",
     ),
 ]

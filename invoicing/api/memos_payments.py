@@ -301,6 +301,7 @@ class VoidInputSerializer(serializers.Serializer):
 class PaymentInputSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=19, decimal_places=4)
     date = serializers.DateField()
+    method = serializers.ChoiceField(choices=PaymentMethod.choices, required=False)
     saved_payment_method = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     reference = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
@@ -621,6 +622,7 @@ class InvoicePaymentRecordApi(APIView):
             saved_payment_method_id=v.get("saved_payment_method"),
             reference=v.get("reference", ""),
             recorded_by=request_actor(request),
+            method=v.get("method"),
         )
         return Response(invoice_out(pk), status=status.HTTP_201_CREATED)
 

@@ -261,6 +261,24 @@ def payment_receive(
     payment_date = payment_date or timezone.localdate()
     _date_check(payment_date)
     targets = _allocation_targets(allocations)
+    running = ZERO
+    for i, (_, given) in enumerate(targets):
+        if given in (None, ""):
+            continue
+        running += money_input(
+            given,
+            currency,
+            field=f"allocations[{i}].amount",
+            positive="An allocation must be more than zero.",
+        )
+        if running > value:
+            raise ValidationError(
+                {
+                    f"allocations[{i}].amount": "The allocations come to "
+                    f"{money_display(running, currency)}, more than the payment's "
+                    f"{money_display(value, currency)}."
+                }
+            )
     with transaction.atomic(durable=True):
         invoices = invoices_lock_with_account(account_id, [t[0] for t in targets])
         _saved_method_check(account, saved_payment_method_id)

@@ -45,6 +45,10 @@ def actions(t) -> list[tuple[str, list]]:
         ("invoice_credit_lines", [inv]),
         ("invoice_write_off", [inv]),
         ("invoice_write_off_reverse", [inv]),
+        ("receipt_new", [t.account.pk]),
+        ("receipt_allocate", [1]),
+        ("receipt_refund", [1]),
+        ("receipt_reverse", [1]),
         ("credit_application_unapply", [1]),
         ("invoice_edit", [inv]),
         ("invoice_adjustment_add", [inv]),
@@ -60,6 +64,12 @@ def actions(t) -> list[tuple[str, list]]:
         ("scheduler_status", [sch, "activate"]),
         ("scheduler_status", [sch, "deactivate"]),
         ("scheduler_status", [sch, "cancel"]),
+        ("dunning_run", []),
+        ("dunning_policy_new", []),
+        ("dunning_policy_edit", [1]),
+        ("dunning_policy_delete", [1]),
+        ("invoice_dispute", [inv]),
+        ("invoice_resolve_dispute", [inv]),
     ]
 
 
@@ -104,6 +114,8 @@ def page_urls(t) -> list[str]:
         reverse("web:scheduler_list"),
         reverse("web:scheduler_edit", args=[t.scheduler.pk]),
         reverse("web:error_list"),
+        reverse("web:dunning"),
+        reverse("web:dunning_policy_list"),
     ]
 
 

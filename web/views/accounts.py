@@ -63,6 +63,7 @@ class AccountDetailView(PageView):
             orders=billing_selectors.order_list_for_account(account=account),
             errors=invoicing_selectors.error_log_list_for_account(account=account)[:50],
             generate_form=GenerateForm(),
+            receipts=invoicing_selectors.receipt_list_for_account(account=account)[:20],
         )
         return context
 

@@ -166,10 +166,12 @@ def test_refusals_change_nothing(lw, three):
     error = refused(InvoiceWrittenOff, allocations=[{"invoice": mar.pk}])
     assert "a written-off invoice takes no payment" in error.message
     refused(InvoiceNotPosted, allocations=[{"invoice": draft.pk}])
-    error = refused(PaymentExceedsBalance, allocations=[{"invoice": jan.pk, "amount": "20.00"}])
-    assert error.message.endswith(
-        "has 10.00 USD left to allocate; 20.00 USD cannot go to invoice INV-0001."
-    )
+    error = refused(ValidationError, allocations=[{"invoice": jan.pk, "amount": "20.00"}])
+    assert error.details == {
+        "allocations[0].amount": [
+            "The allocations come to 20.00 USD, more than the payment's 10.00 USD."
+        ]
+    }
     error = refused(ValidationError, account_id=other.pk, allocations=[{"invoice": jan.pk}])
     assert error.details == {
         "allocations[0].invoice": [f"Invoice {jan.pk} is not an invoice of account {other.pk}."]
