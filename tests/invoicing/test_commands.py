@@ -13,7 +13,13 @@ from django.core.management import CommandError, call_command
 
 from billing.models import BillingSchedule
 from core.management.progress import CommandProgress
-from invoicing.models import CreditMemo, CreditMemoApplication, InvoiceBatchRun, InvoiceDocument
+from invoicing.models import (
+    CreditMemo,
+    CreditMemoApplication,
+    InvoiceBatchRun,
+    InvoiceDocument,
+    Receipt,
+)
 from invoicing.services.memos import credit_memo_create, credit_memo_post
 from invoicing.services.schedulers import scheduler_save
 from tests.support.invoicing import broken_customer, customers, generate, schedules_of, snapshot
@@ -343,4 +349,49 @@ def test_write_off_invoice_and_reverse(lw):
     with pytest.raises(CommandError, match="1 invoice\\(s\\) not done"):
         call_command("write_off_invoice", "INV-0001", "--reverse", stderr=err)
     assert "[invoice_not_written_off] Invoice INV-0001 is not written off" in err.getvalue()
+    assert snapshot() == before
+
+
+# --- payment ----------------------------------------------------------------------------------
+
+
+def test_payment_receive_allocate_refund_reverse(lw):
+    generate(lw, d(2026, 1, 15))  # INV-0001, 75.77
+    generate(lw, d(2026, 2, 15))  # INV-0002, 75.77
+    out = StringIO()
+    call_command(
+        "payment",
+        "receive",
+        str(lw.account.pk),
+        "100.00",
+        "--date",
+        "2026-03-02",
+        "--method",
+        "bank_transfer",
+        "--allocate",
+        "INV-0001",
+        stdout=out,
+    )
+    receipt = Receipt.objects.get()
+    assert out.getvalue().splitlines() == [
+        "  allocated 75.77 USD to INV-0001",
+        f"{receipt} (received): unallocated 24.23 USD, refunded 0.00 USD",
+    ]
+    out = StringIO()
+    call_command("payment", "allocate", str(receipt.pk), "INV-0002:4.23", stdout=out)
+    assert out.getvalue().splitlines()[-1] == (
+        f"{receipt} (received): unallocated 20.00 USD, refunded 0.00 USD"
+    )
+    out = StringIO()
+    call_command("payment", "refund", str(receipt.pk), "20.00", "--date", "2026-03-03", stdout=out)
+    assert out.getvalue().splitlines()[-1] == (
+        f"{receipt} (received): unallocated 0.00 USD, refunded 20.00 USD"
+    )
+    before = snapshot()
+    with pytest.raises(CommandError) as exc:
+        call_command("payment", "refund", str(receipt.pk), "0.01", "--date", "2026-03-03")
+    assert str(exc.value).startswith("[payment_exceeds_balance] ")
+    with pytest.raises(CommandError) as exc:
+        call_command("payment", "reverse", str(receipt.pk))
+    assert "a payment with refunds is not reversed" in str(exc.value)
     assert snapshot() == before
