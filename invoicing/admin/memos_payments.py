@@ -36,6 +36,8 @@ from invoicing.models import (
     DebitMemo,
     DebitMemoLine,
     Payment,
+    Receipt,
+    Refund,
 )
 from invoicing.pdf import (
     credit_memo_pdf_filename,
@@ -55,7 +57,7 @@ from invoicing.services.memos import (
     debit_memo_post,
     debit_memo_update,
 )
-from invoicing.services.payments import payment_record
+from invoicing.services.payments import payment_record, payment_reverse
 
 
 class MemoAdmin(NoBulkDeleteMixin, ServiceAdmin):
@@ -470,3 +472,61 @@ class PaymentAdmin(NoBulkDeleteMixin, ServiceAdmin):
             reference=obj.reference,
             recorded_by=request.user.username,
         )
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    fields = ("refund_date", "amount", "reason", "refunded_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(ReadOnlyAdmin):
+    """Payments received: recorded, allocated and refunded by the services (the staff UI's
+    account and payment pages, the API's payments/, `manage.py payment`); reversed here."""
+
+    list_display = (
+        "__str__",
+        "account",
+        "payment_date",
+        "method",
+        "amount",
+        "unallocated",
+        "refunded",
+        "status",
+    )
+    list_filter = ("status", "method", "currency")
+    list_select_related = ("account",)
+    search_fields = ("reference", "account__name")
+    inlines = (RefundInline,)
+    actions = ("reverse_payments",)
+    money_currency = "currency"
+
+    def has_reverse_permission(self, request) -> bool:
+        return request.user.has_perm("invoicing.change_payment")
+
+    @admin.action(
+        description="Reverse selected payments (recorded in error)", permissions=["reverse"]
+    )
+    def reverse_payments(self, request, queryset):
+        done = []
+        for receipt in queryset.order_by("id"):
+            result = run_service(
+                self,
+                request,
+                str(receipt),
+                lambda r=receipt: payment_reverse(
+                    receipt_id=r.pk,
+                    reason="Reversed in the admin",
+                    reversed_by=request.user.get_username(),
+                ),
+            )
+            if result is not None:
+                done.append(str(result))
+        if done:
+            self.message_user(request, f"Reversed: {'; '.join(done)}.", messages.SUCCESS)

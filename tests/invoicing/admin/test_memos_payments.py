@@ -15,8 +15,10 @@ from invoicing.models import (
     DebitMemo,
     DebitMemoLine,
     Payment,
+    Receipt,
 )
 from invoicing.services.memos import credit_memo_create, credit_memo_post, debit_memo_create
+from invoicing.services.payments import payment_receive
 from tests import factories
 from tests.support.invoicing import generate, snapshot
 
@@ -412,3 +414,29 @@ def test_apply_a_memo_to_its_invoice_and_unapply_it_from_the_admin(lw, admin_cli
     ).content.decode()
     assert "was already unapplied on " in page
     assert snapshot() == before
+
+
+def test_payments_received_are_listed_and_reversed_through_the_service(lw, admin_client_logged):
+    invoice = generate(lw, d(2026, 1, 15))
+    receipt = payment_receive(
+        account_id=lw.account.pk,
+        amount="100.00",
+        payment_date=d(2026, 2, 1),
+        allocations=[{"invoice": invoice.pk}],
+    )
+    changelist = admin_client_logged.get(_url(Receipt, "changelist")).content.decode()
+    assert "100.00 USD" in changelist and "24.23 USD" in changelist
+    page = admin_client_logged.post(
+        _url(Receipt, "changelist"),
+        {"action": "reverse_payments", "_selected_action": [receipt.pk]},
+        follow=True,
+    ).content.decode()
+    assert f"Reversed: {receipt}." in page
+    invoice.refresh_from_db()
+    receipt.refresh_from_db()
+    assert (invoice.balance, receipt.status, receipt.reversed_by) == (
+        D("75.77"),
+        "reversed",
+        "root",
+    )
+    assert admin_client_logged.get(_url(Receipt, "add")).status_code == 403
