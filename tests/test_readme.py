@@ -2,6 +2,7 @@
 as it says, and it promises nothing as "(coming)"."""
 
 import re
+import shlex
 from io import StringIO
 from pathlib import Path
 
@@ -59,3 +60,29 @@ def test_the_api_and_command_examples_work_on_fresh_demo_data():
         call_command(*args, stdout=StringIO(), stderr=StringIO())
     assert InvoiceBatchRun.objects.filter(pk=1, kind="generation").exists()
     assert BillingSchedule.objects.filter(pk__in=[1, 2]).count() == 2
+
+
+@pytest.mark.django_db(transaction=True, reset_sequences=True)
+def test_the_after_posting_examples_work_on_fresh_demo_data():
+    """The credits, payments and write-offs block: run after `generate_invoices --all --post`
+    as the README says, each command succeeds."""
+    today = timezone.localdate()
+    demo_load(today=today)
+    call_command(
+        "generate_invoices",
+        "--all",
+        "--target-date",
+        today.isoformat(),
+        "--post",
+        stdout=StringIO(),
+        stderr=StringIO(),
+    )
+    block = README.split("### After posting")[1].split("```bash")[1].split("```")[0]
+    commands = block.replace("\\\n", " ").replace("$(date +%Y)", str(today.year)).splitlines()
+    commands = [c.split("#")[0].strip() for c in commands if "manage.py" in c]
+    assert len(commands) == 4
+    for command in commands:
+        args = shlex.split(command.split("manage.py", 1)[1])
+        out = StringIO()
+        call_command(*args, stdout=out, stderr=StringIO())
+        assert out.getvalue(), command
