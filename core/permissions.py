@@ -5,9 +5,10 @@ Three roles, each a Django group holding model permissions:
 - `billing_admin`: everything: view, add, change and delete every Ledgerline model.
 - `billing_operations`: view everything; add, change and delete the operational records
   (accounts, contacts, payment methods, orders, usage, invoices, memos, payments, batch
-  runs and schedulers), so it runs generation, posting and ingestion; it cannot edit the
-  setup resources (SETUP_MODELS: legal entities, payment terms, units, products, billing
-  treatments, sequence policies, tax rates, email templates).
+  runs and schedulers, dunning policies, reminders and disputes), so it runs generation,
+  posting, ingestion and dunning; it cannot edit the setup resources (SETUP_MODELS: legal
+  entities, payment terms, units, products, billing treatments, sequence policies, tax
+  rates, email templates).
 - `read_only`: view everything, change nothing: every write answers 403.
 
 The rule (`user_role`), deny by default:
@@ -72,7 +73,7 @@ ROLE_SUMMARIES = {
     READ_ONLY: "reads everything and writes nothing (every write answers 403)",
 }
 
-LEDGERLINE_APPS = ("accounts", "billing", "invoicing")
+LEDGERLINE_APPS = ("accounts", "billing", "invoicing", "dunning")
 
 # Setup resources: only billing admins change them.
 SETUP_MODELS = {

@@ -1,5 +1,6 @@
-"""Demo data for `make run`: two sellers, a product catalogue, tax rates, numbering and
-twenty accounts with activated orders covering every billing shape Ledgerline supports.
+"""Demo data for `make run`: two sellers, a product catalogue, tax rates, numbering, a
+dunning policy per seller and twenty accounts with activated orders covering every billing
+shape Ledgerline supports.
 
 `demo_load(today=...)` is idempotent. Every row has a stable key (legal entity, payment term
 and sequence policy names, unit codes, product SKUs, account external ids "DEMO-001"…,
@@ -47,6 +48,8 @@ from billing.models import (
 from billing.periods import add_months
 from billing.services.orders import order_activate, order_create
 from core.exceptions import ValidationError
+from dunning.models import DunningPolicy
+from dunning.services.policies import dunning_policy_create
 from invoicing.models import SequencePolicy, TaxRate
 
 D = Decimal
@@ -70,6 +73,7 @@ COUNT_KEYS = (
     "schedule_groups",
     "schedules",
     "usage_summaries",
+    "dunning_policies",
 )
 
 
@@ -106,6 +110,9 @@ LEGAL_ENTITIES = [
         },
     },
 ]
+
+DUNNING_POLICIES = [(US_ENTITY, "Standard reminders"), (EU_ENTITY, "Zahlungserinnerungen")]
+DUNNING_STEP_DAYS = (-3, 7, 21)
 
 PAYMENT_TERMS = [
     # name, kind, days, default
@@ -836,6 +843,7 @@ def demo_load(*, today: dt.date) -> dict[str, int]:
         accounts = _load_accounts(counts, entities, terms)
     for spec in demo_orders(today):
         _load_order(counts, spec, accounts, products)
+    _load_dunning_policies(counts, entities)
     return counts
 
 
@@ -858,6 +866,20 @@ def _load_legal_entities(counts: dict[str, int]) -> dict[str, LegalEntity]:
             counts["legal_entities"] += 1
         entities[spec["name"]] = entity
     return entities
+
+
+def _load_dunning_policies(counts: dict[str, int], entities: dict[str, LegalEntity]) -> None:
+    """Each seller's reminders: 3 days before the due date, 7 and 21 days after it, with the
+    built-in reminder and overdue notice (dunning_policy_create owns its transaction)."""
+    for entity, name in DUNNING_POLICIES:
+        if DunningPolicy.objects.filter(legal_entity=entities[entity]).exists():
+            continue
+        dunning_policy_create(
+            legal_entity=entities[entity],
+            name=name,
+            steps=[{"days_after_due": day} for day in DUNNING_STEP_DAYS],
+        )
+        counts["dunning_policies"] += 1
 
 
 def _load_payment_terms(counts: dict[str, int]) -> dict[str, PaymentTerm]:

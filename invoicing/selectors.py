@@ -296,7 +296,7 @@ def invoice_line_list_creditable(*, invoice: Invoice) -> list[CreditableLine]:
     return out
 
 
-def invoice_list_open_for_account(*, account) -> QuerySet[Invoice]:
+def invoice_list_open_for_account(*, account: Account) -> QuerySet[Invoice]:
     """The account's posted invoices with a balance open, oldest due first (to allocate a
     payment to)."""
     return Invoice.objects.filter(
@@ -304,7 +304,7 @@ def invoice_list_open_for_account(*, account) -> QuerySet[Invoice]:
     ).order_by("due_date", "id")
 
 
-def receipt_list_for_account(*, account) -> QuerySet[Receipt]:
+def receipt_list_for_account(*, account: Account) -> QuerySet[Receipt]:
     return Receipt.objects.filter(account=account).order_by("-payment_date", "-id")
 
 

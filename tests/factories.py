@@ -71,6 +71,8 @@ from invoicing.models import (
     InvoiceScheduler,
     InvoiceStatus,
     Payment,
+    Receipt,
+    Refund,
     SequencePolicy,
     TaxRate,
 )
@@ -659,6 +661,29 @@ class PaymentFactory(DjangoModelFactory):
     currency = factory.SelfAttribute("invoice.currency")
     amount = Decimal("10.00")
     payment_date = START
+
+
+class ReceiptFactory(DjangoModelFactory):
+    class Meta:
+        model = Receipt
+
+    account = factory.SubFactory(AccountFactory)
+    currency = factory.SelfAttribute("account.currency")
+    amount = Decimal("10.00")
+    unallocated = Decimal("10.00")
+    refunded = Decimal("0.00")
+    payment_date = START
+
+
+class RefundFactory(DjangoModelFactory):
+    class Meta:
+        model = Refund
+
+    receipt = factory.SubFactory(
+        ReceiptFactory, unallocated=Decimal("5.00"), refunded=Decimal("5.00")
+    )
+    amount = Decimal("5.00")
+    refund_date = START
 
 
 class InvoiceDocumentFactory(DjangoModelFactory):

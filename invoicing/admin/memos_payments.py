@@ -485,6 +485,16 @@ class RefundInline(admin.TabularInline):
         return False
 
 
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    """Refunds are recorded by payment_refund (the payment's page, the API, the command)."""
+
+    list_display = ("__str__", "receipt", "refund_date", "amount", "reason", "refunded_by")
+    list_select_related = ("receipt",)
+    raw_id_fields = ("receipt",)
+    money_currency = "receipt.currency"
+
+
 @admin.register(Receipt)
 class ReceiptAdmin(ReadOnlyAdmin):
     """Payments received: recorded, allocated and refunded by the services (the staff UI's

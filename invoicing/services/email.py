@@ -17,16 +17,19 @@ contact, else the account email.
 
 A single send (staff, API) ignores Account.bulk_email_opt_out; a bulk send (a run's send)
 honours it and records the email as skipped. Every attempt is an InvoiceEmail row (the
-dispatch history) and sets Invoice.email_status. A failure (no recipient, PDF or provider
-error) is recorded, not raised: InvoiceEmail failed with the error, and an ErrorLog row
-(category email) against the invoice; the next successful send resolves it.
+dispatch history) and sets Invoice.email_status. A dunning reminder (dunning/services/) goes
+through this outbox too, with its step's template (`template`), leaving Invoice.email_status
+as it is (`track_status=False`): a reminder is not the invoice's own delivery. A failure (no
+recipient, PDF or provider error) is recorded, not raised: InvoiceEmail failed with the error,
+and an ErrorLog row (category email) against the invoice; the next successful send resolves
+it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from anymail.message import AnymailMessage
@@ -67,7 +70,7 @@ def builtin_template() -> EmailTemplate:
 @dataclass(frozen=True)
 class ResolvedEmail:
     template: EmailTemplate
-    source: str  # billing_profile, legal_entity, system_default, builtin
+    source: str  # billing_profile, legal_entity, system_default, builtin; given (`template`)
     attach_pdf: bool
     recipient: str
 
@@ -167,9 +170,13 @@ def invoice_email_send(
     to: str | None = None,
     bulk: bool = False,
     batch_run_id: int | None = None,
+    template: EmailTemplate | None = None,
+    track_status: bool = True,
 ) -> InvoiceEmail:
     """Email one posted invoice (see the module docstring). Returns the InvoiceEmail row;
-    its status is sent, skipped (bulk, opted out) or failed (with the error)."""
+    its status is sent, skipped (bulk, opted out) or failed (with the error). `template`:
+    this template instead of the resolved one; `track_status=False`: Invoice.email_status is
+    left as it is."""
     if to:
         try:
             validate_email(to)
@@ -183,7 +190,14 @@ def invoice_email_send(
             details={"invoice": invoice.pk, "status": invoice.status},
         )
     resolved = email_resolve(invoice, to=to)
+    if template is not None:
+        resolved = replace(resolved, template=template, source="given")
     values = merge_fields(invoice)
+
+    def status_set(status: str) -> None:
+        if track_status:
+            _email_status_set(invoice, status)
+
     subject = render_merge(resolved.template.subject, values)[:255]
     record = InvoiceEmail(
         invoice=invoice,
@@ -198,12 +212,12 @@ def invoice_email_send(
         record.status = InvoiceEmail.Status.SKIPPED
         record.error = f"Account {invoice.account} opted out of bulk email."
         record.save()
-        _email_status_set(invoice, Invoice.EmailStatus.SKIPPED)
+        status_set(Invoice.EmailStatus.SKIPPED)
         return record
 
     record.status = InvoiceEmail.Status.QUEUED
     record.save()
-    _email_status_set(invoice, Invoice.EmailStatus.QUEUED)
+    status_set(Invoice.EmailStatus.QUEUED)
     try:
         if not resolved.recipient:
             raise _EmailFailure(
@@ -243,7 +257,7 @@ def invoice_email_send(
         record.status = InvoiceEmail.Status.FAILED
         record.error = text[:5000]
         record.save(update_fields=["status", "error", "attached_pdf", "updated_at"])
-        _email_status_set(invoice, Invoice.EmailStatus.FAILED)
+        status_set(Invoice.EmailStatus.FAILED)
         # Without a run, a repeat of the error keeps the run the row already names.
         run_link: dict[str, Any] = {"batch_run_id": batch_run_id} if batch_run_id else {}
         error_log_record(
@@ -254,7 +268,7 @@ def invoice_email_send(
     record.status = InvoiceEmail.Status.SENT
     record.sent_at = timezone.now()
     record.save(update_fields=["status", "sent_at", "attached_pdf", "updated_at"])
-    _email_status_set(invoice, Invoice.EmailStatus.SENT)
+    status_set(Invoice.EmailStatus.SENT)
     error_logs_resolve(primaries=[invoice], category=ErrorLog.Category.EMAIL)
     return record
 

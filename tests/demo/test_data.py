@@ -33,6 +33,7 @@ EXPECTED_COUNTS = {
     "schedule_groups": 26,
     "schedules": 28,
     "usage_summaries": 4,
+    "dunning_policies": 2,
 }
 
 

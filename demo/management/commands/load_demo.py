@@ -24,6 +24,7 @@ LABELS = {
     "products": ("product", "products"),
     "tax_rates": ("tax rate", "tax rates"),
     "sequence_policies": ("sequence policy", "sequence policies"),
+    "dunning_policies": ("dunning policy", "dunning policies"),
 }
 
 
