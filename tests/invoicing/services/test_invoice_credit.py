@@ -239,7 +239,9 @@ def test_refusals_name_the_line_and_change_nothing(lw, january):
             "Line 'Discount' is -5.00 USD: only a charge (a positive amount) can be credited."
         ]
     }
-    error = refused(ValidationError, lines=[{"invoice_line": january.seat.pk}], reason_code="pricing")
+    error = refused(
+        ValidationError, lines=[{"invoice_line": january.seat.pk}], reason_code="pricing"
+    )
     assert list(error.details) == ["reason"]
     error = refused(ValidationError, lines=[])
     assert list(error.details) == ["lines"]
