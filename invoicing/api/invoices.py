@@ -21,9 +21,11 @@ from accounts.models import Account, Contact, LegalEntity, PaymentTerm
 from billing.api.setup import UnitCodeField, unit_resolve
 from billing.models import Order, Product, UnitOfMeasure
 from core.api_views import ResourceListApi, method_permissions, request_actor
+from core.exceptions import ValidationError
 from core.money import money_str
 from invoicing import selectors
 from invoicing.api.fields import MoneyField
+from invoicing.hooks import invoice_api_values, invoice_api_writable
 from invoicing.models import (
     DebitMemo,
     Invoice,
@@ -103,6 +105,15 @@ class InvoiceAddressSerializer(serializers.ModelSerializer):
         fields = ["kind", "name", "line1", "line2", "city", "region", "postal_code", "country"]
 
 
+class InvoiceListSerializer(serializers.ListSerializer):
+    """Reads the fields other apps add (invoicing.hooks) once for the whole page."""
+
+    def to_representation(self, data):
+        invoices = list(data.all() if hasattr(data, "all") else data)
+        self.child.context["extra_values"] = invoice_api_values(invoices)
+        return [self.child.to_representation(invoice) for invoice in invoices]
+
+
 class InvoiceSerializer(serializers.ModelSerializer):
     lines = InvoiceLineSerializer(many=True, read_only=True)
     addresses = InvoiceAddressSerializer(many=True, read_only=True)
@@ -151,6 +162,13 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "hosted_url",
         ]
         read_only_fields = fields
+        list_serializer_class = InvoiceListSerializer
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        values = self.context.get("extra_values") or invoice_api_values([instance])
+        data.update(values.get(instance.pk, {}))
+        return data
 
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_hosted_url(self, invoice: Invoice) -> str | None:
@@ -228,11 +246,16 @@ class InvoiceUpdateInputSerializer(serializers.Serializer):
     due_date = serializers.DateField(required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     bill_to = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    disputed = serializers.BooleanField(
+        required=False,
+        help_text="Posted invoices: true opens a dispute (dunning pauses), false resolves it.",
+    )
+    dispute_reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
     def validate(self, attrs):
-        if not attrs:
+        if not (set(attrs) - {"dispute_reason"}):
             raise serializers.ValidationError(
-                "Send at least one of invoice_date, due_date, description, bill_to."
+                "Send at least one of invoice_date, due_date, description, bill_to, disputed."
             )
         return attrs
 
@@ -609,13 +632,25 @@ class InvoiceUpdateApi(APIView):
         data = InvoiceUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        invoice_update(
-            invoice_id=pk,
-            invoice_date=v.get("invoice_date", KEEP),
-            due_date=v.get("due_date", KEEP),
-            description=v.get("description", KEEP),
-            bill_to_id=v.get("bill_to", KEEP),
-        )
+        draft_fields = {"invoice_date", "due_date", "description", "bill_to"} & set(v)
+        if "disputed" in v:
+            writer = invoice_api_writable().get("disputed")
+            if writer is None:
+                raise ValidationError({"disputed": "Disputes are not installed."})
+            writer(
+                invoice_id=pk,
+                value=v["disputed"],
+                reason=v.get("dispute_reason", ""),
+                actor=request_actor(request),
+            )
+        if draft_fields:
+            invoice_update(
+                invoice_id=pk,
+                invoice_date=v.get("invoice_date", KEEP),
+                due_date=v.get("due_date", KEEP),
+                description=v.get("description", KEEP),
+                bill_to_id=v.get("bill_to", KEEP),
+            )
         return Response(invoice_out(pk))
 
 

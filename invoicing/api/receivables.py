@@ -32,6 +32,7 @@ from invoicing.receivables import (
     AGING_BUCKETS,
     AGING_COLUMNS,
     STATEMENT_COLUMNS,
+    EntryType,
     account_balances,
     account_statement,
     aging_filename,
@@ -58,9 +59,9 @@ class CurrencyBalanceSerializer(serializers.Serializer):
 
 class StatementEntrySerializer(serializers.Serializer):
     date = serializers.DateField()
-    type = serializers.ChoiceField(choices=["invoice", "credit_memo", "payment"])
+    type = serializers.ChoiceField(choices=EntryType.choices)
     document = serializers.CharField(
-        help_text="The invoice's or memo's number; a payment's: the invoice it pays."
+        help_text="The invoice's or memo's number; a payment's reference (else #id)."
     )
     description = serializers.CharField()
     debit = MoneyField()
@@ -68,7 +69,10 @@ class StatementEntrySerializer(serializers.Serializer):
     balance = MoneyField(help_text="The running balance after this entry.")
     invoice = serializers.IntegerField(source="invoice_id", allow_null=True)
     credit_memo = serializers.IntegerField(source="credit_memo_id", allow_null=True)
-    payment = serializers.IntegerField(source="payment_id", allow_null=True)
+    debit_memo = serializers.IntegerField(source="debit_memo_id", allow_null=True)
+    payment = serializers.IntegerField(
+        source="payment_id", allow_null=True, help_text="The payment received (payments/)."
+    )
 
 
 class StatementCurrencySerializer(serializers.Serializer):

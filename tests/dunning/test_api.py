@@ -309,3 +309,29 @@ def test_dispute_refusals_change_nothing(dw, acme_invoice, ops, reader):
     assert unknown.status_code == 404
     assert ops.get("/api/v1/invoices/999999/dunning").status_code == 404
     assert InvoiceDispute.objects.count() == 0
+
+
+# --- the invoice resource's `dunning` and `disputed` (API.md) ------------------------------------
+
+
+def test_the_invoice_shows_its_reminders_and_patches_its_dispute(dw, acme_invoice, ops, reader):
+    url = f"/api/v1/invoices/{acme_invoice.pk}"
+    body = reader.get(url).json()
+    assert (body["dunning"], body["disputed"]) == ([], False)
+    with freeze_time("2026-02-07 07:00"):
+        ops.post("/api/v1/dunning/run", {"date": "2026-02-07"})
+    body = reader.get(url).json()
+    assert [r["step"] for r in body["dunning"]] == [7]
+    assert body["dunning"][0]["sent_at"].startswith("2026-02-07T07:00")
+    listed = reader.get("/api/v1/invoices/", {"number": "INV-0001"}).json()["results"]
+    assert (listed[0]["dunning"], listed[0]["disputed"]) == (body["dunning"], False)
+
+    assert reader.patch(url, {"disputed": True}).status_code == 403
+    opened = ops.patch(url, {"disputed": True, "dispute_reason": "Seats billed after cancel"})
+    assert opened.status_code == 200, opened.content
+    assert opened.json()["disputed"] is True
+    assert InvoiceDispute.objects.get().reason == "Seats billed after cancel"
+    again = ops.patch(url, {"disputed": True})
+    assert again.status_code == 409
+    resolved = ops.patch(url, {"disputed": False})
+    assert resolved.status_code == 200 and resolved.json()["disputed"] is False
