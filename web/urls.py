@@ -65,6 +65,9 @@ urlpatterns = [
         name="invoice_credit_lines",
     ),
     path(
+        "credit-memos/<int:pk>/void", invoices.CreditMemoVoidView.as_view(), name="credit_memo_void"
+    ),
+    path(
         "credit-applications/<int:pk>/unapply",
         invoices.CreditApplicationUnapplyView.as_view(),
         name="credit_application_unapply",

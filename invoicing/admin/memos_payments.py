@@ -45,7 +45,11 @@ from invoicing.pdf import (
     render_credit_memo_pdf,
     render_debit_memo_pdf,
 )
-from invoicing.services.credits import credit_application_unapply, credit_memo_apply
+from invoicing.services.credits import (
+    credit_application_unapply,
+    credit_memo_apply,
+    credit_memo_void,
+)
 from invoicing.services.memos import (
     credit_memo_create,
     credit_memo_draft_delete,
@@ -184,7 +188,7 @@ class CreditMemoAdmin(MemoAdmin):
         "balance",
     )
     inlines = (CreditMemoLineInline,)
-    actions = ("post_credit_memos", "apply_credit_memos")
+    actions = ("post_credit_memos", "apply_credit_memos", "void_credit_memos")
     line_fields = ("name", "period_start", "period_end", "quantity", "unit_price", "tax_amount")
 
     def get_readonly_fields(self, request, obj=None):
@@ -242,6 +246,26 @@ class CreditMemoAdmin(MemoAdmin):
             f"{len(posted)} credit memo(s) posted" + (f": {', '.join(posted)}." if posted else "."),
             messages.SUCCESS if posted else messages.WARNING,
         )
+
+    @admin.action(
+        description="Void selected posted, unapplied credit memos (offsetting debit memo)",
+        permissions=["change"],
+    )
+    def void_credit_memos(self, request, queryset):
+        done = []
+        for memo in queryset.order_by("id"):
+            result = run_service(
+                self,
+                request,
+                str(memo),
+                lambda m=memo: credit_memo_void(
+                    credit_memo_id=m.pk, voided_by=request.user.get_username()
+                ),
+            )
+            if result is not None:
+                done.append(f"{result.credit_memo} (offset by {result.debit_memo})")
+        if done:
+            self.message_user(request, f"Voided: {'; '.join(done)}.", messages.SUCCESS)
 
     @admin.action(
         description="Apply the credit left of selected posted memos to the invoice each credits",

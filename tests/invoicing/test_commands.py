@@ -395,3 +395,20 @@ def test_payment_receive_allocate_refund_reverse(lw):
         call_command("payment", "reverse", str(receipt.pk))
     assert "a payment with refunds is not reversed" in str(exc.value)
     assert snapshot() == before
+
+
+def test_void_credit_memo(lw):
+    memo = credit_memo_create(
+        account_id=lw.account.pk, lines=[{"name": "Goodwill", "unit_price": "10.00"}]
+    )
+    credit_memo_post(credit_memo_id=memo.pk)
+    out = StringIO()
+    call_command("void_credit_memo", str(memo.pk), stdout=out)
+    memo.refresh_from_db()
+    debit = memo.account.debit_memos.get()
+    assert out.getvalue() == f"voided {memo}; offsetting debit memo {debit}\n"
+    assert (memo.status, debit.status) == ("voided", "offset")
+    err = StringIO()
+    with pytest.raises(CommandError, match="1 credit memo\\(s\\) not voided"):
+        call_command("void_credit_memo", str(memo.pk), stderr=err)
+    assert "[credit_memo_not_posted]" in err.getvalue()

@@ -10,7 +10,9 @@ from decimal import Decimal as D
 import pytest
 from django.urls import reverse
 
-from invoicing.models import CreditMemo, CreditMemoApplication
+from invoicing.models import CreditMemo, CreditMemoApplication, DebitMemo
+from invoicing.services.memos import credit_memo_create, credit_memo_post
+from tests.support.confirm import confirmation_of
 from tests.support.invoicing import credit_memo, generate, snapshot
 from tests.support.pages import field_error
 
@@ -155,3 +157,26 @@ def test_read_only_users_see_credits_and_change_nothing(ops, ro, billed):
     assert response.status_code == 403
     assert snapshot() == before
     assert CreditMemoApplication.objects.count() == 1
+
+
+def test_void_an_unapplied_credit_memo_from_the_invoice_page(ops, billed):
+    invoice = generate(billed, d(2026, 1, 31))
+    memo = credit_memo_create(
+        account_id=billed.account.pk,
+        invoice_id=invoice.pk,
+        memo_date=d(2026, 2, 1),
+        lines=[{"name": "Goodwill", "unit_price": "10.00"}],
+    )
+    memo = credit_memo_post(credit_memo_id=memo.pk, posted_date=d(2026, 2, 1))
+    url = reverse("web:credit_memo_void", args=[memo.pk])
+    assert f'action="{url}"' in main(ops, invoice)
+    before = snapshot()
+    response = ops.post(url)
+    assert f"<h1>Void {memo} of 10.00 USD?</h1>" in response.content.decode()
+    assert snapshot() == before
+    html = ops.post(url, {"confirm": confirmation_of(response)}, follow=True).content.decode()
+    debit = DebitMemo.objects.get()
+    assert f"{memo} voided; offsetting debit memo {debit} recorded." in html
+    memo.refresh_from_db()
+    assert (memo.status, debit.status, debit.total) == ("voided", "offset", D("10.00"))
+    assert f'action="{url}"' not in main(ops, invoice)

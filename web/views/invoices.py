@@ -19,6 +19,7 @@ from core.exceptions import DomainError
 from core.money import money_display, plain
 from invoicing import selectors
 from invoicing.models import (
+    CreditMemo,
     CreditMemoApplication,
     Invoice,
     InvoiceEmail,
@@ -28,6 +29,7 @@ from invoicing.models import (
 from invoicing.services.credits import (
     credit_application_unapply,
     credit_memo_apply,
+    credit_memo_void,
     invoice_credit,
     invoice_credit_preview,
 )
@@ -604,6 +606,56 @@ def _credit_confirmation(invoice: Invoice, preview, action: str, data) -> Confir
         back=reverse("web:invoice_credit_lines", args=[invoice.pk]),
         figures=f"{preview.total}|{preview.applied}|{len(preview.lines)}",
     )
+
+
+class CreditMemoVoidView(ConfirmedActionView):
+    """Void a posted, unapplied credit memo (credit_memo_void) after a confirmation: an
+    offsetting debit memo records it and is never billed."""
+
+    nav = "invoices"
+
+    def _back(self, memo) -> str:
+        if memo.invoice_id:
+            return reverse("web:invoice_detail", args=[memo.invoice_id])
+        return reverse("web:account_detail", args=[memo.account_id])
+
+    def confirmation(self, request, pk):
+        memo = get_object_or_404(CreditMemo, pk=pk)
+        amount = money_display(memo.total, memo.currency)
+        refusal = ""
+        if memo.status != CreditMemo.Status.POSTED:
+            refusal = (
+                f"{memo} is {memo.get_status_display().lower()}; only a posted memo is voided."
+            )
+        elif memo.balance != memo.total:
+            refusal = f"{memo} has credit applied; unapply it first."
+        elif memo.source in ("void", "write_off"):
+            refusal = f"{memo} belongs to a void or a write-off; it is not voided on its own."
+        return Confirmation(
+            question=f"Void {memo} of {amount}?",
+            facts=[
+                f"{memo} becomes voided: its {amount} can no longer be applied. It keeps its "
+                "number.",
+                f"An offsetting debit memo of {amount} records the reversal; it is never billed.",
+            ],
+            button=f"Void {memo}",
+            back=self._back(memo),
+            figures=f"{memo.total}|{memo.balance}",
+            refusal=refusal,
+            danger=True,
+        )
+
+    def act(self, request, pk):
+        memo = get_object_or_404(CreditMemo, pk=pk)
+        done = call_service(
+            request, lambda: credit_memo_void(credit_memo_id=pk, voided_by=actor(request))
+        )
+        if done is not None:
+            messages.success(
+                request,
+                f"{done.credit_memo} voided; offsetting debit memo {done.debit_memo} recorded.",
+            )
+        return self._back(memo)
 
 
 class CreditApplicationUnapplyView(ActionView):
