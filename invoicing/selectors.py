@@ -296,11 +296,11 @@ def invoice_line_list_creditable(*, invoice: Invoice) -> list[CreditableLine]:
     return out
 
 
-def invoice_list_open_for_account(*, account: Account) -> QuerySet[Invoice]:
-    """The account's posted invoices with a balance open, oldest due first (to allocate a
-    payment to)."""
+def invoice_list_open_for_account(*, account: Account, currency: str) -> QuerySet[Invoice]:
+    """The account's posted invoices in `currency` with a balance open, oldest due first (to
+    allocate a payment to)."""
     return Invoice.objects.filter(
-        account=account, status=InvoiceStatus.POSTED, balance__gt=0
+        account=account, currency=currency, status=InvoiceStatus.POSTED, balance__gt=0
     ).order_by("due_date", "id")
 
 

@@ -38,7 +38,9 @@ class ReceiptNewView(FormPageView):
     title = "Receive a payment"
 
     def _form(self, account, data=None) -> ReceiptForm:
-        invoices = list(selectors.invoice_list_open_for_account(account=account))
+        invoices = list(
+            selectors.invoice_list_open_for_account(account=account, currency=account.currency)
+        )
         return ReceiptForm(data, account=account, invoices=invoices)
 
     def get_context_data(self, **kwargs):
@@ -93,13 +95,18 @@ class ReceiptDetailView(PageView):
         receipt = get_object_or_404(
             selectors.receipt_list().select_related("account"), pk=kwargs["pk"]
         )
-        open_invoices = list(selectors.invoice_list_open_for_account(account=receipt.account))
+        open_invoices = list(
+            selectors.invoice_list_open_for_account(
+                account=receipt.account, currency=receipt.currency
+            )
+        )
         context.update(
             title=str(receipt),
             receipt=receipt,
             allocations=receipt.allocations.select_related("invoice").order_by("id"),
             refunds=receipt.refunds.order_by("id"),
             allocate_form=AllocateForm(receipt=receipt, invoices=open_invoices),
+            has_open_invoices=bool(open_invoices),
             refund_form=RefundForm(receipt=receipt),
         )
         return context
@@ -111,7 +118,11 @@ class ReceiptAllocateView(ActionView):
         form = AllocateForm(
             request.POST,
             receipt=receipt,
-            invoices=list(selectors.invoice_list_open_for_account(account=receipt.account)),
+            invoices=list(
+                selectors.invoice_list_open_for_account(
+                    account=receipt.account, currency=receipt.currency
+                )
+            ),
         )
         if not form.is_valid():
             for field, errors in form.errors.items():
