@@ -30,6 +30,7 @@ BATCH_RUN_DRAFT_TO_POSTED = "invoicing.batch_run_draft_to_posted"
 BATCH_RUN_SEND_EMAIL = "invoicing.batch_run_send_email"
 BATCH_RUN_RECOVER = "invoicing.batch_run_recover"
 RENDER_INVOICE_PDF = "invoicing.render_invoice_pdf"
+CONVERT_NEGATIVE_LINES = "invoicing.convert_negative_lines"
 
 TASK_NAMES = (
     SCHEDULER_FIRE,
@@ -40,6 +41,7 @@ TASK_NAMES = (
     BATCH_RUN_SEND_EMAIL,
     BATCH_RUN_RECOVER,
     RENDER_INVOICE_PDF,
+    CONVERT_NEGATIVE_LINES,
 )
 
 

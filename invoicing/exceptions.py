@@ -242,6 +242,10 @@ class NothingToWriteOff(Conflict):
     code = "nothing_to_write_off"
 
 
+class NoNegativeLines(Conflict):
+    code = "no_negative_lines"
+
+
 class CreditApplicationNotFound(NotFound):
     code = "credit_application_not_found"
 

@@ -713,6 +713,7 @@ class CreditSource(models.TextChoices):
     INVOICE = "invoice", "Credit of invoice lines"
     VOID = "void", "Void of an invoice"
     WRITE_OFF = "write_off", "Write-off"
+    NEGATIVE_LINES = "negative_lines", "Negative invoice lines"
 
 
 class CreditMemo(TimeStampedModel):

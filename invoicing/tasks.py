@@ -23,8 +23,14 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from invoicing.exceptions import DocumentRenderFailed, InvoiceNotFound
+from invoicing.exceptions import (
+    DocumentRenderFailed,
+    InvoiceNotFound,
+    InvoiceNotPosted,
+    NoNegativeLines,
+)
 from invoicing.services import recovery, runs, schedulers
+from invoicing.services.credits import invoice_negative_lines_convert
 from invoicing.services.documents import invoice_document_render
 
 logger = logging.getLogger(__name__)
@@ -84,6 +90,19 @@ def batch_run_recover_task(sub_run_id: int) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Documents
+
+
+@shared_task(name="invoicing.convert_negative_lines", soft_time_limit=540, time_limit=600, **POLICY)
+def convert_negative_lines_task(invoice_id: int) -> int | None:
+    """Convert a just-posted invoice's negative lines into a credit memo (LEDGERLINE
+    ["CONVERT_NEGATIVE_LINES"]); returns the memo id, None when nothing was left to convert."""
+    try:
+        return invoice_negative_lines_convert(
+            invoice_id=invoice_id, converted_by="automatic conversion"
+        ).credit_memo.pk
+    except (InvoiceNotFound, NoNegativeLines, InvoiceNotPosted) as exc:
+        logger.info("Invoice %s: no negative lines converted (%s)", invoice_id, exc)
+    return None
 
 
 @shared_task(name="invoicing.render_invoice_pdf", soft_time_limit=540, time_limit=600, **POLICY)

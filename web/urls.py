@@ -65,6 +65,11 @@ urlpatterns = [
         name="invoice_credit_lines",
     ),
     path(
+        "invoices/<int:pk>/convert-negative-lines",
+        invoices.InvoiceNegativeLinesView.as_view(),
+        name="invoice_convert_negative_lines",
+    ),
+    path(
         "credit-memos/<int:pk>/void", invoices.CreditMemoVoidView.as_view(), name="credit_memo_void"
     ),
     path(

@@ -195,6 +195,9 @@ LEDGERLINE = {
     "TAX_ENGINE": env("LEDGERLINE_TAX_ENGINE", default="invoicing.tax.BuiltinTaxEngine"),
     # An invoice never carries more lines than this; a grouping key with more is split.
     "MAX_INVOICE_LINES": env.int("LEDGERLINE_MAX_INVOICE_LINES", default=2000),
+    # Convert a posted invoice's negative charge lines into a credit memo applied back to it
+    # (issue 13; invoicing/services/credits.py). Off: staff convert on request.
+    "CONVERT_NEGATIVE_LINES": env.bool("LEDGERLINE_CONVERT_NEGATIVE_LINES", default=False),
     # System defaults, used when neither the order, its profile nor the account says.
     "DEFAULT_CURRENCY": env("LEDGERLINE_DEFAULT_CURRENCY", default="USD"),
     "SITE_URL": env("LEDGERLINE_SITE_URL", default="http://127.0.0.1:8000"),

@@ -47,6 +47,7 @@ from invoicing.models import (
     InvoiceStatus,
     Payment,
 )
+from invoicing.services.credits import invoice_negative_lines_convert
 from invoicing.services.documents import invoice_document_render
 from invoicing.services.drafts import (
     invoice_address_remove,
@@ -418,6 +419,7 @@ class InvoiceAdmin(NoBulkDeleteMixin, ServiceAdmin):
         "regenerate_pdfs",
         "record_payment",
         "write_off_invoices",
+        "convert_negative_lines",
         "reverse_write_offs",
         "delete_drafts",
     )
@@ -557,6 +559,27 @@ class InvoiceAdmin(NoBulkDeleteMixin, ServiceAdmin):
         if done:
             self.message_user(request, f"Written off: {'; '.join(done)}.", messages.SUCCESS)
         return None
+
+    @admin.action(
+        description="Convert the negative lines of selected invoices into credit memos",
+        permissions=["change"],
+    )
+    def convert_negative_lines(self, request, queryset):
+        done = []
+        for invoice in queryset.order_by("id"):
+            result = run_service(
+                self,
+                request,
+                str(invoice),
+                lambda i=invoice: invoice_negative_lines_convert(
+                    invoice_id=i.pk, converted_by=request.user.get_username()
+                ),
+            )
+            if result is not None:
+                memo = result.credit_memo
+                done.append(f"{invoice} → {memo} ({money_display(memo.total, memo.currency)})")
+        if done:
+            self.message_user(request, f"Converted: {'; '.join(done)}.", messages.SUCCESS)
 
     @admin.action(description="Reverse the write-off of selected invoices", permissions=["change"])
     def reverse_write_offs(self, request, queryset):

@@ -45,6 +45,7 @@ from invoicing.services.credits import (
     credit_memo_unapply,
     credit_memo_void,
     invoice_credit,
+    invoice_negative_lines_convert,
 )
 from invoicing.services.memos import (
     credit_memo_create,
@@ -600,6 +601,39 @@ class InvoiceWriteOffReverseApi(APIView):
     def post(self, request, pk: int):
         get_object_or_404(Invoice, pk=pk)
         result = invoice_write_off_reverse(invoice_id=pk, reversed_by=request_actor(request))
+        memo = selectors.credit_memo_get(credit_memo_id=result.credit_memo.pk)
+        return Response(
+            {"invoice": invoice_out(pk), "credit_memo": CreditMemoSerializer(memo).data}
+        )
+
+
+class NegativeLinesInputSerializer(serializers.Serializer):
+    effective_date = serializers.DateField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    invoice_lines = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, allow_empty=False
+    )
+
+
+class InvoiceNegativeLinesConvertApi(APIView):
+    """Convert the invoice's negative charge lines (all, or `invoice_lines`) into a posted
+    credit memo applied back to it (the reference's convert-to-credit)."""
+
+    required_permissions = method_permissions(post="invoicing.add_creditmemo")
+
+    @extend_schema(request=NegativeLinesInputSerializer, responses={200: dict})
+    def post(self, request, pk: int):
+        get_object_or_404(Invoice, pk=pk)
+        data = NegativeLinesInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        result = invoice_negative_lines_convert(
+            invoice_id=pk,
+            line_ids=v.get("invoice_lines"),
+            effective_date=v.get("effective_date"),
+            description=v.get("description", ""),
+            converted_by=request_actor(request),
+        )
         memo = selectors.credit_memo_get(credit_memo_id=result.credit_memo.pk)
         return Response(
             {"invoice": invoice_out(pk), "credit_memo": CreditMemoSerializer(memo).data}

@@ -41,6 +41,11 @@ urlpatterns = [
         "invoices/<int:pk>/credit", memos_payments.InvoiceCreditApi.as_view(), name="invoice-credit"
     ),
     path(
+        "invoices/<int:pk>/convert-negative-lines",
+        memos_payments.InvoiceNegativeLinesConvertApi.as_view(),
+        name="invoice-convert-negative-lines",
+    ),
+    path(
         "invoices/<int:pk>/write-off",
         memos_payments.InvoiceWriteOffApi.as_view(),
         name="invoice-write-off",

@@ -42,6 +42,7 @@ class Migration(migrations.Migration):
                     ("invoice", "Credit of invoice lines"),
                     ("void", "Void of an invoice"),
                     ("write_off", "Write-off"),
+                    ("negative_lines", "Negative invoice lines"),
                 ],
                 default="standalone",
                 max_length=20,

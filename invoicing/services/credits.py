@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -42,6 +43,8 @@ from core.money import (
     round_money,
     to_decimal,
 )
+from invoicing import hooks
+from invoicing.dispatch import CONVERT_NEGATIVE_LINES, task_queue
 from invoicing.exceptions import (
     CreditApplicationMismatch,
     CreditApplicationNotActive,
@@ -51,6 +54,7 @@ from invoicing.exceptions import (
     CreditMemoNotPosted,
     InvoiceNotFound,
     InvoiceNotPosted,
+    NoNegativeLines,
 )
 from invoicing.locks import credit_application_lock, credit_memo_lock, invoices_lock_with_account
 from invoicing.models import (
@@ -786,3 +790,162 @@ def credit_memo_void(
         ).strip()[:255]
         memo.save(update_fields=["status", "balance", "reason", "updated_at"])
     return CreditMemoVoid(credit_memo=memo, debit_memo=debit)
+
+
+# --- negative invoice lines to a credit memo ------------------------------------------------------
+
+
+def negative_lines_open(invoice: Invoice) -> list[InvoiceLine]:
+    """The invoice's charge lines with a negative amount (cancellation or decrease credits)
+    not yet converted to a credit memo, in line order."""
+    converted = CreditMemoLine.objects.filter(
+        credit_memo__source=CreditSource.NEGATIVE_LINES,
+        credit_memo__status=CreditMemo.Status.POSTED,
+        invoice_line__invoice=invoice,
+    ).values("invoice_line_id")
+    return list(
+        InvoiceLine.objects.filter(invoice=invoice, amount__lt=0)
+        .exclude(type=InvoiceLine.Type.ADJUSTMENT)
+        .exclude(pk__in=converted)
+        .prefetch_related("taxes")
+        .order_by("sort_order", "id")
+    )
+
+
+def invoice_negative_lines_convert(
+    *,
+    invoice_id: int,
+    line_ids: Sequence[int] | None = None,
+    effective_date: dt.date | None = None,
+    description: str = "",
+    converted_by: str = "",
+) -> InvoiceCredit:
+    """Convert a posted invoice's negative charge lines (all, or `line_ids`) into a posted
+    credit memo (source `negative_lines`, reason cancellation, the lines' tax rows turned
+    positive) instead of credits inside the invoice: the invoice's totals leave those lines
+    out (its charges and total grow by them) and the memo is applied back to it up to its open
+    balance, so the balance owed is unchanged when the invoice has enough charges, and an
+    invoice that netted negative ends at zero with the rest as the account's credit."""
+    account_id = Invoice.objects.filter(pk=invoice_id).values_list("account_id", flat=True).first()
+    if account_id is None:
+        raise InvoiceNotFound.for_id(invoice_id)
+    effective_date = effective_date or timezone.localdate()
+    with transaction.atomic(durable=True):
+        invoice = invoices_lock_with_account(account_id, [invoice_id])[invoice_id]
+        if invoice.status != InvoiceStatus.POSTED:
+            raise InvoiceNotPosted.for_invoice(invoice, "negative line conversions")
+        if effective_date < invoice.invoice_date:
+            raise ValidationError(
+                {
+                    "effective_date": f"Invoice {invoice} is dated {invoice.invoice_date}; "
+                    "convert on or after that date."
+                }
+            )
+        lines = negative_lines_open(invoice)
+        if line_ids is not None:
+            open_ids = {line.pk for line in lines}
+            errors = {
+                f"invoice_lines[{i}]": f"Line {pk} is not a negative charge line of invoice "
+                f"{invoice} still to convert."
+                for i, pk in enumerate(line_ids)
+                if pk not in open_ids
+            }
+            if errors:
+                raise ValidationError(errors)
+            lines = [line for line in lines if line.pk in set(line_ids)]
+        if not lines:
+            raise NoNegativeLines(
+                f"Invoice {invoice} has no negative charge line left to convert.",
+                details={"invoice": invoice.pk},
+            )
+        memo = CreditMemo(
+            account_id=invoice.account_id,
+            legal_entity_id=invoice.legal_entity_id,
+            currency=invoice.currency,
+            invoice=invoice,
+            reason_code=CreditReason.CANCELLATION,
+            source=CreditSource.NEGATIVE_LINES,
+            reason=(description or f"Negative lines of invoice {invoice}")[:255],
+            memo_date=effective_date,
+        )
+        memo_lines: list[tuple[CreditMemoLine, list[CreditMemoLineTax]]] = []
+        for n, line in enumerate(lines, start=1):
+            taxes = [
+                CreditMemoLineTax(name=t.name, code=t.code, rate=t.rate, amount=-t.amount)
+                for t in line.taxes.all()
+            ]
+            memo_lines.append(
+                (
+                    CreditMemoLine(
+                        invoice_line=line,
+                        sort_order=n,
+                        name=line.name,
+                        period_start=line.period_start,
+                        period_end=line.period_end,
+                        quantity=abs(line.quantity),
+                        unit_price=abs(line.unit_price),
+                        amount=-line.amount,
+                        tax_amount=-line.tax_amount,
+                    ),
+                    taxes,
+                )
+            )
+        credit_memo_totals_set(memo, [memo_line for memo_line, _ in memo_lines])
+        memo.balance = ZERO
+        memo.full_clean(exclude=["number"])
+        memo.save()
+        tax_rows: list[CreditMemoLineTax] = []
+        for memo_line, line_taxes in memo_lines:
+            memo_line.credit_memo = memo
+            for tax_row in line_taxes:
+                tax_row.line = memo_line
+                tax_rows.append(tax_row)
+        CreditMemoLine.objects.bulk_create([memo_line for memo_line, _ in memo_lines])
+        CreditMemoLineTax.objects.bulk_create(tax_rows)
+        credit_memo_post_locked(memo, posted_date=effective_date)
+
+        # The invoice leaves the converted lines out of its totals.
+        for line in lines:
+            invoice.total_charges -= line.amount
+            invoice.total_tax -= line.tax_amount
+            invoice.total -= line.amount + line.tax_amount
+            invoice.balance -= line.amount + line.tax_amount
+        invoice.settlement_status = settlement_status_of(invoice)
+        invoice.save(
+            update_fields=[
+                "total_charges",
+                "total_tax",
+                "total",
+                "balance",
+                "settlement_status",
+                "updated_at",
+            ]
+        )
+        application = None
+        amount = min(memo.balance, invoice.balance)
+        if amount > ZERO:
+            (application,) = credit_memo_apply_locked(
+                memo,
+                {invoice.pk: invoice},
+                [(invoice.pk, amount)],
+                applied_date=effective_date,
+                applied_by=converted_by,
+            )
+    return InvoiceCredit(credit_memo=memo, application=application)
+
+
+@hooks.on_invoices_posted
+def _convert_after_posting(invoice_ids: list[int]) -> None:
+    """With LEDGERLINE["CONVERT_NEGATIVE_LINES"] on (the reference's automatic conversion),
+    queue a conversion for each posted invoice that has negative charge lines: one query for
+    the whole posting, a task only where there is something to convert."""
+    if not settings.LEDGERLINE.get("CONVERT_NEGATIVE_LINES", False):
+        return
+    ids = (
+        InvoiceLine.objects.filter(invoice_id__in=invoice_ids, amount__lt=0)
+        .exclude(type=InvoiceLine.Type.ADJUSTMENT)
+        .values_list("invoice_id", flat=True)
+        .distinct()
+    )
+    for invoice_id in sorted(set(ids)):
+        task_queue(CONVERT_NEGATIVE_LINES, invoice_id)

@@ -25,6 +25,7 @@ TASKS = [
     tasks.batch_run_send_email_task,
     tasks.batch_run_recover_task,
     tasks.render_invoice_pdf_task,
+    tasks.convert_negative_lines_task,
 ]
 
 

@@ -20,9 +20,10 @@ from decimal import Decimal as D
 
 from django.db.models import Count
 
-from accounts.models import LegalEntity
+from accounts.models import Account, LegalEntity
 from billing.models import BillingSchedule, Order
 from billing.services.orders import order_activate, order_create
+from invoicing.api.invoices import IngestInvoiceSerializer
 from invoicing.models import (
     BillingPeriodItem,
     CreditMemo,
@@ -37,6 +38,7 @@ from invoicing.models import (
 )
 from invoicing.services.credits import credit_memo_apply
 from invoicing.services.generation import invoices_generate
+from invoicing.services.ingestion import invoice_ingest
 from invoicing.services.memos import credit_memo_create, credit_memo_post
 from tests.conftest import make_account
 from tests.support.tax_engines import UNREGISTERED
@@ -243,3 +245,39 @@ def credit_applied(invoice: Invoice, amount: str, on: dt.date, reason: str = "Go
     invoice.refresh_from_db()
     memo.refresh_from_db()
     return memo
+
+
+# --- imported invoices with a negative line (negative line conversion) ---
+
+CREDIT = {
+    "name": "Seats cancelled from Oct 16",
+    "quantity": "-2",
+    "unit_price": "50.00",
+    "amount": "-100.00",
+    "taxes": [{"name": "TX sales tax", "code": "TX", "rate": "6.25", "amount": "-6.25"}],
+}
+CONSULTING = {
+    "name": "Consulting, October",
+    "quantity": "10",
+    "unit_price": "150.00",
+    "amount": "1500.00",
+    "taxes": [{"name": "TX sales tax", "code": "TX", "rate": "6.25", "amount": "93.75"}],
+}
+
+
+def ingested(world, lines, number="LEGACY-0042") -> Invoice:
+    """A posted invoice imported for the world's account (external id ERP-4711)."""
+    Account.objects.filter(pk=world.account.pk).update(external_id="ERP-4711")
+    body = IngestInvoiceSerializer(
+        data={
+            "account_external_id": "ERP-4711",
+            "status": "posted",
+            "invoice_date": "2026-11-01",
+            "posted_date": "2026-11-02",
+            "due_date": "2026-12-01",
+            "number": number,
+            "lines": lines,
+        }
+    )
+    body.is_valid(raise_exception=True)
+    return invoice_ingest(data=body.validated_data).invoice

@@ -32,6 +32,7 @@ from invoicing.services.credits import (
     credit_memo_void,
     invoice_credit,
     invoice_credit_preview,
+    invoice_negative_lines_convert,
 )
 from invoicing.services.documents import invoice_pdf_bytes
 from invoicing.services.drafts import (
@@ -163,6 +164,9 @@ class InvoiceDetailView(PageView):
             payments=records.payments,
             credit_memos=records.credit_memos,
             credit_applications=records.credit_applications,
+            negative_lines=selectors.invoice_negative_lines(invoice=invoice)
+            if invoice.status == InvoiceStatus.POSTED
+            else [],
             write_off=selectors.invoice_write_off_get(invoice=invoice)
             if invoice.status == InvoiceStatus.POSTED
             else None,
@@ -606,6 +610,57 @@ def _credit_confirmation(invoice: Invoice, preview, action: str, data) -> Confir
         back=reverse("web:invoice_credit_lines", args=[invoice.pk]),
         figures=f"{preview.total}|{preview.applied}|{len(preview.lines)}",
     )
+
+
+class InvoiceNegativeLinesView(ConfirmedActionView):
+    """Convert the invoice's negative charge lines into a credit memo applied back to it
+    (invoice_negative_lines_convert), after a confirmation stating the amounts."""
+
+    nav = "invoices"
+
+    def confirmation(self, request, pk):
+        invoice = _invoice(pk)
+        lines = selectors.invoice_negative_lines(invoice=invoice)
+        credit = sum((-(line.amount + line.tax_amount) for line in lines), Decimal(0))
+        applied = min(credit, invoice.balance + credit) if credit else Decimal(0)
+        currency = invoice.currency
+        return Confirmation(
+            question=f"Convert the negative lines of {invoice} into a credit memo?",
+            facts=[
+                *[
+                    f"{line.name}: {money_display(-line.amount, currency)} and tax "
+                    f"{money_display(-line.tax_amount, currency)} become a credit memo line."
+                    for line in lines
+                ],
+                f"A posted credit memo of {money_display(credit, currency)} (reason: "
+                "cancellation) is numbered by the credit memo policy.",
+                f"{invoice}'s total leaves those lines out and becomes "
+                f"{money_display(invoice.total + credit, currency)}; "
+                f"{money_display(max(applied, Decimal(0)), currency)} of the memo is applied "
+                "back to it, so its balance stays "
+                f"{money_display(invoice.balance + credit - max(applied, Decimal(0)), currency)}.",
+            ],
+            button=f"Convert into a credit memo of {money_display(credit, currency)}",
+            back=reverse("web:invoice_detail", args=[invoice.pk]),
+            figures=f"{credit}|{len(lines)}",
+            refusal=""
+            if lines and invoice.status == InvoiceStatus.POSTED
+            else f"{invoice} has no negative charge line to convert.",
+        )
+
+    def act(self, request, pk):
+        result = call_service(
+            request,
+            lambda: invoice_negative_lines_convert(invoice_id=pk, converted_by=actor(request)),
+        )
+        if result is not None:
+            memo = result.credit_memo
+            messages.success(
+                request,
+                f"Negative lines converted into {memo} of "
+                f"{money_display(memo.total, memo.currency)}.",
+            )
+        return reverse("web:invoice_detail", args=[pk])
 
 
 class CreditMemoVoidView(ConfirmedActionView):
