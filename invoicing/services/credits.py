@@ -413,6 +413,41 @@ def _unapply_locked(
     memo.save(update_fields=["balance", "updated_at"])
 
 
+def _posted_invoice_locked(invoice_id: int, on: dt.date, *, field: str, what: str) -> Invoice:
+    """Lock the invoice's account and the invoice, which must be posted and dated on or
+    before `on` (the date of the `what` being recorded, the error's `field`)."""
+    account_id = Invoice.objects.filter(pk=invoice_id).values_list("account_id", flat=True).first()
+    if account_id is None:
+        raise InvoiceNotFound.for_id(invoice_id)
+    invoice = invoices_lock_with_account(account_id, [invoice_id])[invoice_id]
+    if invoice.status != InvoiceStatus.POSTED:
+        raise InvoiceNotPosted.for_invoice(invoice, what)
+    if on < invoice.invoice_date:
+        raise ValidationError(
+            {field: f"Invoice {invoice} is dated {invoice.invoice_date}; date it on or after that."}
+        )
+    return invoice
+
+
+def _memo_save_with_lines(
+    memo: CreditMemo, memo_lines: list[tuple[CreditMemoLine, list[CreditMemoLineTax]]]
+) -> None:
+    """Save a new draft credit memo (totals from its lines, nothing to apply yet) with its
+    lines and their tax rows."""
+    credit_memo_totals_set(memo, [memo_line for memo_line, _ in memo_lines])
+    memo.balance = ZERO
+    memo.full_clean(exclude=["number"])
+    memo.save()
+    tax_rows: list[CreditMemoLineTax] = []
+    for memo_line, line_taxes in memo_lines:
+        memo_line.credit_memo = memo
+        for tax_row in line_taxes:
+            tax_row.line = memo_line
+            tax_rows.append(tax_row)
+    CreditMemoLine.objects.bulk_create([memo_line for memo_line, _ in memo_lines])
+    CreditMemoLineTax.objects.bulk_create(tax_rows)
+
+
 # --- crediting an invoice's lines -------------------------------------------------------------
 
 
@@ -642,21 +677,11 @@ def invoice_credit(
     credit_reason_validate(reason_code)
     if action not in ("draft", "posted"):
         raise ValidationError({"action": "Use 'draft' or 'posted'."})
-    account_id = Invoice.objects.filter(pk=invoice_id).values_list("account_id", flat=True).first()
-    if account_id is None:
-        raise InvoiceNotFound.for_id(invoice_id)
     credit_date = credit_date or timezone.localdate()
     with transaction.atomic(durable=True):
-        invoice = invoices_lock_with_account(account_id, [invoice_id])[invoice_id]
-        if invoice.status != InvoiceStatus.POSTED:
-            raise InvoiceNotPosted.for_invoice(invoice, "credits")
-        if credit_date < invoice.invoice_date:
-            raise ValidationError(
-                {
-                    "credit_date": f"Invoice {invoice} is dated {invoice.invoice_date}; date "
-                    "the credit on or after it."
-                }
-            )
+        invoice = _posted_invoice_locked(
+            invoice_id, credit_date, field="credit_date", what="credits"
+        )
         currency = invoice.currency
         memo_lines = _credit_lines_plan(invoice, requests)
 
@@ -670,18 +695,7 @@ def invoice_credit(
             reason=note or "",
             memo_date=credit_date,
         )
-        credit_memo_totals_set(memo, [memo_line for memo_line, _ in memo_lines])
-        memo.balance = ZERO
-        memo.full_clean(exclude=["number"])
-        memo.save()
-        tax_rows: list[CreditMemoLineTax] = []
-        for memo_line, line_taxes in memo_lines:
-            memo_line.credit_memo = memo
-            for tax_row in line_taxes:
-                tax_row.line = memo_line
-                tax_rows.append(tax_row)
-        CreditMemoLine.objects.bulk_create([memo_line for memo_line, _ in memo_lines])
-        CreditMemoLineTax.objects.bulk_create(tax_rows)
+        _memo_save_with_lines(memo, memo_lines)
         application = None
         if action == "posted":
             credit_memo_post_locked(memo, posted_date=credit_date)
@@ -826,21 +840,11 @@ def invoice_negative_lines_convert(
     out (its charges and total grow by them) and the memo is applied back to it up to its open
     balance, so the balance owed is unchanged when the invoice has enough charges, and an
     invoice that netted negative ends at zero with the rest as the account's credit."""
-    account_id = Invoice.objects.filter(pk=invoice_id).values_list("account_id", flat=True).first()
-    if account_id is None:
-        raise InvoiceNotFound.for_id(invoice_id)
     effective_date = effective_date or timezone.localdate()
     with transaction.atomic(durable=True):
-        invoice = invoices_lock_with_account(account_id, [invoice_id])[invoice_id]
-        if invoice.status != InvoiceStatus.POSTED:
-            raise InvoiceNotPosted.for_invoice(invoice, "negative line conversions")
-        if effective_date < invoice.invoice_date:
-            raise ValidationError(
-                {
-                    "effective_date": f"Invoice {invoice} is dated {invoice.invoice_date}; "
-                    "convert on or after that date."
-                }
-            )
+        invoice = _posted_invoice_locked(
+            invoice_id, effective_date, field="effective_date", what="negative line conversions"
+        )
         lines = negative_lines_open(invoice)
         if line_ids is not None:
             open_ids = {line.pk for line in lines}
@@ -890,18 +894,7 @@ def invoice_negative_lines_convert(
                     taxes,
                 )
             )
-        credit_memo_totals_set(memo, [memo_line for memo_line, _ in memo_lines])
-        memo.balance = ZERO
-        memo.full_clean(exclude=["number"])
-        memo.save()
-        tax_rows: list[CreditMemoLineTax] = []
-        for memo_line, line_taxes in memo_lines:
-            memo_line.credit_memo = memo
-            for tax_row in line_taxes:
-                tax_row.line = memo_line
-                tax_rows.append(tax_row)
-        CreditMemoLine.objects.bulk_create([memo_line for memo_line, _ in memo_lines])
-        CreditMemoLineTax.objects.bulk_create(tax_rows)
+        _memo_save_with_lines(memo, memo_lines)
         credit_memo_post_locked(memo, posted_date=effective_date)
 
         # The invoice leaves the converted lines out of its totals.

@@ -236,6 +236,34 @@ def _allocate_all_locked(
     return rows
 
 
+def _receipt_create(
+    account_id: int,
+    value: Decimal,
+    currency: str,
+    payment_date: dt.date,
+    method: str,
+    saved_payment_method_id: int | None,
+    reference: str,
+    recorded_by: str,
+) -> Receipt:
+    """A new receipt, all of it unallocated until its allocations are made."""
+    receipt = Receipt(
+        account_id=account_id,
+        amount=value,
+        currency=currency,
+        payment_date=payment_date,
+        method=method,
+        saved_payment_method_id=saved_payment_method_id,
+        reference=reference or "",
+        unallocated=value,
+        refunded=ZERO,
+        recorded_by=recorded_by or "",
+    )
+    receipt.full_clean()
+    receipt.save()
+    return receipt
+
+
 def payment_receive(
     *,
     account_id: int,
@@ -282,20 +310,16 @@ def payment_receive(
     with transaction.atomic(durable=True):
         invoices = invoices_lock_with_account(account_id, [t[0] for t in targets])
         _saved_method_check(account, saved_payment_method_id)
-        receipt = Receipt(
-            account=account,
-            amount=value,
-            currency=currency,
-            payment_date=payment_date,
-            method=method,
-            saved_payment_method_id=saved_payment_method_id,
-            reference=reference or "",
-            unallocated=value,
-            refunded=ZERO,
-            recorded_by=recorded_by or "",
+        receipt = _receipt_create(
+            account.pk,
+            value,
+            currency,
+            payment_date,
+            method,
+            saved_payment_method_id,
+            reference,
+            recorded_by,
         )
-        receipt.full_clean()
-        receipt.save()
         _allocate_all_locked(receipt, invoices, targets, allocated_by=recorded_by)
     return receipt
 
@@ -468,20 +492,16 @@ def payment_record(
             )
         if method is None:
             method = PaymentMethod.CARD if saved_payment_method_id else PaymentMethod.OTHER
-        receipt = Receipt(
-            account_id=invoice.account_id,
-            amount=value,
-            currency=invoice.currency,
-            payment_date=payment_date,
-            method=method,
-            saved_payment_method_id=saved_payment_method_id,
-            reference=reference or "",
-            unallocated=value,
-            refunded=ZERO,
-            recorded_by=recorded_by or "",
+        receipt = _receipt_create(
+            invoice.account_id,
+            value,
+            invoice.currency,
+            payment_date,
+            method,
+            saved_payment_method_id,
+            reference,
+            recorded_by,
         )
-        receipt.full_clean()
-        receipt.save()
         payment = _allocation_locked(
             receipt, invoice, value, allocated_by=recorded_by, path="allocations[0]"
         )

@@ -7,23 +7,13 @@ Memos and invoices by number or id; an invoice without `:amount` takes as much a
 has left and the invoice has open. One transaction: every application is made, or none
 (invoicing/services/credits.py)."""
 
-import datetime as dt
-
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 
 from core.exceptions import DomainError, ValidationError
 from core.money import money_display
+from invoicing.management.commands._refs import date_option, document_pk
 from invoicing.models import CreditMemo, Invoice
 from invoicing.services.credits import credit_application_unapply, credit_memo_apply
-
-
-def _pk(model, ref: str, label: str) -> int:
-    match = Q(number=ref) | (Q(pk=int(ref)) if ref.isdigit() else Q(pk__in=[]))
-    pk = model.objects.filter(match).values_list("pk", flat=True).first()
-    if pk is None:
-        raise CommandError(f"No {label} with number or id '{ref}'.")
-    return pk
 
 
 class Command(BaseCommand):
@@ -57,19 +47,14 @@ class Command(BaseCommand):
                 return
             if not opts["credit_memo"] or not opts["invoices"]:
                 raise CommandError("Name a credit memo and at least one invoice.")
-            memo_id = _pk(CreditMemo, opts["credit_memo"], "credit memo")
+            memo_id = document_pk(CreditMemo, opts["credit_memo"], "credit memo")
             applications = []
             for ref in opts["invoices"]:
                 number, _, amount = ref.partition(":")
                 applications.append(
-                    {"invoice": _pk(Invoice, number, "invoice"), "amount": amount or None}
+                    {"invoice": document_pk(Invoice, number, "invoice"), "amount": amount or None}
                 )
-            date = None
-            if opts["date"]:
-                try:
-                    date = dt.date.fromisoformat(opts["date"])
-                except ValueError:
-                    raise CommandError(f"--date {opts['date']!r} is not a date: use YYYY-MM-DD.")
+            date = date_option(opts["date"])
             rows = credit_memo_apply(
                 credit_memo_id=memo_id,
                 applications=applications,

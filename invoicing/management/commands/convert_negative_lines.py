@@ -4,13 +4,11 @@
     manage.py convert_negative_lines INV-2026-000042 [--date YYYY-MM-DD]
 """
 
-import datetime as dt
-
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 
 from core.exceptions import DomainError
 from core.money import money_display
+from invoicing.management.commands._refs import date_option, document_pk
 from invoicing.models import Invoice
 from invoicing.services.credits import invoice_negative_lines_convert
 
@@ -23,18 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--date", help="The effective date, YYYY-MM-DD (default: today).")
 
     def handle(self, *args, **opts):
-        date = None
-        if opts["date"]:
-            try:
-                date = dt.date.fromisoformat(opts["date"])
-            except ValueError:
-                raise CommandError(f"--date {opts['date']!r} is not a date: use YYYY-MM-DD.")
+        date = date_option(opts["date"])
         failed = 0
         for ref in opts["invoices"]:
-            match = Q(number=ref) | (Q(pk=int(ref)) if ref.isdigit() else Q(pk__in=[]))
-            pk = Invoice.objects.filter(match).values_list("pk", flat=True).first()
-            if pk is None:
-                raise CommandError(f"No invoice with number or id '{ref}'.")
+            pk = document_pk(Invoice, ref, "invoice")
             try:
                 result = invoice_negative_lines_convert(
                     invoice_id=pk, effective_date=date, converted_by="manage.py"

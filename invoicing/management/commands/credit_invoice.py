@@ -7,13 +7,11 @@
 `--line ID` all that is left of the line. The memo is posted and applied to the invoice unless
 --draft or --no-apply."""
 
-import datetime as dt
-
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 
 from core.exceptions import DomainError, ValidationError
 from core.money import money_display
+from invoicing.management.commands._refs import date_option, document_pk
 from invoicing.models import CreditReason, Invoice
 from invoicing.services.credits import invoice_credit
 
@@ -52,17 +50,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        ref = opts["invoice"]
-        match = Q(number=ref) | (Q(pk=int(ref)) if ref.isdigit() else Q(pk__in=[]))
-        invoice_id = Invoice.objects.filter(match).values_list("pk", flat=True).first()
-        if invoice_id is None:
-            raise CommandError(f"No invoice with number or id '{ref}'.")
-        date = None
-        if opts["date"]:
-            try:
-                date = dt.date.fromisoformat(opts["date"])
-            except ValueError:
-                raise CommandError(f"--date {opts['date']!r} is not a date: use YYYY-MM-DD.")
+        invoice_id = document_pk(Invoice, opts["invoice"], "invoice")
+        date = date_option(opts["date"])
         try:
             result = invoice_credit(
                 invoice_id=invoice_id,

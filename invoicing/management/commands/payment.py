@@ -9,14 +9,13 @@
 Accounts by id or external id; invoices by number or id; `--allocate INVOICE` without an
 amount takes what is open (up to what is left of the payment)."""
 
-import datetime as dt
-
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from accounts.models import Account
 from core.exceptions import DomainError, ValidationError
 from core.money import money_display
+from invoicing.management.commands._refs import date_option, document_pk
 from invoicing.models import Invoice, PaymentMethod, Receipt
 from invoicing.services.payments import (
     payment_allocate,
@@ -26,24 +25,11 @@ from invoicing.services.payments import (
 )
 
 
-def _date(text: str | None) -> dt.date | None:
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"--date {text!r} is not a date: use YYYY-MM-DD.")
-
-
 def _allocations(refs: list[str]) -> list[dict]:
     out = []
     for ref in refs:
         number, _, amount = ref.partition(":")
-        match = Q(number=number) | (Q(pk=int(number)) if number.isdigit() else Q(pk__in=[]))
-        pk = Invoice.objects.filter(match).values_list("pk", flat=True).first()
-        if pk is None:
-            raise CommandError(f"No invoice with number or id '{number}'.")
-        out.append({"invoice": pk, "amount": amount or None})
+        out.append({"invoice": document_pk(Invoice, number, "invoice"), "amount": amount or None})
     return out
 
 
@@ -104,7 +90,7 @@ class Command(BaseCommand):
             return payment_receive(
                 account_id=account_id,
                 amount=opts["amount"],
-                payment_date=_date(opts["date"]),
+                payment_date=date_option(opts["date"]),
                 method=opts["method"],
                 reference=opts["reference"],
                 allocations=_allocations(opts["allocate"]),
@@ -121,7 +107,7 @@ class Command(BaseCommand):
             refund = payment_refund(
                 receipt_id=opts["payment"],
                 amount=opts["amount"],
-                refund_date=_date(opts["date"]),
+                refund_date=date_option(opts["date"]),
                 reason=opts["reason"],
                 refunded_by="manage.py",
             )

@@ -5,9 +5,9 @@ voided and an offsetting debit memo, never billed, records it (credits.py credit
 """
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 
 from core.exceptions import DomainError
+from invoicing.management.commands._refs import document_pk
 from invoicing.models import CreditMemo
 from invoicing.services.credits import credit_memo_void
 
@@ -21,10 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         failed = 0
         for ref in opts["credit_memos"]:
-            match = Q(number=ref) | (Q(pk=int(ref)) if ref.isdigit() else Q(pk__in=[]))
-            pk = CreditMemo.objects.filter(match).values_list("pk", flat=True).first()
-            if pk is None:
-                raise CommandError(f"No credit memo with number or id '{ref}'.")
+            pk = document_pk(CreditMemo, ref, "credit memo")
             try:
                 result = credit_memo_void(credit_memo_id=pk, voided_by="manage.py")
             except DomainError as exc:

@@ -5,13 +5,11 @@
 
 Invoices by number or id (invoicing/services/writeoffs.py)."""
 
-import datetime as dt
-
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 
 from core.exceptions import DomainError
 from core.money import money_display
+from invoicing.management.commands._refs import date_option, document_pk
 from invoicing.models import Invoice
 from invoicing.services.writeoffs import invoice_write_off, invoice_write_off_reverse
 
@@ -26,19 +24,10 @@ class Command(BaseCommand):
         parser.add_argument("--reverse", action="store_true", help="Reverse the write-offs.")
 
     def handle(self, *args, **opts):
-        date = None
-        if opts["date"]:
-            try:
-                date = dt.date.fromisoformat(opts["date"])
-            except ValueError:
-                raise CommandError(f"--date {opts['date']!r} is not a date: use YYYY-MM-DD.")
+        date = date_option(opts["date"])
         ids = []
         for ref in opts["invoices"]:
-            match = Q(number=ref) | (Q(pk=int(ref)) if ref.isdigit() else Q(pk__in=[]))
-            pk = Invoice.objects.filter(match).values_list("pk", flat=True).first()
-            if pk is None:
-                raise CommandError(f"No invoice with number or id '{ref}'.")
-            ids.append(pk)
+            ids.append(document_pk(Invoice, ref, "invoice"))
         failed = 0
         for pk in ids:
             try:

@@ -249,7 +249,7 @@ def test_refusals_name_the_line_and_change_nothing(lw, january):
         ValidationError, lines=[{"invoice_line": january.seat.pk}], credit_date=d(2026, 1, 1)
     )
     assert error.details == {
-        "credit_date": ["Invoice INV-0001 is dated 2026-01-15; date the credit on or after it."]
+        "credit_date": ["Invoice INV-0001 is dated 2026-01-15; date it on or after that."]
     }
 
     draft = generate(lw, d(2026, 3, 15), action="draft")

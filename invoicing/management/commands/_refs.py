@@ -1,0 +1,29 @@
+"""What the invoicing commands share to read their arguments: a document named by its number
+or its id, and a --date option."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.management.base import CommandError
+from django.db.models import Model, Q
+
+
+def document_pk(model: type[Model], ref: str, label: str) -> int:
+    """The id of the `model` row whose number or id is `ref`; a CommandError naming `label`
+    when there is none."""
+    match = Q(number=ref) | (Q(pk=int(ref)) if ref.isdigit() else Q(pk__in=[]))
+    pk = model._default_manager.filter(match).values_list("pk", flat=True).first()
+    if pk is None:
+        raise CommandError(f"No {label} with number or id '{ref}'.")
+    return pk
+
+
+def date_option(text: str | None, option: str = "--date") -> dt.date | None:
+    """A YYYY-MM-DD option's date (None when not given)."""
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"{option} {text!r} is not a date: use YYYY-MM-DD.") from None
