@@ -317,6 +317,64 @@ class InvoiceCreditForm(forms.Form):
         return f"{kind}_{request['invoice_line']}"
 
 
+class CreditMemoNewForm(forms.Form):
+    """A standalone credit memo for an account: a reason, a note, a date and up to five lines
+    (a name and an amount each; a row left empty is skipped)."""
+
+    ROWS = 5
+
+    reason_code = forms.ChoiceField(label="Reason", choices=CreditReason.choices)
+    note = forms.CharField(required=False, max_length=255, help_text="Shown on the credit memo.")
+    credit_date = DateField(label="Credit date")
+    action = forms.ChoiceField(
+        label="Then",
+        choices=[("posted", "Post it (numbered)"), ("draft", "Save a draft")],
+        initial="posted",
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["credit_date"].initial = timezone.localdate()
+        for n in range(1, self.ROWS + 1):
+            self.fields[f"name_{n}"] = forms.CharField(
+                required=False, max_length=255, label=f"Line {n}"
+            )
+            self.fields[f"amount_{n}"] = amount_field(
+                account.currency,
+                what="A credit",
+                maximum=Decimal(0),
+                required=False,
+                label=f"Amount of line {n}",
+            )
+
+    def line_rows(self):
+        return [(self[f"name_{n}"], self[f"amount_{n}"]) for n in range(1, self.ROWS + 1)]
+
+    def clean(self):
+        cleaned = super().clean()
+        lines = []
+        for n in range(1, self.ROWS + 1):
+            name, amount = cleaned.get(f"name_{n}"), cleaned.get(f"amount_{n}")
+            if name and amount is None:
+                self.add_error(f"amount_{n}", "Give the amount of this line.")
+            elif amount is not None and not name:
+                self.add_error(f"name_{n}", "Name this line, e.g. 'Goodwill credit'.")
+            elif name:
+                lines.append({"name": name, "unit_price": amount})
+        if not lines and not self.errors:
+            raise ValidationError("Give at least one line: a name and an amount.")
+        cleaned["lines"] = lines
+        return cleaned
+
+    def field_for(self, path: str) -> str | None:
+        found = re.fullmatch(r"lines\[(\d+)\]\.(\w+)", path)
+        if found is None:
+            return {"reason": "reason_code"}.get(path, path)
+        n = int(found.group(1)) + 1
+        return f"name_{n}" if found.group(2) == "name" else f"amount_{n}"
+
+
 class ReceiptForm(forms.Form):
     """Money received from an account: amount, date, method, reference, and how much of it
     goes to each open invoice (empty: none; the rest stays as unallocated credit)."""

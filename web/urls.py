@@ -85,6 +85,11 @@ urlpatterns = [
     ),
     path("payments/<int:pk>/", payments.ReceiptDetailView.as_view(), name="receipt_detail"),
     path(
+        "accounts/<int:pk>/credit-memos/new",
+        payments.CreditMemoNewView.as_view(),
+        name="credit_memo_new",
+    ),
+    path(
         "payments/<int:pk>/allocate",
         payments.ReceiptAllocateView.as_view(),
         name="receipt_allocate",

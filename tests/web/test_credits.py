@@ -180,3 +180,40 @@ def test_void_an_unapplied_credit_memo_from_the_invoice_page(ops, billed):
     memo.refresh_from_db()
     assert (memo.status, debit.status, debit.total) == ("voided", "offset", D("10.00"))
     assert f'action="{url}"' not in main(ops, invoice)
+
+
+def test_a_standalone_credit_memo_from_the_account_page_then_applied(ops, billed):
+    invoice = generate(billed, d(2026, 1, 31))
+    url = reverse("web:credit_memo_new", args=[billed.account.pk])
+    account_page = ops.get(reverse("web:account_detail", args=[billed.account.pk])).content
+    assert f'href="{url}"'.encode() in account_page
+    data = {
+        "reason_code": "goodwill",
+        "note": "Outage on 3 February",
+        "credit_date": "2026-02-04",
+        "action": "posted",
+        "name_1": "Goodwill credit",
+        "amount_1": "15.00",
+        "name_2": "",
+        "amount_2": "",
+    }
+    before = snapshot()
+    page = ops.post(url, {**data, "amount_1": ""}).content.decode()
+    assert field_error(page, "amount_1") == "Give the amount of this line."
+    assert snapshot() == before
+    html = ops.post(url, data, follow=True).content.decode()
+    memo = CreditMemo.objects.get()
+    assert f"{memo} of 15.00 USD posted: apply it from an invoice" in html
+    assert (memo.status, memo.reason_code, memo.reason, memo.source, memo.total) == (
+        "posted",
+        "goodwill",
+        "Outage on 3 February",
+        "standalone",
+        D("15.00"),
+    )
+    ops.post(
+        reverse("web:invoice_credit", args=[invoice.pk]),
+        {"credit_memo": str(memo.pk), "amount": "", "applied_date": "2026-02-05"},
+    )
+    invoice.refresh_from_db()
+    assert invoice.balance == D("38.13")
