@@ -360,6 +360,12 @@ class CreditMemoApplyInputSerializer(serializers.Serializer):
         max_digits=19, decimal_places=4, required=False, allow_null=True
     )
     applied_date = serializers.DateField(required=False)
+    level = serializers.ChoiceField(
+        choices=[("header", "header"), ("line", "line")],
+        default="header",
+        help_text="line: spread each application naming no line over the invoice's lines, "
+        "the line with the most open first.",
+    )
 
     def validate(self, attrs):
         if ("applications" in attrs) == ("invoice" in attrs):
@@ -952,6 +958,7 @@ class CreditMemoApplyApi(APIView):
             ],
             applied_date=v.get("applied_date"),
             applied_by=request_actor(request),
+            level=v["level"],
         )
         return Response(CreditMemoSerializer(selectors.credit_memo_get(credit_memo_id=pk)).data)
 

@@ -167,10 +167,16 @@ def credit_memo_apply(
     applications: Sequence[Mapping[str, Any]],
     applied_date: dt.date | None = None,
     applied_by: str = "",
+    level: str = "header",
 ) -> list[CreditMemoApplication]:
     """Apply a posted credit memo to posted invoices: `applications` is a list of
-    {"invoice": id, "amount": "12.50"}; an amount left out takes the smaller of the invoice's
-    open balance and what is left of the memo. Returns the new application rows."""
+    {"invoice": id, "amount": "12.50", "invoice_line": id (optional)}; an amount left out
+    takes the smaller of the invoice's open balance and what is left of the memo. `level`
+    "line" spreads an application that names no line over the invoice's lines, the line
+    with the most open first (the reference's line-level application). Returns the new
+    application rows."""
+    if level not in ("header", "line"):
+        raise ValidationError({"level": "Use 'header' or 'line'."})
     targets = _targets(applications)
     applied_date = applied_date or timezone.localdate()
     with transaction.atomic(durable=True):
@@ -178,9 +184,63 @@ def credit_memo_apply(
             _memo_account(credit_memo_id), [t[0] for t in targets]
         )
         memo = credit_memo_lock(credit_memo_id)
+        if level == "line":
+            targets = _spread_over_lines(memo, invoices, targets)
         return credit_memo_apply_locked(
             memo, invoices, targets, applied_date=applied_date, applied_by=applied_by
         )
+
+
+def _spread_over_lines(
+    memo: CreditMemo,
+    invoices: Mapping[int, Invoice],
+    targets: Sequence[tuple[int, Any, int | None]],
+) -> list[tuple[int, Any, int | None]]:
+    """Each target naming no line becomes one target per invoice line, the line with the
+    most open (amount with tax, less the credit applied to it) first, until its amount is
+    placed; the checks stay credit_memo_apply_locked's."""
+    out: list[tuple[int, Any, int | None]] = []
+    left = memo.balance
+    for i, (invoice_id, given, line_id) in enumerate(targets):
+        invoice = invoices.get(invoice_id)
+        if line_id is not None or invoice is None:
+            out.append((invoice_id, given, line_id))
+            continue
+        amount = (
+            min(invoice.balance, left)
+            if given in (None, "")
+            else money_input(
+                given,
+                memo.currency,
+                field=f"applications[{i}].amount",
+                positive="An application must be more than zero.",
+            )
+        )
+        applied = dict(
+            CreditMemoApplication.objects.active()
+            .filter(invoice=invoice, invoice_line__isnull=False)
+            .values("invoice_line")
+            .annotate(total=Sum("amount"))
+            .values_list("invoice_line", "total")
+        )
+        lines = sorted(
+            (
+                (line.amount + line.tax_amount - applied.get(line.pk, ZERO), line.pk)
+                for line in InvoiceLine.objects.filter(invoice=invoice, amount__gt=0)
+            ),
+            key=lambda pair: (-pair[0], pair[1]),
+        )
+        left -= amount
+        for line_open, pk in lines:
+            if amount <= ZERO:
+                break
+            portion = min(line_open, amount)
+            if portion > ZERO:
+                out.append((invoice_id, portion, pk))
+                amount -= portion
+        if amount > ZERO:  # more than the lines hold: the header check will refuse it
+            out.append((invoice_id, amount, None))
+    return out
 
 
 def credit_memo_apply_locked(

@@ -428,3 +428,30 @@ def test_payments_received_allocated_refunded_and_reversed(billed_twice, ops, re
     assert listed["count"] == 2
     assert reader.get(reverse("payment-detail", args=[pk])).status_code == 200
     assert reader.post(reverse("payment-refund", args=[pk]), {"amount": "1"}).status_code == 403
+
+
+def test_apply_at_line_level_the_line_with_most_open_first(billed_twice, ops):
+    """January: Seat 50.00 + tax 4.13 = 54.13 open; Premium support 19.99 + 1.65 = 21.64."""
+    w = billed_twice
+    seat = w.january.lines.get(name="Seat")
+    support = w.january.lines.get(name="Premium support")
+    memo = create(ops, w.account, post=True).json()  # 100.00
+    response = ops.post(
+        reverse("credit-memo-apply", args=[memo["id"]]),
+        {"applications": [{"invoice": w.january.pk, "amount": "60.00"}], "level": "line"},
+    )
+    assert response.status_code == 200, response.content
+    assert [(a["invoice_line"], a["amount"]) for a in response.json()["applications"]] == [
+        (seat.pk, "54.13"),
+        (support.pk, "5.87"),
+    ]
+    assert balance_of(ops, w.january) == ("15.77", "partially_settled")
+    # With no amount: what is open on the invoice, the support line's 15.77 first now.
+    response = ops.post(
+        reverse("credit-memo-apply", args=[memo["id"]]),
+        {"applications": [{"invoice": w.january.pk}], "level": "line"},
+    )
+    assert [(a["invoice_line"], a["amount"]) for a in response.json()["applications"]][2:] == [
+        (support.pk, "15.77")
+    ]
+    assert balance_of(ops, w.january) == ("0.00", "settled")
