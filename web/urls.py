@@ -96,6 +96,11 @@ urlpatterns = [
     ),
     path("payments/<int:pk>/refund", payments.ReceiptRefundView.as_view(), name="receipt_refund"),
     path(
+        "payments/<int:pk>/unallocate/<int:invoice_id>",
+        payments.ReceiptUnallocateView.as_view(),
+        name="receipt_unallocate",
+    ),
+    path(
         "payments/<int:pk>/reverse", payments.ReceiptReverseView.as_view(), name="receipt_reverse"
     ),
     path(

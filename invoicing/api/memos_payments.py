@@ -62,6 +62,7 @@ from invoicing.services.payments import (
     payment_record,
     payment_refund,
     payment_reverse,
+    payment_unallocate,
 )
 from invoicing.services.void import invoice_void
 from invoicing.services.writeoffs import invoice_write_off, invoice_write_off_reverse
@@ -754,6 +755,28 @@ class ReceiptAllocateApi(APIView):
             receipt_id=pk,
             allocations=[dict(a) for a in data.validated_data["allocations"]],
             allocated_by=request_actor(request),
+        )
+        return Response(_receipt_out(pk))
+
+
+class UnallocateInputSerializer(serializers.Serializer):
+    invoice = serializers.IntegerField(min_value=1)
+
+
+class ReceiptUnallocateApi(APIView):
+    """Take back the payment's allocations to one invoice: the money is unallocated again."""
+
+    required_permissions = method_permissions(post="invoicing.change_payment")
+
+    @extend_schema(request=UnallocateInputSerializer, responses={200: ReceiptSerializer})
+    def post(self, request, pk: int):
+        get_object_or_404(Receipt, pk=pk)
+        data = UnallocateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment_unallocate(
+            receipt_id=pk,
+            invoice_id=data.validated_data["invoice"],
+            unallocated_by=request_actor(request),
         )
         return Response(_receipt_out(pk))
 

@@ -68,6 +68,11 @@ urlpatterns = [
         name="payment-allocate",
     ),
     path(
+        "payments/<int:pk>/unallocate",
+        memos_payments.ReceiptUnallocateApi.as_view(),
+        name="payment-unallocate",
+    ),
+    path(
         "payments/<int:pk>/refund", memos_payments.ReceiptRefundApi.as_view(), name="payment-refund"
     ),
     path(

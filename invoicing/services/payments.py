@@ -339,6 +339,40 @@ def payment_allocate(
         return _allocate_all_locked(receipt, invoices, targets, allocated_by=allocated_by)
 
 
+def payment_unallocate(*, receipt_id: int, invoice_id: int, unallocated_by: str = "") -> Receipt:
+    """Take back a receipt's allocations to one invoice (kept, stamped): the invoice is open
+    again by that much and the money is the receipt's unallocated part again (to allocate
+    elsewhere or refund)."""
+    account_id = _receipt_account(receipt_id)
+    with transaction.atomic(durable=True):
+        invoices = invoices_lock_with_account(account_id, [invoice_id])
+        receipt = receipt_lock(receipt_id)
+        _receipt_received(receipt)
+        invoice = invoices.get(invoice_id)
+        rows = list(
+            Payment.objects.active()
+            .select_for_update()
+            .filter(receipt=receipt, invoice_id=invoice_id)
+            .order_by("id")
+        )
+        if invoice is None or not rows:
+            raise PaymentNotFound(
+                f"{receipt} has nothing allocated to invoice {invoice or invoice_id}.",
+                details={"payment": receipt.pk, "invoice": invoice_id},
+            )
+        now = timezone.now()
+        for payment in rows:
+            payment.reversed_at = now
+            payment.reversed_by = unallocated_by or ""
+            payment.save(update_fields=["reversed_at", "reversed_by", "updated_at"])
+            invoice.balance += payment.amount
+            receipt.unallocated += payment.amount
+        invoice.settlement_status = settlement_status_of(invoice)
+        invoice.save(update_fields=["balance", "settlement_status", "updated_at"])
+        receipt.save(update_fields=["unallocated", "updated_at"])
+    return receipt
+
+
 def payment_refund(
     *,
     receipt_id: int,

@@ -143,3 +143,25 @@ def test_read_only_users_change_nothing(ro, ops, two):
         assert ro.post(reverse(f"web:{name}", args=[receipt.pk])).status_code == 403
     assert ro.get(reverse("web:receipt_new", args=[two.account.pk])).status_code == 403
     assert snapshot() == before
+
+
+def test_take_back_an_allocation_then_refund_it(ops, two):
+    ops.post(
+        reverse("web:receipt_new", args=[two.account.pk]),
+        {
+            "amount": "53.13",
+            "payment_date": "2026-03-02",
+            "method": "cash",
+            f"alloc_{two.january.pk}": "53.13",
+        },
+    )
+    receipt = Receipt.objects.get()
+    url = reverse("web:receipt_unallocate", args=[receipt.pk, two.january.pk])
+    assert (
+        f'action="{url}"'
+        in ops.get(reverse("web:receipt_detail", args=[receipt.pk])).content.decode()
+    )
+    html = ops.post(url, follow=True).content.decode()
+    assert "Allocation taken back: 53.13 USD of the payment is unallocated now." in html
+    assert "(taken back)" in html
+    assert Invoice.objects.get(pk=two.january.pk).balance == D("53.13")

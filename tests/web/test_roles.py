@@ -51,6 +51,7 @@ def actions(t) -> list[tuple[str, list]]:
         ("invoice_convert_negative_lines", [inv]),
         ("receipt_allocate", [1]),
         ("receipt_refund", [1]),
+        ("receipt_unallocate", [1, inv]),
         ("receipt_reverse", [1]),
         ("credit_application_unapply", [1]),
         ("invoice_edit", [inv]),

@@ -19,6 +19,7 @@ from invoicing.services.payments import (
     payment_receive,
     payment_refund,
     payment_reverse,
+    payment_unallocate,
 )
 from web.forms import AllocateForm, CreditMemoNewForm, ReceiptForm, RefundForm
 from web.views.base import (
@@ -144,6 +145,27 @@ class ReceiptAllocateView(ActionView):
                     request,
                     f"{money_display(row.amount, row.currency)} allocated to {row.invoice}.",
                 )
+        return reverse("web:receipt_detail", args=[pk])
+
+
+class ReceiptUnallocateView(ActionView):
+    """Take back the payment's allocation to one invoice (payment_unallocate)."""
+
+    def act(self, request, pk, invoice_id):
+        receipt = get_object_or_404(Receipt, pk=pk)
+        done = call_service(
+            request,
+            lambda: payment_unallocate(
+                receipt_id=pk, invoice_id=invoice_id, unallocated_by=actor(request)
+            ),
+        )
+        if done is not None:
+            messages.success(
+                request,
+                "Allocation taken back: "
+                f"{money_display(done.unallocated, receipt.currency)} of the payment is "
+                "unallocated now.",
+            )
         return reverse("web:receipt_detail", args=[pk])
 
 

@@ -22,6 +22,7 @@ from invoicing.services.payments import (
     payment_receive,
     payment_refund,
     payment_reverse,
+    payment_unallocate,
 )
 
 
@@ -48,6 +49,9 @@ class Command(BaseCommand):
         allocate = sub.add_parser("allocate", help="Allocate what is left of a payment.")
         allocate.add_argument("payment", type=int)
         allocate.add_argument("invoices", nargs="+", metavar="INVOICE[:AMOUNT]")
+        unallocate = sub.add_parser("unallocate", help="Take back an allocation to an invoice.")
+        unallocate.add_argument("payment", type=int)
+        unallocate.add_argument("invoice", metavar="INVOICE")
         refund = sub.add_parser("refund", help="Refund part of a payment's unallocated money.")
         refund.add_argument("payment", type=int)
         refund.add_argument("amount")
@@ -103,6 +107,12 @@ class Command(BaseCommand):
                 allocated_by="manage.py",
             )
             return Receipt(pk=opts["payment"])
+        if action == "unallocate":
+            return payment_unallocate(
+                receipt_id=opts["payment"],
+                invoice_id=document_pk(Invoice, opts["invoice"], "invoice"),
+                unallocated_by="manage.py",
+            )
         if action == "refund":
             refund = payment_refund(
                 receipt_id=opts["payment"],

@@ -19,6 +19,7 @@ from invoicing.exceptions import (
     InvoiceNotPosted,
     InvoiceWrittenOff,
     PaymentExceedsBalance,
+    PaymentNotFound,
     PaymentReversed,
 )
 from invoicing.models import Invoice, Payment, Receipt, Refund
@@ -27,6 +28,7 @@ from invoicing.services.payments import (
     payment_receive,
     payment_refund,
     payment_reverse,
+    payment_unallocate,
 )
 from invoicing.services.writeoffs import invoice_write_off
 from tests.conftest import make_account
@@ -216,3 +218,25 @@ def test_two_concurrent_refunds_never_exceed_the_unallocated_part(lw):
     receipt.refresh_from_db()
     assert (receipt.unallocated, receipt.refunded) == (D("50.00"), D("100.00"))
     assert list(Refund.objects.values_list("amount", flat=True)) == [D("100.00")]
+
+
+def test_unallocate_then_refund_what_was_allocated(three):
+    jan, feb, _ = three.invoices
+    receipt = payment_receive(
+        account_id=three.account.pk,
+        amount="100.00",
+        payment_date=DAY,
+        allocations=[{"invoice": jan.pk}, {"invoice": feb.pk}],
+    )
+    payment_unallocate(receipt_id=receipt.pk, invoice_id=feb.pk, unallocated_by="olga")
+    receipt.refresh_from_db()
+    assert receipt.unallocated == D("24.23")
+    assert balances(jan, feb) == [(D("0.00"), "settled"), (D("75.77"), "not_settled")]
+    assert Payment.objects.get(invoice=feb).reversed_by == "olga"
+    payment_refund(receipt_id=receipt.pk, amount="24.23", refund_date=DAY)
+    receipt.refresh_from_db()
+    assert (receipt.unallocated, receipt.refunded) == (D("0.00"), D("24.23"))
+    before = snapshot()
+    with pytest.raises(PaymentNotFound):
+        payment_unallocate(receipt_id=receipt.pk, invoice_id=feb.pk)
+    assert snapshot() == before
