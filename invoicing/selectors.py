@@ -304,6 +304,15 @@ def invoice_list_open_for_account(*, account: Account, currency: str) -> QuerySe
     ).order_by("due_date", "id")
 
 
+def credit_memo_list_for_account(*, account: Account) -> QuerySet[CreditMemo]:
+    """The account's credit memos, newest first (drafts to post, credit left to apply)."""
+    return (
+        CreditMemo.objects.filter(account=account)
+        .select_related("invoice")
+        .order_by("-memo_date", "-id")
+    )
+
+
 def receipt_list_for_account(*, account: Account) -> QuerySet[Receipt]:
     return Receipt.objects.filter(account=account).order_by("-payment_date", "-id")
 

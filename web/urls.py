@@ -70,6 +70,9 @@ urlpatterns = [
         name="invoice_convert_negative_lines",
     ),
     path(
+        "credit-memos/<int:pk>/post", invoices.CreditMemoPostView.as_view(), name="credit_memo_post"
+    ),
+    path(
         "credit-memos/<int:pk>/void", invoices.CreditMemoVoidView.as_view(), name="credit_memo_void"
     ),
     path(

@@ -61,7 +61,7 @@ from invoicing.services.memos import (
     debit_memo_post,
     debit_memo_update,
 )
-from invoicing.services.payments import payment_record, payment_reverse
+from invoicing.services.payments import payment_record, payment_refund, payment_reverse
 
 
 class MemoAdmin(NoBulkDeleteMixin, ServiceAdmin):
@@ -538,11 +538,36 @@ class ReceiptAdmin(ReadOnlyAdmin):
     list_select_related = ("account",)
     search_fields = ("reference", "account__name")
     inlines = (RefundInline,)
-    actions = ("reverse_payments",)
+    actions = ("refund_unallocated", "reverse_payments")
     money_currency = "currency"
 
     def has_reverse_permission(self, request) -> bool:
         return request.user.has_perm("invoicing.change_payment")
+
+    @admin.action(
+        description="Refund what is unallocated of selected payments", permissions=["reverse"]
+    )
+    def refund_unallocated(self, request, queryset):
+        done = []
+        for receipt in queryset.filter(unallocated__gt=0).order_by("id"):
+            refund = run_service(
+                self,
+                request,
+                str(receipt),
+                lambda r=receipt: payment_refund(
+                    receipt_id=r.pk,
+                    amount=r.unallocated,
+                    reason="Refunded in the admin",
+                    refunded_by=request.user.get_username(),
+                ),
+            )
+            if refund is not None:
+                done.append(f"{money_display(refund.amount, receipt.currency)} of {receipt}")
+        self.message_user(
+            request,
+            f"Refunded: {'; '.join(done)}." if done else "Nothing unallocated to refund.",
+            messages.SUCCESS if done else messages.WARNING,
+        )
 
     @admin.action(
         description="Reverse selected payments (recorded in error)", permissions=["reverse"]

@@ -412,3 +412,32 @@ def test_void_credit_memo(lw):
     with pytest.raises(CommandError, match="1 credit memo\\(s\\) not voided"):
         call_command("void_credit_memo", str(memo.pk), stderr=err)
     assert "[credit_memo_not_posted]" in err.getvalue()
+
+
+def test_credit_memo_create_post_and_refuse(lw):
+    out = StringIO()
+    call_command(
+        "credit_memo",
+        str(lw.account.pk),
+        "--line",
+        "Goodwill credit=25.00",
+        "--reason",
+        "goodwill",
+        "--note",
+        "Outage",
+        "--draft",
+        stdout=out,
+    )
+    memo = CreditMemo.objects.get()
+    assert out.getvalue() == f"{memo} (draft): 25.00 USD\n"
+    assert (memo.reason_code, memo.reason, memo.source) == ("goodwill", "Outage", "standalone")
+    out = StringIO()
+    call_command("credit_memo", "--post", str(memo.pk), stdout=out)
+    assert out.getvalue() == f"{memo} (posted): 25.00 USD\n"
+    before = snapshot()
+    with pytest.raises(CommandError) as exc:
+        call_command("credit_memo", str(lw.account.pk), "--line", "Bad=-1")
+    assert str(exc.value) == "[invalid] lines[0].unit_price: A credit is a positive unit price."
+    with pytest.raises(CommandError, match="write NAME=AMOUNT"):
+        call_command("credit_memo", str(lw.account.pk), "--line", "Goodwill")
+    assert snapshot() == before

@@ -217,3 +217,18 @@ def test_a_standalone_credit_memo_from_the_account_page_then_applied(ops, billed
     )
     invoice.refresh_from_db()
     assert invoice.balance == D("38.13")
+
+
+def test_a_draft_credit_memo_is_posted_from_the_account_page(ops, billed):
+    memo = credit_memo(billed.account, "12.00", on=d(2026, 2, 1), post=False)
+    page = ops.get(reverse("web:account_detail", args=[billed.account.pk])).content.decode()
+    url = reverse("web:credit_memo_post", args=[memo.pk])
+    assert f'action="{url}"' in page
+    before = snapshot()
+    response = ops.post(url)
+    assert f"<h1>Post {memo} of 12.00 USD?</h1>" in response.content.decode()
+    assert snapshot() == before
+    html = ops.post(url, {"confirm": confirmation_of(response)}, follow=True).content.decode()
+    memo.refresh_from_db()
+    assert (memo.status, memo.balance) == ("posted", D("12.00"))
+    assert f"{memo} posted: 12.00 USD." in html

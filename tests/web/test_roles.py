@@ -47,6 +47,7 @@ def actions(t) -> list[tuple[str, list]]:
         ("invoice_write_off_reverse", [inv]),
         ("receipt_new", [t.account.pk]),
         ("credit_memo_void", [1]),
+        ("credit_memo_post", [1]),
         ("credit_memo_new", [t.account.pk]),
         ("invoice_convert_negative_lines", [inv]),
         ("receipt_allocate", [1]),

@@ -64,6 +64,9 @@ class AccountDetailView(PageView):
             errors=invoicing_selectors.error_log_list_for_account(account=account)[:50],
             generate_form=GenerateForm(),
             receipts=invoicing_selectors.receipt_list_for_account(account=account)[:20],
+            account_credit_memos=invoicing_selectors.credit_memo_list_for_account(account=account)[
+                :20
+            ],
         )
         return context
 

@@ -43,6 +43,7 @@ from invoicing.services.drafts import (
 )
 from invoicing.services.email import invoice_email_send
 from invoicing.services.hosted_links import hosted_link, hosted_link_available
+from invoicing.services.memos import credit_memo_post
 from invoicing.services.payments import payment_record
 from invoicing.services.posting import invoice_post
 from invoicing.services.void import invoice_void, invoice_void_refusal
@@ -661,6 +662,40 @@ class InvoiceNegativeLinesView(ConfirmedActionView):
                 f"{money_display(memo.total, memo.currency)}.",
             )
         return reverse("web:invoice_detail", args=[pk])
+
+
+class CreditMemoPostView(ConfirmedActionView):
+    """Post a draft credit memo (credit_memo_post) after a confirmation: numbered, final."""
+
+    nav = "accounts"
+
+    def confirmation(self, request, pk):
+        memo = get_object_or_404(CreditMemo, pk=pk)
+        amount = money_display(memo.total, memo.currency)
+        return Confirmation(
+            question=f"Post {memo} of {amount}?",
+            facts=[
+                f"{memo} for {memo.account.name} is posted and numbered by the credit memo "
+                "sequence policy (if one matches); a posted memo is never changed or deleted.",
+                f"Its {amount} is then credit to apply to the account's invoices (Apply credit "
+                "on an invoice's page).",
+            ],
+            button=f"Post {memo}",
+            back=reverse("web:account_detail", args=[memo.account_id]),
+            figures=f"{memo.total}",
+            refusal=""
+            if memo.status == CreditMemo.Status.DRAFT
+            else f"{memo} is {memo.get_status_display().lower()}, not a draft.",
+        )
+
+    def act(self, request, pk):
+        memo = get_object_or_404(CreditMemo, pk=pk)
+        posted = call_service(request, lambda: credit_memo_post(credit_memo_id=pk))
+        if posted is not None:
+            messages.success(
+                request, f"{posted} posted: {money_display(posted.total, posted.currency)}."
+            )
+        return reverse("web:account_detail", args=[memo.account_id])
 
 
 class CreditMemoVoidView(ConfirmedActionView):

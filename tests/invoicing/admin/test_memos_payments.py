@@ -440,3 +440,21 @@ def test_payments_received_are_listed_and_reversed_through_the_service(lw, admin
         "root",
     )
     assert admin_client_logged.get(_url(Receipt, "add")).status_code == 403
+
+
+def test_the_unallocated_part_of_payments_is_refunded_through_the_service(lw, admin_client_logged):
+    invoice = generate(lw, d(2026, 1, 15))
+    receipt = payment_receive(
+        account_id=lw.account.pk,
+        amount="100.00",
+        payment_date=d(2026, 2, 1),
+        allocations=[{"invoice": invoice.pk}],
+    )
+    page = admin_client_logged.post(
+        _url(Receipt, "changelist"),
+        {"action": "refund_unallocated", "_selected_action": [receipt.pk]},
+        follow=True,
+    ).content.decode()
+    assert f"Refunded: 24.23 USD of {receipt}." in page
+    receipt.refresh_from_db()
+    assert (receipt.unallocated, receipt.refunded) == (D("0.00"), D("24.23"))
