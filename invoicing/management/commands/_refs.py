@@ -8,6 +8,8 @@ import datetime as dt
 from django.core.management.base import CommandError
 from django.db.models import Model, Q
 
+from core.exceptions import DomainError, ValidationError
+
 
 def document_pk(model: type[Model], ref: str, label: str) -> int:
     """The id of the `model` row whose number or id is `ref`; a CommandError naming `label`
@@ -27,3 +29,13 @@ def date_option(text: str | None, option: str = "--date") -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise CommandError(f"{option} {text!r} is not a date: use YYYY-MM-DD.") from None
+
+
+def service_error(exc: DomainError) -> CommandError:
+    """A service's refusal as a command error: `[invalid] path: message; …` for bad input
+    (every problem, by its path), else `[code] message`."""
+    if isinstance(exc, ValidationError):
+        return CommandError(
+            "[invalid] " + "; ".join(f"{path}: {' '.join(m)}" for path, m in exc.details.items())
+        )
+    return CommandError(f"[{exc.code}] {exc.message}")

@@ -9,9 +9,9 @@ has left and the invoice has open. One transaction: every application is made, o
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core.exceptions import DomainError, ValidationError
+from core.exceptions import DomainError
 from core.money import money_display
-from invoicing.management.commands._refs import date_option, document_pk
+from invoicing.management.commands._refs import date_option, document_pk, service_error
 from invoicing.models import CreditMemo, Invoice
 from invoicing.services.credits import credit_application_unapply, credit_memo_apply
 
@@ -61,13 +61,8 @@ class Command(BaseCommand):
                 applied_date=date,
                 applied_by="manage.py",
             )
-        except ValidationError as exc:  # every problem, by its path
-            raise CommandError(
-                "[invalid] "
-                + "; ".join(f"{path}: {' '.join(m)}" for path, m in exc.details.items())
-            )
         except DomainError as exc:
-            raise CommandError(f"[{exc.code}] {exc.message}")
+            raise service_error(exc) from None
         memo = rows[0].credit_memo
         memo.refresh_from_db()
         for row in rows:

@@ -9,9 +9,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core.exceptions import DomainError, ValidationError
+from core.exceptions import DomainError
 from core.money import money_display
-from invoicing.management.commands._refs import date_option, document_pk
+from invoicing.management.commands._refs import date_option, document_pk, service_error
 from invoicing.models import CreditReason, Invoice
 from invoicing.services.credits import invoice_credit
 
@@ -63,13 +63,8 @@ class Command(BaseCommand):
                 apply=not opts["no_apply"],
                 created_by="manage.py",
             )
-        except ValidationError as exc:
-            raise CommandError(
-                "[invalid] "
-                + "; ".join(f"{path}: {' '.join(m)}" for path, m in exc.details.items())
-            )
         except DomainError as exc:
-            raise CommandError(f"[{exc.code}] {exc.message}")
+            raise service_error(exc) from None
         memo = result.credit_memo
         currency = memo.currency
         self.stdout.write(

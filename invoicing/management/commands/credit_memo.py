@@ -11,9 +11,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from accounts.models import Account
-from core.exceptions import DomainError, ValidationError
+from core.exceptions import DomainError
 from core.money import money_display
-from invoicing.management.commands._refs import date_option, document_pk
+from invoicing.management.commands._refs import date_option, document_pk, service_error
 from invoicing.models import CreditMemo, CreditReason
 from invoicing.services.memos import credit_memo_create, credit_memo_post
 
@@ -33,13 +33,8 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         try:
             memo = self._act(opts)
-        except ValidationError as exc:
-            raise CommandError(
-                "[invalid] "
-                + "; ".join(f"{path}: {' '.join(m)}" for path, m in exc.details.items())
-            )
         except DomainError as exc:
-            raise CommandError(f"[{exc.code}] {exc.message}")
+            raise service_error(exc) from None
         self.stdout.write(
             f"{memo} ({memo.get_status_display().lower()}): "
             f"{money_display(memo.total, memo.currency)}"

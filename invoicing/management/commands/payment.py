@@ -13,9 +13,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from accounts.models import Account
-from core.exceptions import DomainError, ValidationError
+from core.exceptions import DomainError
 from core.money import money_display
-from invoicing.management.commands._refs import date_option, document_pk
+from invoicing.management.commands._refs import date_option, document_pk, service_error
 from invoicing.models import Invoice, PaymentMethod, Receipt
 from invoicing.services.payments import (
     payment_allocate,
@@ -64,13 +64,8 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         try:
             receipt = self._act(opts)
-        except ValidationError as exc:
-            raise CommandError(
-                "[invalid] "
-                + "; ".join(f"{path}: {' '.join(m)}" for path, m in exc.details.items())
-            )
         except DomainError as exc:
-            raise CommandError(f"[{exc.code}] {exc.message}")
+            raise service_error(exc) from None
         receipt = Receipt.objects.get(pk=receipt.pk)
         for allocation in receipt.allocations.active().select_related("invoice").order_by("id"):
             self.stdout.write(
