@@ -10,33 +10,29 @@ from typing import Any
 
 from dunning.models import DunningReminder, InvoiceDispute
 from dunning.services.disputes import invoice_dispute_open, invoice_dispute_resolve
-from invoicing.hooks import invoice_api_field
+from invoicing.hooks import invoice_api_fields
 
 
-def dunning_values(invoices: list[Any]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+def dunning_fields(invoices: list[Any]) -> dict[int, dict[str, Any]]:
+    """`dunning` (the reminders sent) and `disputed` of each invoice: two queries."""
+    ids = [i.pk for i in invoices]
+    sent: dict[int, list[dict[str, Any]]] = defaultdict(list)
     rows = (
-        DunningReminder.objects.filter(
-            invoice_id__in=[i.pk for i in invoices], status=DunningReminder.Status.SENT
-        )
+        DunningReminder.objects.filter(invoice_id__in=ids, status=DunningReminder.Status.SENT)
         .select_related("email")
         .order_by("days_after_due", "id")
     )
     for reminder in rows:
         sent_at = (reminder.email.sent_at if reminder.email else None) or reminder.created_at
-        out[reminder.invoice_id].append(
+        sent[reminder.invoice_id].append(
             {"step": reminder.days_after_due, "sent_at": sent_at.isoformat()}
         )
-    return {i.pk: out.get(i.pk, []) for i in invoices}
-
-
-def disputed_values(invoices: list[Any]) -> dict[int, bool]:
     open_ids = set(
-        InvoiceDispute.objects.filter(
-            invoice_id__in=[i.pk for i in invoices], resolved_at__isnull=True
-        ).values_list("invoice_id", flat=True)
+        InvoiceDispute.objects.filter(invoice_id__in=ids, resolved_at__isnull=True).values_list(
+            "invoice_id", flat=True
+        )
     )
-    return {i.pk: i.pk in open_ids for i in invoices}
+    return {pk: {"dunning": sent.get(pk, []), "disputed": pk in open_ids} for pk in ids}
 
 
 def disputed_write(*, invoice_id: int, value: bool, reason: str = "", actor: str = "") -> None:
@@ -51,5 +47,4 @@ def disputed_write(*, invoice_id: int, value: bool, reason: str = "", actor: str
 
 
 def register() -> None:
-    invoice_api_field("dunning", dunning_values)
-    invoice_api_field("disputed", disputed_values, disputed_write)
+    invoice_api_fields(dunning_fields, {"disputed": disputed_write})

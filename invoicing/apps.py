@@ -10,7 +10,7 @@ class InvoicingConfig(AppConfig):
         # and, through invoicing.services.documents, the after-posting PDF rendering
         # (invoicing.hooks.on_invoices_posted).
         from invoicing import tasks  # noqa: F401
-        from invoicing.hooks import invoice_api_field_group
+        from invoicing.hooks import invoice_api_fields
         from invoicing.receivables import invoice_api_receivable_fields
 
-        invoice_api_field_group(invoice_api_receivable_fields)  # API.md's receivable fields
+        invoice_api_fields(invoice_api_receivable_fields)  # API.md's receivable fields

@@ -32,49 +32,40 @@ def invoices_posted(invoice_ids: list[int]) -> None:
             logger.exception("invoices_posted receiver %r failed", receiver)
 
 
-# --- fields other apps add to the invoice's API representation ---------------------------------
+# --- fields added to the invoice's API representation ----------------------------------------
 #
-# API.md's invoice resource carries `dunning` and `disputed`, which the dunning app (a layer
-# above invoicing) owns. It registers them here at start-up: a reader that gives each
-# invoice's value for a batch of invoices (one query per batch, not per invoice), and for
-# `disputed` a writer that PATCH calls (the dunning services open or resolve the dispute).
+# API.md's invoice resource carries fields computed elsewhere: the receivable figures
+# (invoicing.receivables) and `dunning` and `disputed`, which the dunning app (a layer above
+# invoicing) owns. Each registers at start-up a reader giving {invoice id: {field: value}}
+# for a batch of invoices (one query per batch, not per invoice); a writable field (PATCH
+# `disputed`) also registers its writer, which calls a service.
 
-InvoiceFieldReader = Callable[[list[Any]], dict[int, Any]]
+InvoiceFieldsReader = Callable[[list[Any]], dict[int, dict[str, Any]]]
 InvoiceFieldWriter = Callable[..., None]
 
-_invoice_fields: dict[str, tuple[InvoiceFieldReader, InvoiceFieldWriter | None]] = {}
+_invoice_field_readers: list[InvoiceFieldsReader] = []
+_invoice_field_writers: dict[str, InvoiceFieldWriter] = {}
 
 
-def invoice_api_field(
-    name: str, reader: InvoiceFieldReader, writer: InvoiceFieldWriter | None = None
+def invoice_api_fields(
+    reader: InvoiceFieldsReader, writers: dict[str, InvoiceFieldWriter] | None = None
 ) -> None:
-    """Register an invoice API field: `reader(invoices)` → {invoice id: value};
-    `writer(invoice_id=…, value=…, actor=…)` makes PATCH change it (through a service)."""
-    _invoice_fields[name] = (reader, writer)
-
-
-_invoice_field_groups: list[Callable[[list[Any]], dict[int, dict[str, Any]]]] = []
-
-
-def invoice_api_field_group(reader: Callable[[list[Any]], dict[int, dict[str, Any]]]) -> None:
-    """Register a reader of several read-only fields at once: {invoice id: {field: value}}."""
-    if reader not in _invoice_field_groups:
-        _invoice_field_groups.append(reader)
+    """Register a reader of some invoice API fields, and the writers
+    (`writer(invoice_id=…, value=…, reason=…, actor=…)`) of those PATCH may change."""
+    if reader not in _invoice_field_readers:
+        _invoice_field_readers.append(reader)
+    _invoice_field_writers.update(writers or {})
 
 
 def invoice_api_values(invoices: list[Any]) -> dict[int, dict[str, Any]]:
     """{invoice id: {field: value}} of every registered field, for these invoices."""
     out: dict[int, dict[str, Any]] = {invoice.pk: {} for invoice in invoices}
-    for group in _invoice_field_groups:
-        values = group(invoices)
+    for reader in _invoice_field_readers:
+        values = reader(invoices)
         for invoice in invoices:
             out[invoice.pk].update(values.get(invoice.pk, {}))
-    for name, (reader, _) in _invoice_fields.items():
-        single = reader(invoices)
-        for invoice in invoices:
-            out[invoice.pk][name] = single.get(invoice.pk)
     return out
 
 
 def invoice_api_writable() -> dict[str, InvoiceFieldWriter]:
-    return {name: writer for name, (_, writer) in _invoice_fields.items() if writer is not None}
+    return dict(_invoice_field_writers)

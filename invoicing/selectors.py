@@ -43,7 +43,12 @@ from invoicing.models import (
     Receipt,
     SequencePolicy,
 )
-from invoicing.services.credits import credited_so_far, negative_lines_open
+from invoicing.services.credits import (
+    NegativeLinesConversion,
+    credited_so_far,
+    invoice_negative_lines_preview,
+    negative_lines_open,
+)
 from invoicing.services.numbering import sequence_policy_select
 from invoicing.services.payments import write_off_application_of
 from invoicing.services.recovery import batch_run_stuck_invoices, batch_run_stuck_schedules
@@ -331,6 +336,11 @@ def receipt_get(*, receipt_id: int) -> Receipt:
 def invoice_negative_lines(*, invoice: Invoice) -> list[InvoiceLine]:
     """The invoice's negative charge lines not yet converted to a credit memo."""
     return negative_lines_open(invoice)
+
+
+def invoice_negative_lines_conversion(*, invoice: Invoice) -> NegativeLinesConversion:
+    """What converting the invoice's negative lines would do, in figures."""
+    return invoice_negative_lines_preview(invoice=invoice)
 
 
 def invoice_write_off_get(*, invoice: Invoice) -> CreditMemoApplication | None:

@@ -89,7 +89,7 @@ urlpatterns = [
     path("payments/<int:pk>/", payments.ReceiptDetailView.as_view(), name="receipt_detail"),
     path(
         "accounts/<int:pk>/credit-memos/new",
-        payments.CreditMemoNewView.as_view(),
+        invoices.CreditMemoNewView.as_view(),
         name="credit_memo_new",
     ),
     path(
@@ -164,12 +164,12 @@ urlpatterns = [
     ),
     path(
         "accounts/<int:pk>/statement.pdf",
-        receivables.AccountStatementPdfView.as_view(),
+        receivables.AccountStatementFileView.as_view(file_format="pdf"),
         name="account_statement_pdf",
     ),
     path(
         "accounts/<int:pk>/statement.csv",
-        receivables.AccountStatementCsvView.as_view(),
+        receivables.AccountStatementFileView.as_view(file_format="csv"),
         name="account_statement_csv",
     ),
     # dunning: reminders, policies, an invoice's dispute

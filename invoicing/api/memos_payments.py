@@ -915,9 +915,8 @@ class CreditMemoCreateApi(APIView):
                 reason=v.get("note", ""),
                 memo_date=v.get("credit_date"),
                 lines=credit_memo_lines_in(v["lines"]),
+                post=v["post"],
             )
-            if v["post"]:
-                credit_memo_post(credit_memo_id=memo.pk)
         return Response(
             CreditMemoSerializer(selectors.credit_memo_get(credit_memo_id=memo.pk)).data,
             status=status.HTTP_201_CREATED,

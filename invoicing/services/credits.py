@@ -886,6 +886,33 @@ def negative_lines_open(invoice: Invoice) -> list[InvoiceLine]:
     )
 
 
+@dataclass(frozen=True)
+class NegativeLinesConversion:
+    """What converting an invoice's negative lines does, in figures (the service writes it;
+    a confirmation page shows it)."""
+
+    lines: list[InvoiceLine]
+    credit: Decimal  # the memo's total: the lines' amounts and tax, made positive
+    total_after: Decimal  # the invoice's total without those lines
+    applied: Decimal  # what of the memo is applied back to the invoice
+    balance_after: Decimal
+
+
+def invoice_negative_lines_preview(*, invoice: Invoice) -> NegativeLinesConversion:
+    """invoice_negative_lines_convert's figures for all the open negative lines; nothing is
+    written."""
+    lines = negative_lines_open(invoice)
+    credit = -sum((line.amount + line.tax_amount for line in lines), ZERO)
+    applied = max(min(credit, invoice.balance + credit), ZERO)
+    return NegativeLinesConversion(
+        lines=lines,
+        credit=credit,
+        total_after=invoice.total + credit,
+        applied=applied,
+        balance_after=invoice.balance + credit - applied,
+    )
+
+
 def invoice_negative_lines_convert(
     *,
     invoice_id: int,

@@ -525,9 +525,11 @@ def credit_memo_create(
     currency: str = "",
     legal_entity_id: int | None = None,
     invoice_id: int | None = None,
+    post: bool = False,
 ) -> CreditMemo:
     """A draft credit memo with its lines (see _credit_memo_lines), to post with
-    credit_memo_post. `invoice_id`: the posted invoice of the same account it credits."""
+    credit_memo_post; `post` posts it at once, on its memo date, in the same transaction.
+    `invoice_id`: the posted invoice of the same account it credits."""
     credit_reason_validate(reason_code)
     account = Account.objects.filter(pk=account_id).first()
     if account is None:
@@ -561,6 +563,8 @@ def credit_memo_create(
         for line in memo_lines:
             line.credit_memo = memo
         CreditMemoLine.objects.bulk_create(memo_lines)
+        if post:
+            credit_memo_post_locked(memo, posted_date=memo.memo_date)
     return memo
 
 

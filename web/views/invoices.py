@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts import selectors as account_selectors
 from core.exceptions import DomainError
 from core.money import money_display, plain
 from invoicing import selectors
@@ -43,7 +44,7 @@ from invoicing.services.drafts import (
 )
 from invoicing.services.email import invoice_email_send
 from invoicing.services.hosted_links import hosted_link, hosted_link_available
-from invoicing.services.memos import credit_memo_post
+from invoicing.services.memos import credit_memo_create, credit_memo_post
 from invoicing.services.payments import payment_record
 from invoicing.services.posting import invoice_post
 from invoicing.services.void import invoice_void, invoice_void_refusal
@@ -51,6 +52,7 @@ from invoicing.services.writeoffs import invoice_write_off, invoice_write_off_re
 from web.forms import (
     AdjustmentForm,
     CreditApplyForm,
+    CreditMemoNewForm,
     DraftEditForm,
     EmailForm,
     InvoiceCreditForm,
@@ -621,9 +623,7 @@ class InvoiceNegativeLinesView(ConfirmedActionView):
 
     def confirmation(self, request, pk):
         invoice = _invoice(pk)
-        lines = selectors.invoice_negative_lines(invoice=invoice)
-        credit = sum((-(line.amount + line.tax_amount) for line in lines), Decimal(0))
-        applied = min(credit, invoice.balance + credit) if credit else Decimal(0)
+        plan = selectors.invoice_negative_lines_conversion(invoice=invoice)
         currency = invoice.currency
         return Confirmation(
             question=f"Convert the negative lines of {invoice} into a credit memo?",
@@ -631,21 +631,20 @@ class InvoiceNegativeLinesView(ConfirmedActionView):
                 *[
                     f"{line.name}: {money_display(-line.amount, currency)} and tax "
                     f"{money_display(-line.tax_amount, currency)} become a credit memo line."
-                    for line in lines
+                    for line in plan.lines
                 ],
-                f"A posted credit memo of {money_display(credit, currency)} (reason: "
+                f"A posted credit memo of {money_display(plan.credit, currency)} (reason: "
                 "cancellation) is numbered by the credit memo policy.",
                 f"{invoice}'s total leaves those lines out and becomes "
-                f"{money_display(invoice.total + credit, currency)}; "
-                f"{money_display(max(applied, Decimal(0)), currency)} of the memo is applied "
-                "back to it, so its balance stays "
-                f"{money_display(invoice.balance + credit - max(applied, Decimal(0)), currency)}.",
+                f"{money_display(plan.total_after, currency)}; "
+                f"{money_display(plan.applied, currency)} of the memo is applied back to it, so "
+                f"its balance stays {money_display(plan.balance_after, currency)}.",
             ],
-            button=f"Convert into a credit memo of {money_display(credit, currency)}",
+            button=f"Convert into a credit memo of {money_display(plan.credit, currency)}",
             back=reverse("web:invoice_detail", args=[invoice.pk]),
-            figures=f"{credit}|{len(lines)}",
+            figures=f"{plan.credit}|{len(plan.lines)}",
             refusal=""
-            if lines and invoice.status == InvoiceStatus.POSTED
+            if plan.lines and invoice.status == InvoiceStatus.POSTED
             else f"{invoice} has no negative charge line to convert.",
         )
 
@@ -911,3 +910,52 @@ class DraftDeleteView(ConfirmedActionView):
             f"{label} deleted; its periods are released and will be billed by the next generation.",
         )
         return reverse("web:account_detail", args=[account_id])
+
+
+class CreditMemoNewView(FormPageView):
+    """A standalone credit memo for an account (credit_memo_create, then credit_memo_post
+    unless kept as a draft); it is applied from an invoice's page (Apply credit)."""
+
+    template_name = "web/invoices/credit_memo_new.html"
+    nav = "accounts"
+    title = "New credit memo"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        account = get_or_404(account_selectors.account_get, account_id=kwargs["pk"])
+        context.update(
+            account=account, form=kwargs.get("form") or CreditMemoNewForm(account=account)
+        )
+        return context
+
+    def post(self, request, pk):
+        account = get_or_404(account_selectors.account_get, account_id=pk)
+        form = CreditMemoNewForm(request.POST, account=account)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(pk=pk, form=form))
+        data = form.cleaned_data
+        memo = call_service_form(
+            request,
+            form,
+            lambda: credit_memo_create(
+                account_id=account.pk,
+                currency=account.currency,
+                memo_date=data["credit_date"],
+                reason_code=data["reason_code"],
+                reason=data["note"],
+                lines=data["lines"],
+                post=data["action"] == "posted",
+            ),
+        )
+        if memo is None:
+            return self.render_to_response(self.get_context_data(pk=pk, form=form))
+        messages.success(
+            request,
+            f"{memo} of {money_display(memo.total, memo.currency)} "
+            + (
+                "posted: apply it from an invoice's page (Apply credit)."
+                if memo.status == "posted"
+                else "saved as a draft."
+            ),
+        )
+        return HttpResponseRedirect(reverse("web:account_detail", args=[account.pk]))

@@ -13,7 +13,6 @@ from accounts import selectors as account_selectors
 from core.money import money_display
 from invoicing import selectors
 from invoicing.models import Receipt
-from invoicing.services.memos import credit_memo_create, credit_memo_post
 from invoicing.services.payments import (
     payment_allocate,
     payment_receive,
@@ -21,7 +20,7 @@ from invoicing.services.payments import (
     payment_reverse,
     payment_unallocate,
 )
-from web.forms import AllocateForm, CreditMemoNewForm, ReceiptForm, RefundForm
+from web.forms import AllocateForm, ReceiptForm, RefundForm
 from web.views.base import (
     ActionView,
     FormPageView,
@@ -263,54 +262,3 @@ class ReceiptReverseView(ConfirmedActionView):
         if done is not None:
             messages.success(request, f"{done} reversed; its allocations are open again.")
         return reverse("web:receipt_detail", args=[pk])
-
-
-class CreditMemoNewView(FormPageView):
-    """A standalone credit memo for an account (credit_memo_create, then credit_memo_post
-    unless kept as a draft); it is applied from an invoice's page (Apply credit)."""
-
-    template_name = "web/payments/credit_memo_new.html"
-    nav = "accounts"
-    title = "New credit memo"
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        account = get_or_404(account_selectors.account_get, account_id=kwargs["pk"])
-        context.update(
-            account=account, form=kwargs.get("form") or CreditMemoNewForm(account=account)
-        )
-        return context
-
-    def post(self, request, pk):
-        account = get_or_404(account_selectors.account_get, account_id=pk)
-        form = CreditMemoNewForm(request.POST, account=account)
-        if not form.is_valid():
-            return self.render_to_response(self.get_context_data(pk=pk, form=form))
-        data = form.cleaned_data
-
-        def create_and_post():
-            memo = credit_memo_create(
-                account_id=account.pk,
-                currency=account.currency,
-                memo_date=data["credit_date"],
-                reason_code=data["reason_code"],
-                reason=data["note"],
-                lines=data["lines"],
-            )
-            if data["action"] == "posted":
-                memo = credit_memo_post(credit_memo_id=memo.pk, posted_date=data["credit_date"])
-            return memo
-
-        memo = call_service_form(request, form, create_and_post)
-        if memo is None:
-            return self.render_to_response(self.get_context_data(pk=pk, form=form))
-        messages.success(
-            request,
-            f"{memo} of {money_display(memo.total, memo.currency)} "
-            + (
-                "posted: apply it from an invoice's page (Apply credit)."
-                if memo.status == "posted"
-                else "saved as a draft."
-            ),
-        )
-        return HttpResponseRedirect(reverse("web:account_detail", args=[account.pk]))

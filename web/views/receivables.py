@@ -257,33 +257,26 @@ class AccountStatementView(PageView):
         return context
 
 
-class _StatementFileView(LoginRequiredMixin, View):
+class AccountStatementFileView(LoginRequiredMixin, View):
+    """The statement as a file: `file_format` "pdf" (shown inline) or "csv"."""
+
+    file_format = "pdf"
+
     def get(self, request, pk: int):
         account = get_or_404(account_selectors.account_get, account_id=pk)
         form = StatementFilterForm(request.GET)
         if not form.is_valid():
             return _bad_request(form)
         statement, _ = _statement_from(account, form)
-        return self.answer(statement)
-
-    def answer(self, statement: Statement) -> HttpResponse:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-class AccountStatementPdfView(_StatementFileView):
-    def answer(self, statement: Statement) -> HttpResponse:
+        if self.file_format == "csv":
+            return _file(
+                csv_text(STATEMENT_COLUMNS, statement_table(statement)),
+                "text/csv; charset=utf-8",
+                statement_filename(statement, "csv"),
+            )
         return _file(
             render_statement_pdf(statement),
             "application/pdf",
             statement_pdf_filename(statement),
             inline=True,
-        )
-
-
-class AccountStatementCsvView(_StatementFileView):
-    def answer(self, statement: Statement) -> HttpResponse:
-        return _file(
-            csv_text(STATEMENT_COLUMNS, statement_table(statement)),
-            "text/csv; charset=utf-8",
-            statement_filename(statement, "csv"),
         )

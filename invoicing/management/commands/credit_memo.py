@@ -58,13 +58,11 @@ class Command(BaseCommand):
             if not sep or not name:
                 raise CommandError(f"--line {text!r}: write NAME=AMOUNT, e.g. 'Goodwill=25.00'.")
             lines.append({"name": name, "unit_price": amount})
-        memo = credit_memo_create(
+        return credit_memo_create(
             account_id=account_id,
             lines=lines,
             memo_date=date_option(opts["date"]),
             reason_code=opts["reason"],
             reason=opts["note"],
+            post=not opts["draft"],
         )
-        if opts["draft"]:
-            return memo
-        return credit_memo_post(credit_memo_id=memo.pk, posted_date=memo.memo_date)
