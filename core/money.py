@@ -128,10 +128,12 @@ def money_str(amount: None, currency: str) -> None: ...
 @overload
 def money_str(amount: Number, currency: str) -> str: ...
 def money_str(amount: Number | None, currency: str) -> str | None:
-    """An amount as a plain decimal string in the currency's minor unit: '12.50', '1235'."""
+    """An amount as a plain decimal string in the currency's minor unit: '12.50', '1235';
+    never "-0.00" (a sum of credits that cancel out)."""
     if amount is None:
         return None
-    return str(to_decimal(amount).quantize(minor_unit(currency), rounding=ROUND_HALF_UP))
+    value = to_decimal(amount).quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+    return str(abs(value) if value == 0 else value)
 
 
 def number_display(value: Number, places: int) -> str:
@@ -148,6 +150,8 @@ def money_display(amount: Number | None, currency: str) -> str:
         return "—"
     places = currency_exponent(currency)
     value = to_decimal(amount).quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+    if value == 0:
+        value = abs(value)  # never "-0.00 USD"
     return f"{value:,.{places}f} {currency}"
 
 

@@ -283,6 +283,12 @@ class PaymentReversed(Conflict):
     code = "payment_reversed"
 
 
+class PaymentRefunded(Conflict):
+    """A payment with refunds is not reversed: the refunded money really left."""
+
+    code = "payment_refunded"
+
+
 # --- Posting -------------------------------------------------------------------------------
 
 

@@ -413,7 +413,10 @@ def _receipt_ref(receipt: Receipt) -> str:
 
 
 def _receipt_entry(receipt: Any) -> StatementEntry:
-    invoices = [p.invoice.number or f"#{p.invoice_id}" for p in receipt.active_allocations]
+    # Each invoice once, in allocation order (a payment may be allocated to one twice).
+    invoices = list(
+        dict.fromkeys(p.invoice.number or f"#{p.invoice_id}" for p in receipt.active_allocations)
+    )
     method = receipt.get_method_display().lower()
     text = "Payment" if receipt.method == PaymentMethod.OTHER else f"Payment by {method}"
     if invoices:

@@ -27,6 +27,7 @@ from invoicing.exceptions import (
     InvoiceWrittenOff,
     PaymentExceedsBalance,
     PaymentNotFound,
+    PaymentRefunded,
     PaymentReversed,
 )
 from invoicing.locks import invoice_lock_with_account, invoices_lock_with_account, receipt_lock
@@ -440,7 +441,7 @@ def payment_reverse(*, receipt_id: int, reason: str = "", reversed_by: str = "")
         receipt = receipt_lock(receipt_id)
         _receipt_received(receipt)
         if receipt.refunded > ZERO:
-            raise PaymentExceedsBalance(
+            raise PaymentRefunded(
                 f"{receipt} has {money_display(receipt.refunded, receipt.currency)} refunded; "
                 "a payment with refunds is not reversed.",
                 details={"payment": receipt.pk},
