@@ -12,6 +12,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from drf_spectacular.generators import SchemaGenerator
+from freezegun import freeze_time
 from rest_framework.test import APIClient
 
 from config import api_urls
@@ -123,6 +124,7 @@ def invoiced(api_world):
     return api_world
 
 
+@freeze_time("2026-11-24 12:00:00")  # answers embed signed, timestamped links (hosted_url)
 def test_every_route_answers_both_slash_forms_and_errors_in_one_shape(admin, invoiced):
     problems: list[str] = []
     anonymous = APIClient()
