@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import User
+from playwright.sync_api import expect
 
 from invoicing.models import Invoice
 from invoicing.services.generation import invoices_generate
@@ -81,7 +82,7 @@ def test_admin_pages_fit_1440_px_and_show_money(demo, live_server, browser):
         page.goto(f"/admin/invoicing/invoice/{invoice.pk}/change/")
         shot(page, f"admin-invoice-{name}")
         assert page.evaluate(OVERFLOW_JS) <= 0, name
-        assert page.get_by_text("Line 1: ").first.is_visible()
+        expect(page.get_by_text("Line 1: ").first).to_be_visible()
         assert " object (" not in page.content()
     # A posted invoice is view-only: no Delete.
     page.goto(f"/admin/invoicing/invoice/{posted.pk}/change/")

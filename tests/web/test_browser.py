@@ -4,6 +4,7 @@ screenshotted to test-output/screenshots/ (look at them)."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from invoicing.models import CreditMemo, Invoice, InvoiceBatchRun
 from tests.support.browser import TODAY, login, orm, shot
@@ -17,7 +18,7 @@ def test_generate_post_void_and_a_batch_run(demo, page):
     # Generate invoices for a demo account.
     page.get_by_role("link", name="Accounts", exact=True).click()
     page.get_by_role("link", name="Pinecrest Media Group").click()
-    assert page.get_by_role("heading", name="Pinecrest Media Group").is_visible()
+    expect(page.get_by_role("heading", name="Pinecrest Media Group")).to_be_visible()
     page.get_by_label("Target date").fill("2026-11-24")
     page.get_by_label("Invoice date").fill("2026-11-24")
     page.get_by_label("Draft invoices").check()
@@ -36,24 +37,24 @@ def test_generate_post_void_and_a_batch_run(demo, page):
 
     # Post it.
     row.get_by_role("link", name=f"Draft #{invoice.pk}").click()
-    assert page.get_by_role("heading", name=f"Draft invoice #{invoice.pk}").is_visible()
+    expect(page.get_by_role("heading", name=f"Draft invoice #{invoice.pk}")).to_be_visible()
     page.get_by_role("button", name="Post invoice").click()
     # The confirmation page: amount, numbering at posting, final; nothing posted yet.
-    assert page.get_by_role("heading", name="Post invoice for 1,784.08 USD?").is_visible()
+    expect(page.get_by_role("heading", name="Post invoice for 1,784.08 USD?")).to_be_visible()
     assert orm(lambda: Invoice.objects.get(pk=invoice.pk).status) == "draft"
     shot(page, "05-post-confirm")
     page.get_by_role("button", name="Post invoice for 1,784.08 USD").click()
     page.wait_for_url(f"**/invoices/{invoice.pk}/")
     invoice = orm(lambda: Invoice.objects.get(pk=invoice.pk))
     assert invoice.status == "posted" and invoice.number
-    assert page.get_by_text(f"Invoice posted as {invoice.number}.").is_visible()
+    expect(page.get_by_text(f"Invoice posted as {invoice.number}.")).to_be_visible()
     assert page.locator("[data-total]").inner_text() == "1,784.08 USD"
     shot(page, "05-posted")
 
     # Void it, after the confirmation page.
     page.get_by_role("link", name="Void…").click()
-    assert page.get_by_role("heading", name=f"Void invoice {invoice.number}?").is_visible()
-    assert page.get_by_text("credit memo of 1,784.08 USD").is_visible()
+    expect(page.get_by_role("heading", name=f"Void invoice {invoice.number}?")).to_be_visible()
+    expect(page.get_by_text("credit memo of 1,784.08 USD")).to_be_visible()
     page.get_by_label("Reason").fill("Billed the wrong seats")
     shot(page, "06-void-confirm")
     page.get_by_role("button", name=f"Void invoice {invoice.number}").click()

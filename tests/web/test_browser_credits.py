@@ -5,6 +5,7 @@ drop and the application listed with who and when, then unapplies it."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from invoicing.models import Invoice
 from invoicing.services.generation import invoices_generate
@@ -37,7 +38,7 @@ def test_apply_and_unapply_a_credit_in_the_browser(demo, page):
     page.goto(f"/invoices/{invoice_id}/")
     page.get_by_role("link", name="Apply credit").click()
     page.wait_for_url(f"**/invoices/{invoice_id}/credit")
-    assert page.get_by_role("heading", name=f"Apply a credit to {number}").is_visible()
+    expect(page.get_by_role("heading", name=f"Apply a credit to {number}")).to_be_visible()
     page.get_by_label("Credit memo").select_option(str(memo_id))
     page.get_by_label("Amount").fill("40.00")
     shot(page, "credits-01-apply-form")

@@ -6,6 +6,7 @@ filter says so and lists nothing."""
 import datetime as dt
 
 import pytest
+from playwright.sync_api import expect
 
 from invoicing.models import InvoiceScheduler, Payment
 from invoicing.services.generation import invoices_generate
@@ -48,7 +49,7 @@ def test_form_errors_in_the_browser(demo, page):
     page.get_by_label("Time zone").fill("Europe/Berlin")
     page.get_by_role("button", name="Save scheduler").click()
     page.wait_for_load_state()
-    assert page.get_by_text("Scheduler 'Month end on Mars' saved (Draft).").is_visible()
+    expect(page.get_by_text("Scheduler 'Month end on Mars' saved (Draft).")).to_be_visible()
     assert orm(lambda: InvoiceScheduler.objects.get().timezone) == "Europe/Berlin"
 
     # A payment of 0: the browser refuses it (min is the currency's minor unit), nothing sent.
@@ -71,7 +72,8 @@ def test_form_errors_in_the_browser(demo, page):
     page.goto("/invoices/?date_from=2026-99-99")
     shot(page, "forms-03-bad-filter")
     errors = page.locator(".filter-errors")
-    assert errors.get_by_text("Nothing is listed: these filters cannot be applied.").is_visible()
+    nothing = "Nothing is listed: these filters cannot be applied."
+    expect(errors.get_by_text(nothing)).to_be_visible()
     assert "“2026-99-99” is not a date: use YYYY-MM-DD" in errors.inner_text()
     assert page.locator("tr[data-invoice]").count() == 0
     page.goto("/invoices/")

@@ -9,6 +9,7 @@ from decimal import Decimal as D
 import pytest
 from django.core import signing
 from freezegun import freeze_time
+from playwright.sync_api import expect
 
 from invoicing.models import Invoice
 from invoicing.services.generation import invoices_generate
@@ -45,7 +46,7 @@ def test_a_customer_opens_the_link_sees_the_balance_and_downloads_the_pdf(demo, 
     assert response.headers["x-robots-tag"] == "noindex, nofollow, noarchive"
     assert response.headers["referrer-policy"] == "no-referrer"
     assert page.title() == f"Invoice {invoice.number} · {seller}"
-    assert page.get_by_role("heading", name=f"Invoice {invoice.number}").is_visible()
+    expect(page.get_by_role("heading", name=f"Invoice {invoice.number}")).to_be_visible()
     assert page.locator("[data-status]").inner_text() == "Partly paid"
     assert page.locator("[data-status-detail]").inner_text() == (
         f"500.00 USD received; 1,284.08 USD due by {invoice.due_date.isoformat()}."
@@ -73,7 +74,7 @@ def test_a_customer_opens_the_link_sees_the_balance_and_downloads_the_pdf(demo, 
 
     # A phone-sized screen: the same page, one column.
     page.set_viewport_size({"width": 390, "height": 844})
-    assert page.locator("[data-due]").is_visible()
+    expect(page.locator("[data-due]")).to_be_visible()
     shot(page, "hosted-02-invoice-phone")
     page.set_viewport_size({"width": 1360, "height": 900})
 
@@ -82,16 +83,16 @@ def test_a_customer_opens_the_link_sees_the_balance_and_downloads_the_pdf(demo, 
     other = signing.b64_encode(f'["invoice",{invoice.pk + 1},"{invoice.number}"]'.encode())
     response = page.goto(f"/d/{other.decode()}:{timestamp}:{signature}/")
     assert response.status == 404
-    assert page.get_by_role("heading", name="This link is not valid").is_visible()
+    expect(page.get_by_role("heading", name="This link is not valid")).to_be_visible()
     assert page.locator("a").count() == 0
     shot(page, "hosted-03-edited-link")
 
     response = page.goto(f"/d/{expired}/")
     assert response.status == 410
-    assert page.get_by_role("heading", name="This link has expired").is_visible()
-    assert page.get_by_text(
-        f"The link to invoice {invoice.number} from {seller} is no longer valid"
-    ).is_visible()
+    expect(page.get_by_role("heading", name="This link has expired")).to_be_visible()
+    expect(
+        page.get_by_text(f"The link to invoice {invoice.number} from {seller} is no longer valid")
+    ).to_be_visible()
     assert "1,284.08" not in page.content()
     shot(page, "hosted-04-expired-link")
 
@@ -104,7 +105,7 @@ def test_staff_find_the_customer_link_on_the_invoice_page(demo, page):
     link = page.get_by_label("Customer link (copy it for the customer)")
     url = link.input_value()
     assert url.startswith("http://127.0.0.1:8000/d/") and url.endswith("/")
-    assert page.get_by_text("The customer's page of this invoice, no login needed").is_visible()
+    expect(page.get_by_text("The customer's page of this invoice, no login needed")).to_be_visible()
     shot(page, "hosted-05-staff-customer-link")
 
     # The link opens the customer's page in a fresh browser with no staff session.
@@ -112,7 +113,7 @@ def test_staff_find_the_customer_link_on_the_invoice_page(demo, page):
     try:
         tab = customer.new_page()
         tab.goto(url.removeprefix("http://127.0.0.1:8000"))
-        assert tab.get_by_role("heading", name=f"Invoice {invoice.number}").is_visible()
+        expect(tab.get_by_role("heading", name=f"Invoice {invoice.number}")).to_be_visible()
         assert tab.locator("[data-due]").inner_text() == "1,284.08 USD"
     finally:
         customer.close()

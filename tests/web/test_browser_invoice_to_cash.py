@@ -12,6 +12,7 @@ from decimal import Decimal as D
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from dunning.models import DunningReminder
 from invoicing.models import Invoice, Receipt
@@ -59,7 +60,7 @@ def test_a_clerk_takes_an_invoice_to_cash_from_the_ui(demo, page):
     page.wait_for_load_state()
     shot(page, "cash-03-credit-confirmation")
     confirm(page)
-    assert page.get_by_text("posted and applied to this invoice").is_visible()
+    expect(page.get_by_text("posted and applied to this invoice")).to_be_visible()
     assert balance() == D("1000.00")
 
     # A part payment on the invoice.
@@ -97,13 +98,13 @@ def test_a_clerk_takes_an_invoice_to_cash_from_the_ui(demo, page):
     page.wait_for_load_state()
     confirm(page)
     shot(page, "cash-06-written-off")
-    assert page.locator("[data-written-off]").is_visible()
+    expect(page.locator("[data-written-off]")).to_be_visible()
     assert balance() == D("0.00")
 
     # The statement and the aging report; the invoice has left dunning.
     page.goto(f"/accounts/{demo.pk}/statement/")
     shot(page, "cash-07-statement")
-    assert page.get_by_text(number).first.is_visible()
+    expect(page.get_by_text(number).first).to_be_visible()
     page.goto("/receivables/")
     shot(page, "cash-08-aging")
     page.goto("/dunning/")

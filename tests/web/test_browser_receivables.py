@@ -6,6 +6,7 @@ CSV, and the aging of an earlier date."""
 import datetime as dt
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import Account
 from invoicing.models import Invoice
@@ -50,7 +51,7 @@ def test_the_aging_report_and_a_statement_in_the_browser(demo, page):
     page.get_by_role("button", name="Show").click()
     page.wait_for_url(f"**/receivables/?as_of={TODAY.isoformat()}**")
     shot(page, "receivables-01-aging")
-    assert page.get_by_role("heading", name="Receivables aging").is_visible()
+    expect(page.get_by_role("heading", name="Receivables aging")).to_be_visible()
     sections = page.locator("section[data-currency]")
     assert sections.count() == len(currencies)
     for i, code in enumerate(currencies):
@@ -67,7 +68,7 @@ def test_the_aging_report_and_a_statement_in_the_browser(demo, page):
     page.get_by_role("button", name="Show").click()
     page.wait_for_url(f"**/accounts/{account.pk}/statement/?from=2026-01-01**")
     shot(page, "receivables-02-statement")
-    assert page.get_by_role("heading", name=f"Statement of {account.name}").is_visible()
+    expect(page.get_by_role("heading", name=f"Statement of {account.name}")).to_be_visible()
     assert page.locator("tr[data-entry=invoice]").count() > 0
     closing = page.locator(f"section[data-currency={currency}] tr[data-closing] td").last
     assert closing.inner_text().endswith(currency)

@@ -16,6 +16,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import Account
 from core.money import money_display
@@ -76,8 +77,8 @@ def test_follow_up_runs_after_their_confirmations(demo, page):
     # 15: "Post 20 drafts…" shows what it will post, for how much, and posts nothing yet.
     page.get_by_role("button", name=f"Post {n} drafts…").click()
     question = f"Post {n} draft invoices of run {run.pk} for {amounts_of(drafts)}?"
-    assert page.get_by_role("heading", name=question).is_visible()
-    assert page.get_by_text("Posting cannot be undone").is_visible()
+    expect(page.get_by_role("heading", name=question)).to_be_visible()
+    expect(page.get_by_text("Posting cannot be undone")).to_be_visible()
     assert orm(lambda: Invoice.objects.filter(status="posted").count()) == 0
     assert orm(lambda: InvoiceBatchRun.objects.count()) == 1
     shot(page, "runs-04-post-drafts-confirm")
@@ -87,9 +88,9 @@ def test_follow_up_runs_after_their_confirmations(demo, page):
     assert page.url.endswith(f"/runs/{sub.pk}/")
 
     # 13: the follow-up run says "posts drafts", counts the 20 and lists them.
-    assert page.get_by_role(
-        "heading", name=re.compile(f"Run {sub.pk}: posts drafts of run")
-    ).is_visible()
+    expect(
+        page.get_by_role("heading", name=re.compile(f"Run {sub.pk}: posts drafts of run"))
+    ).to_be_visible()
     assert page.locator('[data-counter="posted_invoices"]').inner_text() == str(n)
     assert page.locator('[data-counter="invoices_selected"]').inner_text() == str(n)
     assert page.locator('[data-counter="invoices_failed"]').inner_text() == "0"
@@ -104,9 +105,9 @@ def test_follow_up_runs_after_their_confirmations(demo, page):
     assert reach.posted == n and reach.opted_out >= 1
     page.get_by_role("button", name="Send emails…").click()
     emails = f"Send {reach.to_send} invoice emails of run {run.pk}?"
-    assert page.get_by_role("heading", name=emails).is_visible()
+    expect(page.get_by_role("heading", name=emails)).to_be_visible()
     opted = f"{reach.opted_out} invoice{'s' if reach.opted_out > 1 else ''} of accounts"
-    assert page.get_by_text(re.compile(opted)).is_visible()
+    expect(page.get_by_text(re.compile(opted))).to_be_visible()
     assert orm(lambda: InvoiceBatchRun.objects.filter(kind="email").count()) == 0
     shot(page, "runs-06-send-emails-confirm")
     page.get_by_role("button", name=f"Send {reach.to_send} emails").click()
@@ -142,8 +143,8 @@ def test_follow_up_runs_after_their_confirmations(demo, page):
     row = page.locator("tr", has_text="New York close")
     assert "America/New_York" in row.locator("[data-next-runs]").inner_text()
     row.get_by_role("button", name="Run now").click()
-    assert page.get_by_role("heading", name="Run scheduler 'New York close' now?").is_visible()
-    assert page.get_by_text(re.compile(r"today in America/New_York")).is_visible()
+    expect(page.get_by_role("heading", name="Run scheduler 'New York close' now?")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"today in America/New_York"))).to_be_visible()
     shot(page, "runs-09-run-now-confirm")
     page.get_by_role("link", name="Cancel").click()
     page.wait_for_url(f"**/schedulers/{scheduler.pk}/")
@@ -161,7 +162,7 @@ def test_generate_posted_and_delete_a_draft_after_their_confirmations(demo, page
     page.get_by_label("Posted invoices (numbered)").check()
     page.get_by_role("button", name="Generate invoices").click()
     question = "Generate and post 1 invoice for 1,784.08 USD?"
-    assert page.get_by_role("heading", name=question).is_visible()
+    expect(page.get_by_role("heading", name=question)).to_be_visible()
     assert orm(lambda: Invoice.objects.filter(account=demo).count()) == 0
     shot(page, "confirm-03-generate-posted")
     page.get_by_role("button", name="Generate and post 1 invoice").click()
@@ -182,15 +183,16 @@ def test_generate_posted_and_delete_a_draft_after_their_confirmations(demo, page
     page.goto(f"/invoices/{draft.pk}/edit")
     page.get_by_role("button", name=f"Delete draft #{draft.pk}").click()
     amount = money_display(draft.total, draft.currency)
-    assert page.get_by_role("heading", name=f"Delete draft #{draft.pk} for {amount}?").is_visible()
-    assert page.get_by_text(
-        re.compile(r"billed periods? of \d+ billing schedules? roll back")
-    ).is_visible()
+    question = f"Delete draft #{draft.pk} for {amount}?"
+    expect(page.get_by_role("heading", name=question)).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"billed periods? of \d+ billing schedules? roll back"))
+    ).to_be_visible()
     assert orm(lambda: Invoice.objects.filter(pk=draft.pk).exists())
     shot(page, "confirm-05-delete-draft")
     page.get_by_role("button", name=f"Delete draft #{draft.pk}").click()
     page.wait_for_url(f"**/accounts/{draft.account_id}/")
-    assert page.get_by_text(f"Draft invoice #{draft.pk} deleted").is_visible()
+    expect(page.get_by_text(f"Draft invoice #{draft.pk} deleted")).to_be_visible()
     assert not orm(lambda: Invoice.objects.filter(pk=draft.pk).exists())
     shot(page, "confirm-06-draft-deleted")
 

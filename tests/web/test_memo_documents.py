@@ -10,6 +10,7 @@ from decimal import Decimal as D
 import pytest
 from django.test import Client
 from django.urls import reverse
+from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from invoicing.models import Invoice, SequencePolicy
@@ -164,7 +165,7 @@ def test_in_a_browser_the_voided_invoice_lists_its_credit_memo_and_serves_its_pd
 
     page.goto(reverse("web:invoice_detail", args=[memo.invoice_id]))
     row = page.locator(f'tr[data-credit-memo="{memo.pk}"]')
-    assert row.is_visible()
+    expect(row).to_be_visible()
     assert "1,784.08 USD" in row.inner_text()
     assert str(memo.memo_date) in row.inner_text()
     shot(page, "memo-03-voided-invoice")
