@@ -11,7 +11,16 @@ from django.db import models
 from django.db.models import Q
 
 from core.addresses import address_lines_of
+from core.einvoice_codes import (
+    EInvoiceFormat,
+    EndpointScheme,
+    PaymentMeans,
+    bic_normalize,
+    endpoint_check,
+    iban_normalize,
+)
 from core.models import CurrencyField, TimeStampedModel
+from core.vat import vat_id_normalize
 
 
 class Address(TimeStampedModel):
@@ -50,7 +59,55 @@ class LegalEntity(TimeStampedModel):
     address = models.ForeignKey(
         Address, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    tax_id = models.CharField("tax registration id", max_length=50, blank=True)
+    tax_id = models.CharField(
+        "tax registration id",
+        max_length=50,
+        blank=True,
+        help_text="A tax registration other than VAT, e.g. a US EIN or a German Steuernummer "
+        "(BT-32).",
+    )
+    vat_id = models.CharField(
+        "VAT id",
+        max_length=20,
+        blank=True,
+        help_text="The seller's VAT identifier with its country prefix, e.g. DE123456789 "
+        "(EN 16931 BT-31); checked against the country's format and check digits.",
+    )
+    legal_registration_id = models.CharField(
+        max_length=50,
+        blank=True,
+        help_text="Company registration number, e.g. HRB 12345 or a SIREN (BT-30).",
+    )
+    legal_registration_scheme = models.CharField(
+        max_length=4,
+        blank=True,
+        help_text="ISO 6523 scheme of the registration number, e.g. 0002 (SIREN); optional.",
+    )
+    endpoint_id = models.CharField(
+        "electronic address",
+        max_length=100,
+        blank=True,
+        help_text="Where e-invoices reach the seller, e.g. a Peppol id (BT-34).",
+    )
+    endpoint_scheme = models.CharField(
+        "electronic address scheme",
+        max_length=4,
+        blank=True,
+        choices=EndpointScheme.choices,
+        help_text="The scheme of the electronic address (CEF EAS code, e.g. 9930 for a "
+        "German VAT id, 0088 for a GLN, EM for an email address).",
+    )
+    payment_means = models.CharField(
+        max_length=3,
+        choices=PaymentMeans.choices,
+        blank=True,
+        help_text="How customers pay (UNCL 4461, BT-81), e.g. 58 SEPA credit transfer with "
+        "the IBAN below; empty: not stated on e-invoices.",
+    )
+    iban = models.CharField(
+        "IBAN", max_length=34, blank=True, help_text="The account customers pay into (BT-84)."
+    )
+    bic = models.CharField("BIC", max_length=11, blank=True, help_text="Its bank's BIC (BT-86).")
     email = models.EmailField(blank=True, help_text="Reply-to address on invoice emails.")
     attach_pdf = models.BooleanField(
         null=True, blank=True, help_text="Attach the PDF to invoice emails (empty: system default)."
@@ -69,6 +126,29 @@ class LegalEntity(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def country(self) -> str:
+        return (self.address.country if self.address_id and self.address else "") or ""
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        checks = (
+            ("vat_id", lambda: vat_id_normalize(self.vat_id, country=self.country, field="vat_id")),
+            ("iban", lambda: iban_normalize(self.iban)),
+            ("bic", lambda: bic_normalize(self.bic)),
+        )
+        for field, check in checks:
+            try:
+                setattr(self, field, check())
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+        try:
+            endpoint_check(self.endpoint_id, self.endpoint_scheme)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        if errors:
+            raise ValidationError(errors)
 
 
 class PaymentTerm(TimeStampedModel):
@@ -118,7 +198,63 @@ class Account(TimeStampedModel):
     )
     email = models.EmailField(blank=True)
     tax_id = models.CharField("tax identification", max_length=50, blank=True)
+    vat_id = models.CharField(
+        "VAT id",
+        max_length=20,
+        blank=True,
+        help_text="The customer's VAT identifier with its country prefix (BT-48). A valid EU "
+        "VAT id of another member state than the seller's makes the supply reverse-charged.",
+    )
+    legal_registration_id = models.CharField(
+        max_length=50, blank=True, help_text="Company registration number (BT-47)."
+    )
+    endpoint_id = models.CharField(
+        "electronic address",
+        max_length=100,
+        blank=True,
+        help_text="Where e-invoices reach the customer, e.g. a Peppol id (BT-49).",
+    )
+    endpoint_scheme = models.CharField(
+        "electronic address scheme",
+        max_length=4,
+        blank=True,
+        choices=EndpointScheme.choices,
+        help_text="The scheme of the electronic address (CEF EAS code).",
+    )
+    buyer_reference = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The customer's reference for its invoices (BT-10), e.g. a Leitweg-ID; "
+        "XRechnung requires it.",
+    )
+    einvoice_format = models.CharField(
+        "e-invoice format",
+        max_length=12,
+        blank=True,
+        choices=EInvoiceFormat.choices,
+        help_text="The e-invoice this customer receives (empty: none).",
+    )
+    einvoice_required = models.BooleanField(
+        "e-invoice required",
+        default=False,
+        help_text="Check every invoice against the EN 16931 rules before it is posted; an "
+        "invoice that fails stays draft.",
+    )
+    einvoice_attach = models.BooleanField(
+        "attach the e-invoice",
+        default=False,
+        help_text="Attach the e-invoice (in the preferred format) to invoice emails.",
+    )
     tax_exempt = models.BooleanField(default=False)
+    tax_exemption_reason_code = models.CharField(
+        max_length=30,
+        blank=True,
+        help_text="Why a tax-exempt customer pays no VAT: a VATEX code, e.g. VATEX-EU-132 "
+        "(BT-121).",
+    )
+    tax_exemption_reason = models.CharField(
+        max_length=200, blank=True, help_text="The same in words, printed on the document (BT-120)."
+    )
     bulk_email_opt_out = models.BooleanField(
         default=False, help_text="Skip this account in a batch run's bulk email send."
     )
@@ -130,6 +266,23 @@ class Account(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        try:
+            self.vat_id = vat_id_normalize(self.vat_id, field="vat_id")
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        try:
+            endpoint_check(self.endpoint_id, self.endpoint_scheme)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        if self.einvoice_attach and not self.einvoice_format:
+            errors["einvoice_attach"] = [
+                "Choose the e-invoice format first: there is nothing to attach without one."
+            ]
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def default_profile(self) -> "BillingProfile | None":

@@ -1,7 +1,7 @@
 """What is sold and when it is due: units, products, orders, billing schedules, usage."""
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -43,6 +43,19 @@ class UnitOfMeasure(TimeStampedModel):
         default=0, validators=[MaxValueValidator(6)], help_text="Decimal places of a quantity."
     )
     rounding = models.CharField(max_length=10, choices=Rounding.choices, default=Rounding.HALF_UP)
+    unece_code = models.CharField(
+        "UN/ECE code",
+        max_length=3,
+        default="C62",
+        validators=[
+            RegexValidator(
+                r"^[A-Z0-9]{2,3}$",
+                "Use a UN/ECE Recommendation 20 code, e.g. C62 (one), HUR (hour), MON (month).",
+            )
+        ],
+        help_text="UN/ECE Recommendation 20 unit code on e-invoices (BT-130): C62 one, HUR "
+        "hour, DAY day, MON month, ANN year, GB gigabyte, KWH kilowatt hour.",
+    )
 
     class Meta:
         ordering = ["code"]
@@ -76,6 +89,11 @@ class BillingTreatment(TimeStampedModel):
         return self.name
 
 
+class SupplyKind(models.TextChoices):
+    SERVICES = "services", "Services"
+    GOODS = "goods", "Goods"
+
+
 class Product(TimeStampedModel):
     sku = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -83,6 +101,13 @@ class Product(TimeStampedModel):
     unit = models.ForeignKey(UnitOfMeasure, on_delete=models.PROTECT, related_name="products")
     taxable = models.BooleanField(default=True)
     tax_code = models.CharField(max_length=50, blank=True)
+    supply_kind = models.CharField(
+        max_length=10,
+        choices=SupplyKind.choices,
+        default=SupplyKind.SERVICES,
+        help_text="Goods or services: decides the EU VAT rule of a cross-border sale (services "
+        "to an EU business are reverse-charged, goods are an intra-community supply).",
+    )
     is_bundle = models.BooleanField(default=False, help_text="Sold as a bundle of child products.")
     billing_treatment = models.ForeignKey(
         BillingTreatment, null=True, blank=True, on_delete=models.PROTECT, related_name="products"
@@ -130,6 +155,12 @@ class Order(TimeStampedModel):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     activated_at = models.DateTimeField(null=True, blank=True)
     description = models.CharField(max_length=255, blank=True)
+    purchase_order = models.CharField(
+        "purchase order reference",
+        max_length=100,
+        blank=True,
+        help_text="The customer's purchase order number, quoted on its invoices (BT-13).",
+    )
 
     class Meta:
         ordering = ["-id"]

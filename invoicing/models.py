@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -20,6 +21,7 @@ from billing.models import (
 )
 from core.models import CurrencyField, MoneyAmountField, PriceField, QuantityField, TimeStampedModel
 from core.money import money_display, plain, price_display, quantity_display
+from core.vat import REASON_CATEGORIES, ZERO_RATE_CATEGORIES, VatCategory
 
 if TYPE_CHECKING:
     from invoicing.tax import TaxResult
@@ -229,6 +231,9 @@ class InvoiceLineTax(TimeStampedModel):
     kind = models.CharField(max_length=20, default="percentage")
     taxable_amount = MoneyAmountField()
     amount = MoneyAmountField()
+    vat_category = models.CharField("VAT category", max_length=2, blank=True)
+    exemption_reason_code = models.CharField(max_length=30, blank=True)
+    exemption_reason = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ESTIMATED)
 
     class Meta:
@@ -450,11 +455,56 @@ class TaxRate(TimeStampedModel):
     )
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PERCENTAGE)
     priority = models.PositiveSmallIntegerField(default=1, help_text="Lower applies first.")
+    vat_category = models.CharField(
+        "VAT category",
+        max_length=2,
+        choices=VatCategory.choices,
+        default=VatCategory.STANDARD,
+        help_text="EN 16931 VAT category of what this rate taxes (BT-151).",
+    )
+    exemption_reason_code = models.CharField(
+        max_length=30, blank=True, help_text="VATEX code for an exempt or zero category."
+    )
+    exemption_reason = models.CharField(
+        max_length=200, blank=True, help_text="The exemption in words, printed on the document."
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["priority", "id"]
-        constraints = [models.CheckConstraint(condition=Q(rate__gte=0), name="tax_rate_nonneg")]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate__gte=0), name="tax_rate_nonneg"),
+            models.CheckConstraint(
+                condition=~Q(vat_category__in=sorted(ZERO_RATE_CATEGORIES)) | Q(rate=0),
+                name="tax_rate_zero_categories_zero",
+            ),
+        ]
+
+    def clean(self) -> None:
+        errors = {}
+        if self.vat_category in ZERO_RATE_CATEGORIES and self.rate:
+            errors["rate"] = (
+                f"A rate of VAT category {self.vat_category} is 0: set the rate to 0 or choose "
+                "category S."
+            )
+        if (
+            self.vat_category == VatCategory.STANDARD
+            and self.kind == self.Kind.PERCENTAGE
+            and self.rate is not None
+            and self.rate <= 0
+        ):
+            errors["rate"] = "A standard-rated (S) rate is above 0: use category Z for 0 %."
+        if (
+            self.vat_category in REASON_CATEGORIES
+            and not self.exemption_reason_code
+            and not self.exemption_reason
+        ):
+            errors["exemption_reason"] = (
+                f"VAT category {self.vat_category} needs the exemption reason on the document: "
+                "give a VATEX code or the reason in words."
+            )
+        if errors:
+            raise ValidationError(errors)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.rate}{'%' if self.kind != 'flat' else ''})"
@@ -796,6 +846,9 @@ class CreditMemoLineTax(TimeStampedModel):
     code = models.CharField(max_length=50, blank=True)
     rate = models.DecimalField(max_digits=9, decimal_places=4)
     amount = MoneyAmountField()
+    vat_category = models.CharField("VAT category", max_length=2, blank=True)
+    exemption_reason_code = models.CharField(max_length=30, blank=True)
+    exemption_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         verbose_name_plural = "credit memo line taxes"

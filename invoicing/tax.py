@@ -15,7 +15,15 @@ country and region and the line's tax code:
 - each tax is computed exactly (as a Fraction) and rounded per line and per rate with
   core.money.round_money, half up, before any sum; negative lines give negative taxes (the
   rounding is symmetric about zero);
-- tax-exempt accounts, non-taxable lines and zero-amount lines get no tax.
+- tax-exempt accounts, non-taxable lines and zero-amount lines get no tax;
+- the EU VAT rules of a cross-border sale come before the rates (core.vat
+  cross_border_treatment): an EU seller's services to a business with a valid VAT id of
+  another member state are reverse-charged (category AE), goods are an intra-community
+  supply (K), goods leaving the EU are an export (G) and services to a business outside it
+  are outside the scope of EU VAT (O). Such a line gets one 0 % tax carrying the category
+  and the exemption reason the document must print, instead of the destination's rates;
+- every tax carries the VAT category of its rate (TaxRate.vat_category) and its exemption
+  reason, which EN 16931 e-invoices state per line and group by in their VAT breakdown.
 """
 
 import abc
@@ -30,6 +38,7 @@ from django.db.models import Q
 from django.utils.module_loading import import_string
 
 from core.money import ZERO, round_money, to_decimal, validate_currency
+from core.vat import VatTreatment, cross_border_treatment
 from invoicing.exceptions import TaxEngineError
 from invoicing.models import TaxRate
 
@@ -45,6 +54,7 @@ class TaxableLine:
     tax_code: str = ""
     taxable: bool = True
     quantity: Decimal = Decimal("1")
+    goods: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +67,15 @@ class TaxContext:
     country: str = ""
     region: str = ""
     tax_exempt: bool = False
+    seller_country: str = ""
+    buyer_vat_id: str = ""
+
+    @property
+    def cross_border(self) -> bool:
+        """The seller's country and the place of supply differ (EU VAT rules may apply)."""
+        return bool(
+            self.seller_country and self.country and self.seller_country != self.country.upper()
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +94,9 @@ class TaxResult:
     kind: str
     taxable_amount: Decimal
     amount: Decimal
+    vat_category: str = ""
+    exemption_reason_code: str = ""
+    exemption_reason: str = ""
 
 
 class TaxEngine(abc.ABC):
@@ -133,11 +155,38 @@ class BuiltinTaxEngine(TaxEngine):
 
         rates = self._matching_rates(context, tax_codes={line.tax_code for line in taxed})
         for line in taxed:
+            treatment = (
+                cross_border_treatment(
+                    seller_country=context.seller_country,
+                    buyer_country=context.country,
+                    buyer_vat_id=context.buyer_vat_id,
+                    goods=line.goods,
+                )
+                if context.cross_border
+                else None
+            )
+            if treatment is not None:
+                results[line.key] = [self._zero_rated(to_decimal(line.amount), line, treatment)]
+                continue
             line_rates = [rate for rate in rates if rate.tax_code in ("", line.tax_code)]
             results[line.key] = self._line_taxes(
                 to_decimal(line.amount), line_rates, currency=currency
             )
         return results
+
+    @staticmethod
+    def _zero_rated(amount: Decimal, line: TaxableLine, treatment: VatTreatment) -> TaxResult:
+        return TaxResult(
+            name=treatment.reason.split(":")[0],
+            code=line.tax_code,
+            rate=ZERO,
+            kind=TaxRate.Kind.PERCENTAGE,
+            taxable_amount=amount,
+            amount=ZERO,
+            vat_category=treatment.category,
+            exemption_reason_code=treatment.reason_code,
+            exemption_reason=treatment.reason,
+        )
 
     @staticmethod
     def _matching_rates(context: TaxContext, *, tax_codes: set[str]) -> list[TaxRate]:
@@ -196,6 +245,9 @@ class BuiltinTaxEngine(TaxEngine):
                     kind=rate.kind,
                     taxable_amount=base,
                     amount=tax,
+                    vat_category=rate.vat_category,
+                    exemption_reason_code=rate.exemption_reason_code,
+                    exemption_reason=rate.exemption_reason,
                 )
             )
         return taxes

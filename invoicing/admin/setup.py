@@ -49,8 +49,17 @@ class SequencePolicyAdmin(ServiceAdmin):
 
 @admin.register(TaxRate)
 class TaxRateAdmin(ServiceAdmin):
-    list_display = ("name", "legal_entity", "country", "region", "tax_code", "rate", "kind")
-    list_filter = ("kind", "is_active", "country", "legal_entity")
+    list_display = (
+        "name",
+        "legal_entity",
+        "country",
+        "region",
+        "tax_code",
+        "rate",
+        "kind",
+        "vat_category",
+    )
+    list_filter = ("kind", "vat_category", "is_active", "country", "legal_entity")
     list_select_related = ("legal_entity",)
     search_fields = ("name", "tax_code", "region")
     readonly_fields = TIMESTAMPS

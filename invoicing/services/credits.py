@@ -72,6 +72,7 @@ from invoicing.models import (
 )
 from invoicing.services.memos import credit_memo_post_locked, credit_reason_validate
 from invoicing.services.payments import settlement_status_of
+from invoicing.services.taxing import tax_vat_fields
 from invoicing.totals import credit_memo_totals_set
 
 
@@ -659,7 +660,13 @@ def _credit_lines_plan(
             else:
                 tax_amount = round_money(tax.amount * amount / line.amount, currency)
             taxes.append(
-                CreditMemoLineTax(name=tax.name, code=tax.code, rate=tax.rate, amount=tax_amount)
+                CreditMemoLineTax(
+                    name=tax.name,
+                    code=tax.code,
+                    rate=tax.rate,
+                    amount=tax_amount,
+                    **tax_vat_fields(tax),
+                )
             )
         memo_lines.append(
             (
@@ -962,7 +969,9 @@ def invoice_negative_lines_convert(
         memo_lines: list[tuple[CreditMemoLine, list[CreditMemoLineTax]]] = []
         for n, line in enumerate(lines, start=1):
             taxes = [
-                CreditMemoLineTax(name=t.name, code=t.code, rate=t.rate, amount=-t.amount)
+                CreditMemoLineTax(
+                    name=t.name, code=t.code, rate=t.rate, amount=-t.amount, **tax_vat_fields(t)
+                )
                 for t in line.taxes.all()
             ]
             memo_lines.append(

@@ -63,7 +63,7 @@ from invoicing.services.memos import (
     debit_memos_mark_invoiced,
 )
 from invoicing.services.posting import PostingFailure
-from invoicing.services.taxing import accounts_tax_exempt, lines_tax, tax_context
+from invoicing.services.taxing import invoice_tax_contexts, lines_tax
 
 logger = logging.getLogger(__name__)
 
@@ -614,20 +614,11 @@ def plan_tax(plan: GenerationPlan, *, estimate: bool) -> None:
     """Tax of every planned line, one engine call per tax context."""
     if not plan.invoices:
         return
-    exempt = accounts_tax_exempt({invoice.account_id for invoice in plan.invoices})
+    contexts = invoice_tax_contexts(plan.invoices, [i.location for i in plan.invoices])
     lines_tax(
         [
-            (
-                tax_context(
-                    legal_entity_id=invoice.legal_entity_id,
-                    currency=invoice.currency,
-                    invoice_date=invoice.invoice_date,
-                    location=invoice.location,
-                    tax_exempt=exempt.get(invoice.account_id, False),
-                ),
-                invoice.lines,
-            )
-            for invoice in plan.invoices
+            (context, invoice.lines)
+            for context, invoice in zip(contexts, plan.invoices, strict=True)
         ],
         estimate=estimate,
     )

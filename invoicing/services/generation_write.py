@@ -253,7 +253,19 @@ def _items_create(
 
 _LINE_FIELDS = ("id", "invoice_id", "sort_order", *_LINE_MODEL_FIELDS[:14], "tax_amount")
 line_values = attrgetter(*_LINE_FIELDS[3:])
-_TAX_FIELDS = ("line_id", "name", "code", "rate", "kind", "taxable_amount", "amount", "status")
+_TAX_FIELDS = (
+    "line_id",
+    "name",
+    "code",
+    "rate",
+    "kind",
+    "taxable_amount",
+    "amount",
+    "vat_category",
+    "exemption_reason_code",
+    "exemption_reason",
+    "status",
+)
 _ITEM_FIELDS = (
     "schedule_id",
     "group_id",
@@ -310,7 +322,19 @@ def write_rows(
         InvoiceLineTax,
         _TAX_FIELDS,
         (
-            (line.id, t.name, t.code, t.rate, t.kind, t.taxable_amount, t.amount, tax_status)
+            (
+                line.id,
+                t.name,
+                t.code,
+                t.rate,
+                t.kind,
+                t.taxable_amount,
+                t.amount,
+                t.vat_category,
+                t.exemption_reason_code,
+                t.exemption_reason,
+                tax_status,
+            )
             for invoice in invoices
             for line in invoice.lines
             for t in line.computed_taxes

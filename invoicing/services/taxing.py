@@ -19,7 +19,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from accounts.models import Account
+from accounts.models import Account, LegalEntity
+from billing.models import Product, SupplyKind
 from core.money import ZERO
 from invoicing.models import Invoice, InvoiceAddress, InvoiceLine, InvoiceLineTax
 from invoicing.tax import TaxableLine, TaxContext, get_tax_engine
@@ -40,6 +41,8 @@ def tax_context(
     invoice_date: dt.date | None,
     location: Location,
     tax_exempt: bool,
+    seller_country: str = "",
+    buyer_vat_id: str = "",
 ) -> TaxContext:
     country, region = location
     return TaxContext(
@@ -49,11 +52,61 @@ def tax_context(
         country=country,
         region=region,
         tax_exempt=tax_exempt,
+        seller_country=seller_country,
+        buyer_vat_id=buyer_vat_id,
     )
 
 
-def accounts_tax_exempt(account_ids: set[int]) -> dict[int, bool]:
-    return dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "tax_exempt"))
+def invoice_tax_contexts(
+    invoices: Sequence[Any], locations: Sequence[Location]
+) -> list[TaxContext]:
+    """The tax context of each invoice (anything with account_id, legal_entity_id, currency
+    and invoice_date), given its (country, region): the account's exemption and VAT id and
+    the seller's country, read in two queries for all of them."""
+    accounts = {
+        pk: (exempt, vat_id)
+        for pk, exempt, vat_id in Account.objects.filter(
+            pk__in={i.account_id for i in invoices}
+        ).values_list("pk", "tax_exempt", "vat_id")
+    }
+    entity_ids = {i.legal_entity_id for i in invoices if i.legal_entity_id}
+    seller_countries = dict(
+        LegalEntity.objects.filter(pk__in=entity_ids).values_list("pk", "address__country")
+    )
+    contexts = []
+    for invoice, location in zip(invoices, locations, strict=True):
+        exempt, vat_id = accounts.get(invoice.account_id, (False, ""))
+        contexts.append(
+            tax_context(
+                legal_entity_id=invoice.legal_entity_id,
+                currency=invoice.currency,
+                invoice_date=invoice.invoice_date,
+                location=location,
+                tax_exempt=exempt,
+                seller_country=seller_countries.get(invoice.legal_entity_id) or "",
+                buyer_vat_id=vat_id or "",
+            )
+        )
+    return contexts
+
+
+def _goods_products(groups: Sequence[tuple[TaxContext, Sequence[Any]]]) -> set[int]:
+    """The products sold as goods among the lines of cross-border contexts (one query, and
+    none when no context is cross-border): goods and services differ only there."""
+    ids = {
+        line.product_id
+        for context, lines in groups
+        if context.cross_border
+        for line in lines
+        if getattr(line, "product_id", None)
+    }
+    if not ids:
+        return set()
+    return set(
+        Product.objects.filter(pk__in=ids, supply_kind=SupplyKind.GOODS).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def lines_tax(groups: Sequence[tuple[TaxContext, Sequence[Any]]], *, estimate: bool) -> None:
@@ -63,9 +116,19 @@ def lines_tax(groups: Sequence[tuple[TaxContext, Sequence[Any]]], *, estimate: b
     by_context: dict[TaxContext, list[Any]] = defaultdict(list)
     for context, lines in groups:
         by_context[context].extend(lines)
+    goods = _goods_products(groups)
     engine = get_tax_engine()
     for context, lines in by_context.items():
-        inputs = [(line.amount, line.tax_code, line.taxable, line.quantity) for line in lines]
+        inputs = [
+            (
+                line.amount,
+                line.tax_code,
+                line.taxable,
+                line.quantity,
+                bool(goods) and getattr(line, "product_id", None) in goods,
+            )
+            for line in lines
+        ]
         if engine.deterministic:
             distinct = list(dict.fromkeys(inputs))
             index_of = {value: index for index, value in enumerate(distinct)}
@@ -74,8 +137,8 @@ def lines_tax(groups: Sequence[tuple[TaxContext, Sequence[Any]]], *, estimate: b
             distinct, keys = inputs, list(range(len(inputs)))
         results = engine.calculate(
             lines=[
-                TaxableLine(key=index, amount=a, tax_code=c, taxable=t, quantity=q)
-                for index, (a, c, t, q) in enumerate(distinct)
+                TaxableLine(key=index, amount=a, tax_code=c, taxable=t, quantity=q, goods=g)
+                for index, (a, c, t, q, g) in enumerate(distinct)
             ],
             context=context,
             estimate=estimate,
@@ -84,6 +147,16 @@ def lines_tax(groups: Sequence[tuple[TaxContext, Sequence[Any]]], *, estimate: b
             taxes = results.get(key, [])
             line.computed_taxes = taxes
             line.tax_amount = sum((t.amount for t in taxes), ZERO)
+
+
+def tax_vat_fields(tax: Any) -> dict[str, str]:
+    """The VAT category and exemption reason of a tax (a TaxResult or a tax row), for the
+    rows copied from it (credit memo taxes copy the credited line's)."""
+    return {
+        "vat_category": tax.vat_category,
+        "exemption_reason_code": tax.exemption_reason_code,
+        "exemption_reason": tax.exemption_reason,
+    }
 
 
 def tax_rows(line: Any, *, estimate: bool) -> list[InvoiceLineTax]:
@@ -99,6 +172,7 @@ def tax_rows(line: Any, *, estimate: bool) -> list[InvoiceLineTax]:
             taxable_amount=t.taxable_amount,
             amount=t.amount,
             status=status,
+            **tax_vat_fields(t),
         )
         for t in line.computed_taxes
     ]
@@ -131,24 +205,12 @@ def invoice_lines_tax(
     if not invoice_lines:
         return []
     invoices = [inv for inv, _ in invoice_lines]
-    exempt = accounts_tax_exempt({i.account_id for i in invoices})
     if locations is None:
         saved = _saved_locations(invoices)
         locations = [saved.get(i.pk, NO_LOCATION) for i in invoices]
+    contexts = invoice_tax_contexts(invoices, locations)
     lines_tax(
-        [
-            (
-                tax_context(
-                    legal_entity_id=invoice.legal_entity_id,
-                    currency=invoice.currency,
-                    invoice_date=invoice.invoice_date,
-                    location=location,
-                    tax_exempt=exempt.get(invoice.account_id, False),
-                ),
-                lines,
-            )
-            for (invoice, lines), location in zip(invoice_lines, locations, strict=True)
-        ],
+        [(context, lines) for context, (_, lines) in zip(contexts, invoice_lines, strict=True)],
         estimate=estimate,
     )
     rows = [

@@ -70,6 +70,7 @@ from invoicing.services.release import (
     period_items_release,
     processing_schedules_check,
 )
+from invoicing.services.taxing import tax_vat_fields
 
 ONE_DAY = dt.timedelta(days=1)
 _LIVE = (BillingPeriodItem.InvoiceStatus.DRAFT, BillingPeriodItem.InvoiceStatus.POSTED)
@@ -274,7 +275,12 @@ def _mirror_credit_memo(invoice: Invoice, *, void_date: dt.date, reason: str) ->
     CreditMemoLineTax.objects.bulk_create(
         [
             CreditMemoLineTax(
-                line=memo_line, name=tax.name, code=tax.code, rate=tax.rate, amount=tax.amount
+                line=memo_line,
+                name=tax.name,
+                code=tax.code,
+                rate=tax.rate,
+                amount=tax.amount,
+                **tax_vat_fields(tax),
             )
             for line, memo_line in zip(lines, memo_lines, strict=True)
             for tax in taxes.get(line.pk, [])

@@ -205,6 +205,7 @@ def test_a_product_is_a_plain_record(world, staff_client):
             "charge_type": "usage",
             "unit": world.hours.pk,
             "taxable": "on",
+            "supply_kind": "services",
             "tax_code": "",
             "is_active": "on",
         },

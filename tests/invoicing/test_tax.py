@@ -68,6 +68,7 @@ def test_percentage_then_compound_on_100():
                 kind="percentage",
                 taxable_amount=Decimal("100.00"),
                 amount=Decimal("10.00"),
+                vat_category="S",
             ),
             TaxResult(
                 name="Surtax",
@@ -76,6 +77,7 @@ def test_percentage_then_compound_on_100():
                 kind="compound",
                 taxable_amount=Decimal("110.00"),
                 amount=Decimal("5.50"),
+                vat_category="S",
             ),
         ]
     }
@@ -129,6 +131,7 @@ def test_flat_is_a_fixed_amount_per_line():
             kind="flat",
             taxable_amount=Decimal("100.00"),
             amount=Decimal("2.50"),
+            vat_category="S",
         )
     ]
     assert amounts(result["b"]) == [Decimal("2.50")]

@@ -88,6 +88,7 @@ def test_a_tax_rate_is_changed_and_a_refusal_changes_nothing(admin_client_logged
         "tax_code": "",
         "kind": "percentage",
         "priority": "1",
+        "vat_category": "S",
         "is_active": "on",
     }
 
