@@ -69,3 +69,43 @@ def invoice_api_values(invoices: list[Any]) -> dict[int, dict[str, Any]]:
 
 def invoice_api_writable() -> dict[str, InvoiceFieldWriter]:
     return dict(_invoice_field_writers)
+
+
+# --- checks before posting -------------------------------------------------------------------
+#
+# A feature above invoicing may refuse to let an invoice be posted (e-invoicing: an account
+# that requires e-invoices gets none that fails the EN 16931 rules). Posting asks every
+# registered check once the actual tax is computed and before any number is taken; a
+# refused invoice stays draft with the check's error, and no number is used up.
+
+PostingCheck = Callable[[list[Any]], dict[int, Any]]
+
+_posting_checks: list[PostingCheck] = []
+
+
+def posting_check(check: PostingCheck) -> PostingCheck:
+    """Register a check: given invoices about to be posted, it returns {invoice id: a
+    core.exceptions.DomainError} for those it refuses (usable as a decorator)."""
+    if check not in _posting_checks:
+        _posting_checks.append(check)
+    return check
+
+
+def posting_refusals(invoices: list[Any]) -> dict[int, Any]:
+    """{invoice id: DomainError} of every registered check (the first refusal per invoice)."""
+    refusals: dict[int, Any] = {}
+    for check in list(_posting_checks):
+        for invoice_id, error in check(invoices).items():
+            refusals.setdefault(invoice_id, error)
+    return refusals
+
+
+def posting_checked_accounts(account_ids: set[int]) -> set[int]:
+    """The accounts whose invoices some check may refuse: generation posts their invoices
+    through the model writer, where the checks run."""
+    out: set[int] = set()
+    for check in list(_posting_checks):
+        accounts = getattr(check, "accounts", None)
+        if accounts is not None:
+            out |= accounts(account_ids)
+    return out

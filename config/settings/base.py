@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "billing",
     "invoicing",
     "dunning",
+    "einvoicing",
     "web",
     # Tooling (no models): the demo data and the benchmarks, with their commands.
     "demo",

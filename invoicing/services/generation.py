@@ -36,6 +36,7 @@ from core.db import values_update
 from core.exceptions import DomainError, NotFound, ValidationError
 from core.money import ZERO
 from core.progress import ProgressCallback
+from invoicing import hooks
 from invoicing.locks import (
     BillableSchedule,
     billing_schedules_lock_billable,
@@ -549,8 +550,9 @@ def copy_writer_keys(
 ) -> set[InvoiceKey]:
     """The keys the COPY writer takes: on PostgreSQL, keys made only of plain recurring or
     one-time original schedules (no usage, amendment, cancellation or bundle member), each
-    alone in its schedule group (two could merge into one line), with no debit memo due.
-    Every other key goes to the ORM writer."""
+    alone in its schedule group (two could merge into one line), with no debit memo due and,
+    when posting, of an account no posting check applies to. Every other key goes to the
+    ORM writer."""
     if not options.copy_writer or connection.vendor != "postgresql":
         return set()
     keys = set()
@@ -570,6 +572,11 @@ def copy_writer_keys(
             {key.account_id for key in keys}, target_date=options.target_date
         )
         keys = {key for key in keys if key.debit_memo_scope not in due}
+    if keys and options.post:
+        # Invoices a posting check may refuse (e-invoicing) are posted by the ORM writer,
+        # which runs the checks before numbering.
+        checked = hooks.posting_checked_accounts({key.account_id for key in keys})
+        keys = {key for key in keys if key.account_id not in checked}
     return keys
 
 

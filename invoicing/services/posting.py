@@ -95,18 +95,30 @@ def invoices_post_locked(
     """Post invoices the caller has locked (or just created) inside its transaction.
 
     `tax_done`: the lines already carry actual tax (generation with posted output, a posted
-    import). Numbering and its failures as in invoices_number(); the posted invoices' rows
-    are then updated and the posting recorded (invoices_posting_record)."""
+    import). The posting checks (invoicing.hooks.posting_refusals: e-invoice rules) run
+    before any number is taken: a refused invoice raises, or with keep_drafts_on_error stays
+    draft as a failure. Numbering and its failures as in invoices_number(); the posted
+    invoices' rows are then updated and the posting recorded (invoices_posting_record)."""
     if not invoices:
         return []
     if not tax_done:
         _actual_tax(invoices)
+    refused: list[PostingFailure] = []
+    refusals = hooks.posting_refusals(list(invoices))
+    if refusals:
+        if not keep_drafts_on_error:
+            raise next(iter(refusals.values()))
+        refused = [
+            PostingFailure(pk, error.code, error.message) for pk, error in sorted(refusals.items())
+        ]
+        invoices = [i for i in invoices if i.pk not in refusals]
     posted, failures = invoices_number(
         invoices,
         posted_by=posted_by,
         posted_date=posted_date,
         keep_drafts_on_error=keep_drafts_on_error,
     )
+    failures = refused + failures
     rows_update(posted, POSTED_FIELDS)
     invoices_posting_record([i.pk for i in posted], failures)
     return failures
