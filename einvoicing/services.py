@@ -316,16 +316,22 @@ def einvoice_check(document: Document, fmt: Format) -> CheckResult:
     if not semantic.data:
         return result
     xml = _xml(semantic, fmt)
-    credit_note = isinstance(document, CreditMemo)
+    found = xml_findings(xml, fmt, credit_note=isinstance(document, CreditMemo))
+    result.findings += [_fix(f, semantic) for f in found]
+    result.findings.sort(key=lambda f: (not f.fatal, f.rule))
+    return result
+
+
+def xml_findings(xml: bytes, fmt: Format, *, credit_note: bool) -> list[Finding]:
+    """The rules of `fmt` on an e-invoice's XML: the XML Schema, the CEN EN 16931
+    schematron and, for UBL, our Peppol checks (and XRechnung's for XRechnung)."""
     found = xsd_findings(xml, syntax=fmt.syntax, credit_note=credit_note)
     found += schematron_findings(xml, syntax=fmt.syntax)
     if fmt.syntax == "ubl":
         found += peppol_findings(xml, customization=fmt.customization)
         if fmt.key == "xrechnung":
             found += xrechnung_findings(xml)
-    result.findings += [_fix(f, semantic) for f in found]
-    result.findings.sort(key=lambda f: (not f.fatal, f.rule))
-    return result
+    return found
 
 
 def invoice_einvoice_check(invoice_id: int, requested: str | None = None) -> CheckResult:

@@ -17,7 +17,7 @@ from einvoicing.services import (
     invoices_for_einvoice,
 )
 from invoicing.services.credits import invoice_credit
-from tests.support.einvoice import eu, eu_account, item, post_for  # noqa: F401
+from tests.support.einvoice import eu_account, item, post_for
 from tests.support.generation import activate, schedule_of
 
 d = dt.date
