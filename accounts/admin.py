@@ -97,6 +97,35 @@ class SavedPaymentMethodInline(ReadOnlyInline, admin.TabularInline):
         return processor_token_masked(obj.processor_token)
 
 
+# --- fieldsets ----------------------------------------------------------------------------
+
+
+def _names(rows: tuple) -> list[str]:
+    return [name for row in rows for name in (row if isinstance(row, tuple) else (row,))]
+
+
+class GroupedFieldsMixin:
+    """Fieldsets: one untitled block of every field not in `field_groups`, then the groups
+    (title, rows), then the time stamps; a field added to the model is never left off."""
+
+    field_groups: tuple[tuple[str, tuple], ...] = ()
+
+    def get_fieldsets(self, request, obj=None):
+        fields = list(self.get_fields(request, obj))
+        grouped = {name for _, rows in self.field_groups for name in _names(rows)}
+        rest = [f for f in fields if f not in grouped and f not in TIMESTAMPS]
+        fieldsets = [(None, {"fields": rest})]
+        fieldsets += [
+            (title, {"fields": rows})
+            for title, rows in self.field_groups
+            if set(_names(rows)) <= set(fields)
+        ]
+        stamps = [f for f in fields if f in TIMESTAMPS]
+        if stamps:
+            fieldsets.append(("Record", {"fields": stamps}))
+        return fieldsets
+
+
 # --- model admins --------------------------------------------------------------------------
 
 
@@ -109,11 +138,31 @@ class AddressAdmin(ServiceAdmin):
 
 
 @admin.register(LegalEntity)
-class LegalEntityAdmin(ServiceAdmin):
+class LegalEntityAdmin(GroupedFieldsMixin, ServiceAdmin):
+    """The VAT id, IBAN and BIC are checked and written compact by the model (the form shows
+    its message on the field), the electronic address against its scheme."""
+
     form = DefaultRecordForm
-    list_display = ("name", "tax_id", "email", "attach_pdf", "is_default", "is_active")
-    list_filter = ("is_active", "is_default")
-    search_fields = ("name", "tax_id", "email")
+    list_display = (
+        "name",
+        "vat_id",
+        "tax_id",
+        "email",
+        "payment_means",
+        "attach_pdf",
+        "is_default",
+        "is_active",
+    )
+    list_filter = ("is_active", "is_default", "payment_means")
+    search_fields = ("name", "tax_id", "vat_id", "legal_registration_id", "endpoint_id", "email")
+    field_groups = (
+        (
+            "Tax and registration (on invoices and e-invoices)",
+            ("vat_id", "tax_id", ("legal_registration_id", "legal_registration_scheme")),
+        ),
+        ("Electronic address (e-invoices)", (("endpoint_scheme", "endpoint_id"),)),
+        ("Payment", ("payment_means", ("iban", "bic"))),
+    )
     raw_id_fields = ("address",)
     readonly_fields = TIMESTAMPS
 
@@ -154,14 +203,43 @@ class PaymentTermAdmin(ServiceAdmin):
         )
 
 
-class AccountAdmin(ServiceAdmin):
+class AccountAdmin(GroupedFieldsMixin, ServiceAdmin):
     """Added through account_create (which creates its default billing profile), changed
-    through account_update, deleted through account_delete (refused once billed)."""
+    through account_update, deleted through account_delete (refused once billed). The VAT id
+    and the electronic address are checked by the model (the form shows its message on the
+    field); a valid EU VAT id of another member state than the seller's makes the account's
+    services reverse-charged."""
 
-    list_display = ("name", "external_id", "currency", "legal_entity", "email")
-    list_filter = ("currency", "legal_entity", "tax_exempt", "bulk_email_opt_out")
+    list_display = ("name", "external_id", "currency", "legal_entity", "vat_id", "email")
+    list_filter = (
+        "currency",
+        "legal_entity",
+        "tax_exempt",
+        "einvoice_format",
+        "einvoice_required",
+        "bulk_email_opt_out",
+    )
     list_select_related = ("legal_entity",)
-    search_fields = ("name", "=external_id", "email", "tax_id")
+    search_fields = ("name", "=external_id", "email", "tax_id", "vat_id", "endpoint_id")
+    field_groups = (
+        (
+            "Tax",
+            (
+                ("vat_id", "tax_id"),
+                "legal_registration_id",
+                "tax_exempt",
+                ("tax_exemption_reason_code", "tax_exemption_reason"),
+            ),
+        ),
+        (
+            "E-invoicing",
+            (
+                ("einvoice_format", "einvoice_required", "einvoice_attach"),
+                ("endpoint_scheme", "endpoint_id"),
+                "buyer_reference",
+            ),
+        ),
+    )
     readonly_fields = TIMESTAMPS
     inlines = (ContactInline, BillingProfileInline, SavedPaymentMethodInline)
 

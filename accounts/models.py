@@ -12,6 +12,7 @@ from django.db.models import Q
 
 from core.addresses import address_lines_of
 from core.einvoice_codes import (
+    CREDIT_TRANSFER_MEANS,
     EInvoiceFormat,
     EndpointScheme,
     PaymentMeans,
@@ -68,7 +69,7 @@ class LegalEntity(TimeStampedModel):
     )
     vat_id = models.CharField(
         "VAT id",
-        max_length=20,
+        max_length=30,
         blank=True,
         help_text="The seller's VAT identifier with its country prefix, e.g. DE123456789 "
         "(EN 16931 BT-31); checked against the country's format and check digits.",
@@ -105,7 +106,7 @@ class LegalEntity(TimeStampedModel):
         "the IBAN below; empty: not stated on e-invoices.",
     )
     iban = models.CharField(
-        "IBAN", max_length=34, blank=True, help_text="The account customers pay into (BT-84)."
+        "IBAN", max_length=42, blank=True, help_text="The account customers pay into (BT-84)."
     )
     bic = models.CharField("BIC", max_length=11, blank=True, help_text="Its bank's BIC (BT-86).")
     email = models.EmailField(blank=True, help_text="Reply-to address on invoice emails.")
@@ -147,6 +148,11 @@ class LegalEntity(TimeStampedModel):
             endpoint_check(self.endpoint_id, self.endpoint_scheme)
         except ValidationError as exc:
             errors.update(exc.message_dict)
+        if self.payment_means in CREDIT_TRANSFER_MEANS and not self.iban and "iban" not in errors:
+            errors["iban"] = [
+                "A credit transfer needs the account customers pay into (BR-61): give the "
+                "IBAN, or choose another payment means."
+            ]
         if errors:
             raise ValidationError(errors)
 
@@ -200,7 +206,7 @@ class Account(TimeStampedModel):
     tax_id = models.CharField("tax identification", max_length=50, blank=True)
     vat_id = models.CharField(
         "VAT id",
-        max_length=20,
+        max_length=30,
         blank=True,
         help_text="The customer's VAT identifier with its country prefix (BT-48). A valid EU "
         "VAT id of another member state than the seller's makes the supply reverse-charged.",

@@ -43,9 +43,9 @@ from core.admin_money import MoneyAdminMixin
 
 @admin.register(UnitOfMeasure)
 class UnitOfMeasureAdmin(ServiceAdmin):
-    list_display = ("code", "name", "scale", "rounding")
+    list_display = ("code", "name", "unece_code", "scale", "rounding")
     list_filter = ("rounding",)
-    search_fields = ("code", "name")
+    search_fields = ("code", "name", "unece_code")
     readonly_fields = TIMESTAMPS
 
 
@@ -65,10 +65,18 @@ class ProductAdmin(ServiceAdmin):
         "charge_type",
         "unit",
         "taxable",
+        "supply_kind",
         "billing_treatment",
         "is_active",
     )
-    list_filter = ("charge_type", "is_active", "is_bundle", "taxable", "billing_treatment")
+    list_filter = (
+        "charge_type",
+        "supply_kind",
+        "is_active",
+        "is_bundle",
+        "taxable",
+        "billing_treatment",
+    )
     list_select_related = ("unit", "billing_treatment")
     search_fields = ("sku", "name", "tax_code")
     readonly_fields = TIMESTAMPS
@@ -135,7 +143,13 @@ class OrderAdmin(ServiceAdmin):
     )
     list_filter = ("status", "invoice_group_type", "currency", "legal_entity")
     list_select_related = ("account",)
-    search_fields = ("=number", "account__name", "matching_value", "description")
+    search_fields = (
+        "=number",
+        "account__name",
+        "matching_value",
+        "description",
+        "purchase_order",
+    )
     autocomplete_fields = ("account",)
     raw_id_fields = ("billing_profile", "bill_to", "saved_payment_method")
     readonly_fields = ("number", "status", "activated_at", *TIMESTAMPS)

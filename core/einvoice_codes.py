@@ -207,12 +207,12 @@ def endpoint_check(endpoint_id: str, scheme: str) -> None:
     """Raise a ValidationError naming the field at fault, or nothing."""
     problem = endpoint_problem(endpoint_id, scheme)
     if problem:
-        field = (
+        at_fault = (
             "endpoint_scheme"
-            if not scheme or "scheme" in problem.split(".")[0]
+            if not scheme or scheme not in EndpointScheme.values
             else ("endpoint_id")
         )
-        raise ValidationError({field: problem})
+        raise ValidationError({at_fault: problem})
 
 
 def iban_normalize(value: str) -> str:

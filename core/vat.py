@@ -54,17 +54,26 @@ class VatTreatment:
     category: str
     reason_code: str = ""
     reason: str = ""
+    label: str = ""  # the tax row's short name
 
 
 REVERSE_CHARGE = VatTreatment(
-    "AE", "VATEX-EU-AE", "Reverse charge: VAT to be accounted for by the customer"
+    "AE",
+    "VATEX-EU-AE",
+    "Reverse charge: VAT to be accounted for by the customer",
+    "Reverse charge",
 )
 INTRA_COMMUNITY_SUPPLY = VatTreatment(
-    "K", "VATEX-EU-IC", "Intra-Community supply exempt from VAT (Art. 138 Directive 2006/112/EC)"
+    "K",
+    "VATEX-EU-IC",
+    "Intra-Community supply exempt from VAT (Art. 138 Directive 2006/112/EC)",
+    "Intra-Community supply",
 )
-EXPORT = VatTreatment("G", "VATEX-EU-G", "Export outside the EU exempt from VAT")
-NOT_SUBJECT = VatTreatment("O", "VATEX-EU-O", "Services outside the scope of EU VAT")
-EXEMPT = VatTreatment("E", "", "Exempt from VAT")
+EXPORT = VatTreatment("G", "VATEX-EU-G", "Export outside the EU exempt from VAT", "Export")
+NOT_SUBJECT = VatTreatment(
+    "O", "VATEX-EU-O", "Services outside the scope of EU VAT", "Outside the scope of VAT"
+)
+EXEMPT = VatTreatment("E", "", "Exempt from VAT", "Exempt")
 
 
 def vat_prefix(country: str) -> str:
@@ -84,6 +93,8 @@ def vat_id_normalize(value: str, *, country: str = "", field: str = "tax_id") ->
     raw = "".join((value or "").split()).upper().replace("-", "").replace(".", "")
     if not raw:
         return ""
+    if raw.startswith("GR"):
+        raw = "EL" + raw[2:]  # Greece's VAT ids carry EL
     prefix = raw[:2]
     if not prefix.isalpha():
         if not country:

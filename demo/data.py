@@ -5,7 +5,9 @@ shape Ledgerline supports.
 `demo_load(today=...)` is idempotent. Every row has a stable key (legal entity, payment term
 and sequence policy names, unit codes, product SKUs, account external ids "DEMO-001"…,
 an order's description within its account, a usage summary's item and period), and only
-what is missing is created. A second run creates nothing.
+what is missing is created. A second run creates nothing. A demo loaded before the
+e-invoicing data existed gets it filled in where its fields are still empty (sellers' and
+accounts' VAT ids, electronic addresses and bank account, units' UN/ECE codes).
 
 Order dates are relative to `today`, so the demo always shows current data: schedules due
 now, a cancellation a few weeks ago, an amendment this month, a renewal at month end.
@@ -36,6 +38,7 @@ from accounts.models import (
     PaymentTerm,
     SavedPaymentMethod,
 )
+from accounts.services import account_update, legal_entity_create, legal_entity_update
 from billing.models import (
     BillingSchedule,
     BillingScheduleGroup,
@@ -47,6 +50,7 @@ from billing.models import (
 )
 from billing.periods import add_months
 from billing.services.orders import order_activate, order_create
+from core.crud import instance_update
 from core.exceptions import ValidationError
 from dunning.models import DunningPolicy
 from dunning.services.policies import dunning_policy_create
@@ -98,9 +102,19 @@ LEGAL_ENTITIES = [
     },
     {
         "name": EU_ENTITY,
-        "tax_id": "DE318562940",
+        # The Steuernummer (BT-32); the VAT id below is what its invoices are known by.
+        "tax_id": "29/815/08150",
         "email": "rechnung@ledgerline-europe.example",
         "default": False,
+        "einvoicing": {
+            "vat_id": "DE136695976",
+            "legal_registration_id": "HRB 187654 B",
+            "endpoint_scheme": "9930",
+            "endpoint_id": "DE136695976",
+            "payment_means": "58",
+            "iban": "DE89370400440532013000",
+            "bic": "COBADEFFXXX",
+        },
         "address": {
             "line1": "Friedrichstraße 68",
             "city": "Berlin",
@@ -122,10 +136,10 @@ PAYMENT_TERMS = [
 ]
 
 UNITS = [
-    # code, name, scale
-    ("EA", "Each", 0),
-    ("HR", "Hours", 2),
-    ("GB", "Gigabytes", 3),
+    # code, name, scale, UN/ECE Recommendation 20 code (on e-invoices)
+    ("EA", "Each", 0, "C62"),
+    ("HR", "Hours", 2, "HUR"),
+    ("GB", "Gigabytes", 3, "E34"),
 ]
 
 PRODUCTS = [
@@ -239,6 +253,10 @@ ACCOUNTS: list[dict[str, Any]] = [
         "card": ("bank_account", "ACH checking •••• 6789"),
         "tax_exempt": True,
         "tax_id": "CA exemption cert. EX-20931",
+        "einvoicing": {
+            "tax_exemption_reason": "Exempt from sales tax: public school district "
+            "(California exemption certificate EX-20931)",
+        },
     },
     {
         "n": 8,
@@ -316,6 +334,9 @@ ACCOUNTS: list[dict[str, Any]] = [
         "card": ("card", "Discover •••• 1117 (07/27)"),
         "tax_exempt": True,
         "tax_id": "501(c)(3) 93-1849201",
+        "einvoicing": {
+            "tax_exemption_reason": "Exempt from sales tax: 501(c)(3) nonprofit organisation",
+        },
     },
     {
         "n": 15,
@@ -327,7 +348,9 @@ ACCOUNTS: list[dict[str, Any]] = [
         "contacts": [("Steven Wright", "ap", "+1 713 555 0139")],
         "card": ("card", "Mastercard •••• 4444 (12/27)"),
     },
-    # EU accounts: billed in EUR by the EU legal entity.
+    # EU accounts: billed in EUR by the EU legal entity (Berlin). The German ones pay German
+    # VAT; the French businesses have French VAT ids, so their services are reverse-charged
+    # (no VAT on the invoice, "Reverse charge" stated) and two of them receive e-invoices.
     {
         "n": 16,
         "name": "Brandenburg Maschinenbau GmbH",
@@ -341,7 +364,7 @@ ACCOUNTS: list[dict[str, Any]] = [
         ],
         "card": ("bank_account", "SEPA Direct Debit DE89 •••• 3000"),
         "bill_day": 1,
-        "tax_id": "DE298765431",
+        "einvoicing": {"vat_id": "DE298765435"},
     },
     {
         "n": 17,
@@ -352,7 +375,14 @@ ACCOUNTS: list[dict[str, Any]] = [
         "tz": "Europe/Berlin",
         "contacts": [("Stefan Becker", "rechnungen", "+49 221 555 0188")],
         "card": ("card", "Visa •••• 4242 (03/28)"),
-        "tax_id": "DE143256789",
+        "einvoicing": {
+            "vat_id": "DE143256786",
+            "legal_registration_id": "HRB 98765",
+            "endpoint_scheme": "9930",
+            "endpoint_id": "DE143256786",
+            "buyer_reference": "EK-2026-4711",
+            "einvoice_format": "xrechnung",
+        },
     },
     {
         "n": 18,
@@ -363,7 +393,7 @@ ACCOUNTS: list[dict[str, Any]] = [
         "tz": "Europe/Berlin",
         "contacts": [("Anna Huber", "finanzen", "+49 89 555 0142")],
         "card": ("bank_account", "SEPA Direct Debit DE02 •••• 1005"),
-        "tax_id": "DE811907354",
+        "einvoicing": {"vat_id": "DE811907352"},
     },
     {
         "n": 19,
@@ -374,7 +404,14 @@ ACCOUNTS: list[dict[str, Any]] = [
         "tz": "Europe/Paris",
         "contacts": [("Camille Laurent", "comptabilite", "+33 1 55 55 01 21")],
         "card": ("card", "Mastercard •••• 5454 (09/28)"),
-        "tax_id": "FR40123456789",
+        "einvoicing": {
+            "vat_id": "FR40303265045",
+            "legal_registration_id": "303265045",
+            "endpoint_scheme": "0002",
+            "endpoint_id": "303265045",
+            "buyer_reference": "LUM-ACHATS-2026",
+            "einvoice_format": "facturx",
+        },
     },
     {
         "n": 20,
@@ -388,7 +425,13 @@ ACCOUNTS: list[dict[str, Any]] = [
             ("Élodie Bernard", "elodie.bernard", ""),
         ],
         "card": ("card", "Visa •••• 1111 (01/28)"),
-        "tax_id": "FR72987654321",
+        "einvoicing": {
+            "vat_id": "FR14987654324",
+            "endpoint_scheme": "0002",
+            "endpoint_id": "987654324",
+            "buyer_reference": "MV-2026-0020",
+            "einvoice_format": "ubl",
+        },
     },
 ]
 
@@ -705,6 +748,7 @@ def demo_orders(today: dt.date) -> list[DemoOrder]:
                 "invoice_group_type": "custom",
                 "custom_group_key": "PO-4471",
                 "matching_value": "EAST",
+                "purchase_order": "PO-4471",
             },
         ),
         # Per-schedule grouping: this schedule always gets an invoice of its own.
@@ -777,6 +821,7 @@ def demo_orders(today: dt.date) -> list[DemoOrder]:
                 ),
                 _one_time("ONBOARDING", quantity="1", price="2500.00", start=month(-2, 15)),
             ],
+            {"purchase_order": "4500012345"},
         ),
         DemoOrder(
             "DEMO-018",
@@ -806,6 +851,7 @@ def demo_orders(today: dt.date) -> list[DemoOrder]:
                     boundary="align_to_calendar",
                 ),
             ],
+            {"purchase_order": "BC-2026-0193"},
         ),
         DemoOrder(
             "DEMO-020",
@@ -847,23 +893,33 @@ def demo_load(*, today: dt.date) -> dict[str, int]:
     return counts
 
 
+def _blanks(obj: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The `values` whose field is still empty on `obj`: what a demo loaded before a field
+    existed lacks (filled in by the services, so checked like any other write)."""
+    return {name: value for name, value in values.items() if value and not getattr(obj, name)}
+
+
 def _load_legal_entities(counts: dict[str, int]) -> dict[str, LegalEntity]:
     entities = {}
     for spec in LEGAL_ENTITIES:
+        einvoicing = spec.get("einvoicing", {})
         entity = LegalEntity.objects.filter(name=spec["name"]).first()
         if entity is None:
             # Never take the default from a seller someone already made the default.
             is_default = (
                 spec["default"] and not LegalEntity.objects.filter(is_default=True).exists()
             )
-            entity = LegalEntity.objects.create(
+            entity = legal_entity_create(
                 name=spec["name"],
                 tax_id=spec["tax_id"],
                 email=spec["email"],
                 is_default=is_default,
-                address=Address.objects.create(**spec["address"]),
+                address=spec["address"],
+                **einvoicing,
             )
             counts["legal_entities"] += 1
+        elif missing := _blanks(entity, einvoicing):
+            entity = legal_entity_update(legal_entity=entity, **missing)
         entities[spec["name"]] = entity
     return entities
 
@@ -898,11 +954,14 @@ def _load_payment_terms(counts: dict[str, int]) -> dict[str, PaymentTerm]:
 
 def _load_units(counts: dict[str, int]) -> dict[str, UnitOfMeasure]:
     units = {}
-    for code, name, scale in UNITS:
+    default_unece = UnitOfMeasure._meta.get_field("unece_code").default
+    for code, name, scale, unece in UNITS:
         unit, created = UnitOfMeasure.objects.get_or_create(
-            code=code, defaults={"name": name, "scale": scale}
+            code=code, defaults={"name": name, "scale": scale, "unece_code": unece}
         )
         counts["units"] += created
+        if not created and unit.unece_code == default_unece != unece:
+            instance_update(unit, unece_code=unece)  # a unit loaded before the codes existed
         units[code] = unit
     return units
 
@@ -962,6 +1021,8 @@ def _load_accounts(
         account = Account.objects.filter(external_id=ext).first()
         if account is None:
             account = _create_account(counts, spec, entities, terms)
+        elif missing := _blanks(account, spec.get("einvoicing", {})):
+            account = account_update(account=account, **missing)
         accounts[ext] = account
     return accounts
 
@@ -976,7 +1037,7 @@ def _create_account(
     line1, city, region, postal_code, country = spec["address"]
     eu = country != "US"
     contacts_spec = spec["contacts"]
-    account = Account.objects.create(
+    account = Account(
         name=spec["name"],
         external_id=external_id(n),
         currency="EUR" if eu else "USD",
@@ -986,7 +1047,10 @@ def _create_account(
         tax_exempt=spec.get("tax_exempt", False),
         bulk_email_opt_out=spec.get("opt_out", False),
         timezone=spec["tz"],
+        **spec.get("einvoicing", {}),
     )
+    account.full_clean()  # VAT ids and electronic addresses are checked (and made compact)
+    account.save()
     counts["accounts"] += 1
     contacts = [
         Contact.objects.create(account=account, name=name, email=f"{local}@{domain}", phone=phone)

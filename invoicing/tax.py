@@ -177,7 +177,7 @@ class BuiltinTaxEngine(TaxEngine):
     @staticmethod
     def _zero_rated(amount: Decimal, line: TaxableLine, treatment: VatTreatment) -> TaxResult:
         return TaxResult(
-            name=treatment.reason.split(":")[0],
+            name=treatment.label,
             code=line.tax_code,
             rate=ZERO,
             kind=TaxRate.Kind.PERCENTAGE,

@@ -4,10 +4,11 @@ write through accounts.services. Field names follow ../shared/API.md."""
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import selectors, services
-from accounts.api.setup import AddressSerializer
+from accounts.api.setup import ENDPOINT_SCHEME_INVALID, AddressSerializer
 from accounts.models import (
     Account,
     Contact,
@@ -16,13 +17,47 @@ from accounts.models import (
     processor_token_masked,
 )
 from core.api_views import ResourceDetailApi, ResourceListCreateApi
+from core.einvoice_codes import EInvoiceFormat
 
 # --- representation ---------------------------------------------------------------------------
+
+NO_EINVOICE = "none"
+EINVOICE_FORMATS = [NO_EINVOICE, *EInvoiceFormat.values]
+
+
+@extend_schema_field({"type": "string", "enum": EINVOICE_FORMATS})
+class EInvoiceFormatField(serializers.ChoiceField):
+    """`einvoice_format`: `none` (stored empty: the customer receives no e-invoice) or one of
+    the e-invoice formats."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "error_messages",
+            {
+                "invalid_choice": (
+                    "“{input}” is not an e-invoice format: use one of "
+                    + ", ".join(EINVOICE_FORMATS)
+                    + "."
+                )
+            },
+        )
+        super().__init__(choices=EINVOICE_FORMATS, **kwargs)
+
+    def to_internal_value(self, data):
+        if data in ("", None):
+            return ""
+        value = super().to_internal_value(data)
+        return "" if value == NO_EINVOICE else value
+
+    def to_representation(self, value):
+        return value or NO_EINVOICE
 
 
 class AccountSerializer(serializers.ModelSerializer):
     """`billing_address`, `bill_day_of_month` and `payment_term` are the account's default
-    billing profile's."""
+    billing profile's. The e-invoicing fields (VAT id, electronic address, buyer reference,
+    preferred format) are checked by the model, through the service, like every door's: a
+    VAT id is checked against its country's format and check digits and stored compact."""
 
     billing_address = AddressSerializer(required=False, allow_null=True)
     bill_day_of_month = serializers.IntegerField(
@@ -30,6 +65,18 @@ class AccountSerializer(serializers.ModelSerializer):
     )
     payment_term = serializers.PrimaryKeyRelatedField(
         queryset=PaymentTerm.objects.all(), required=False, allow_null=True
+    )
+    registration_id = serializers.CharField(
+        source="legal_registration_id",
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        help_text="The customer's company registration number (BT-47).",
+    )
+    einvoice_format = EInvoiceFormatField(
+        required=False,
+        help_text="The e-invoice this customer receives: none, ubl (Peppol BIS Billing 3.0), "
+        "cii, facturx or xrechnung.",
     )
 
     class Meta:
@@ -42,7 +89,17 @@ class AccountSerializer(serializers.ModelSerializer):
             "legal_entity",
             "email",
             "tax_id",
+            "vat_id",
+            "registration_id",
             "tax_exempt",
+            "tax_exemption_reason_code",
+            "tax_exemption_reason",
+            "endpoint_id",
+            "endpoint_scheme",
+            "buyer_reference",
+            "einvoice_format",
+            "einvoice_required",
+            "einvoice_attach",
             "timezone",
             "billing_address",
             "bill_day_of_month",
@@ -51,6 +108,9 @@ class AccountSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {
+            "endpoint_scheme": {"error_messages": {"invalid_choice": ENDPOINT_SCHEME_INVALID}}
+        }
 
     def validate_timezone(self, value: str) -> str:
         try:
@@ -117,6 +177,8 @@ class AccountListCreateApi(ResourceListCreateApi):
         "external_id",
         "tax_exempt",
         "bulk_email_opt_out",
+        "vat_id",
+        "einvoice_required",
     ]
     ordering_fields = ["id", "name", "created_at"]
 

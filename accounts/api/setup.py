@@ -8,6 +8,16 @@ from accounts import selectors, services
 from accounts.models import Address, LegalEntity, PaymentTerm
 from core.api_views import ResourceDetailApi, ResourceListCreateApi
 
+# The refusals of the e-invoicing code lists say which codes exist (DRF's default names none).
+ENDPOINT_SCHEME_INVALID = (
+    "“{input}” is not an electronic address scheme: use a CEF EAS code, e.g. 9930 (German VAT "
+    "id), 0088 (GLN), 0204 (Leitweg-ID), 0208 (Belgian enterprise number) or EM (email)."
+)
+PAYMENT_MEANS_INVALID = (
+    "“{input}” is not a payment means: use a UNCL 4461 code, e.g. 58 (SEPA credit transfer), "
+    "30 (credit transfer), 59 (SEPA direct debit) or 54 (credit card)."
+)
+
 # --- representation ---------------------------------------------------------------------------
 
 
@@ -18,7 +28,26 @@ class AddressSerializer(serializers.ModelSerializer):
 
 
 class LegalEntitySerializer(serializers.ModelSerializer):
+    """The seller, with what its e-invoices state: VAT id (checked per country, written
+    compact: `de 136 695 976` is stored as DE136695976), registration, electronic address
+    and the bank account customers pay into. The checks are the model's, run by the service
+    (accounts.services.legal_entity_create / _update), so the admin refuses the same."""
+
     address = AddressSerializer(required=False, allow_null=True)
+    registration_id = serializers.CharField(
+        source="legal_registration_id",
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        help_text="Company registration number, e.g. HRB 12345 or a SIREN (BT-30).",
+    )
+    registration_scheme = serializers.CharField(
+        source="legal_registration_scheme",
+        max_length=4,
+        required=False,
+        allow_blank=True,
+        help_text="ISO 6523 scheme of the registration number, e.g. 0002 (SIREN); optional.",
+    )
 
     class Meta:
         model = LegalEntity
@@ -27,6 +56,14 @@ class LegalEntitySerializer(serializers.ModelSerializer):
             "name",
             "address",
             "tax_id",
+            "vat_id",
+            "registration_id",
+            "registration_scheme",
+            "endpoint_id",
+            "endpoint_scheme",
+            "payment_means",
+            "iban",
+            "bic",
             "email",
             "attach_pdf",
             "is_default",
@@ -35,7 +72,11 @@ class LegalEntitySerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         # One default: the service unmarks the previous default instead of refusing.
-        extra_kwargs = {"is_default": {"validators": []}}
+        extra_kwargs = {
+            "is_default": {"validators": []},
+            "endpoint_scheme": {"error_messages": {"invalid_choice": ENDPOINT_SCHEME_INVALID}},
+            "payment_means": {"error_messages": {"invalid_choice": PAYMENT_MEANS_INVALID}},
+        }
         validators = []
 
 

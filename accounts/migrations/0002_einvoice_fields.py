@@ -58,7 +58,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='account',
             name='vat_id',
-            field=models.CharField(blank=True, help_text="The customer's VAT identifier with its country prefix (BT-48). A valid EU VAT id of another member state than the seller's makes the supply reverse-charged.", max_length=20, verbose_name='VAT id'),
+            field=models.CharField(blank=True, help_text="The customer's VAT identifier with its country prefix (BT-48). A valid EU VAT id of another member state than the seller's makes the supply reverse-charged.", max_length=30, verbose_name='VAT id'),
         ),
         migrations.AddField(
             model_name='legalentity',
@@ -78,7 +78,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='legalentity',
             name='iban',
-            field=models.CharField(blank=True, help_text='The account customers pay into (BT-84).', max_length=34, verbose_name='IBAN'),
+            field=models.CharField(blank=True, help_text='The account customers pay into (BT-84).', max_length=42, verbose_name='IBAN'),
         ),
         migrations.AddField(
             model_name='legalentity',
@@ -98,7 +98,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='legalentity',
             name='vat_id',
-            field=models.CharField(blank=True, help_text="The seller's VAT identifier with its country prefix, e.g. DE123456789 (EN 16931 BT-31); checked against the country's format and check digits.", max_length=20, verbose_name='VAT id'),
+            field=models.CharField(blank=True, help_text="The seller's VAT identifier with its country prefix, e.g. DE123456789 (EN 16931 BT-31); checked against the country's format and check digits.", max_length=30, verbose_name='VAT id'),
         ),
         migrations.AlterField(
             model_name='legalentity',

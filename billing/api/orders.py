@@ -81,6 +81,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "matching_value",
             "tax_treatment",
             "description",
+            "purchase_order",
             "status",
             "activated_at",
             "items",
@@ -195,7 +196,7 @@ class UsageSummarySerializer(serializers.ModelSerializer):
 
 class OrderListCreateApi(ResourceListCreateApi):
     serializer_class = OrderSerializer
-    filterset_fields = ["account", "status", "number", "matching_value"]
+    filterset_fields = ["account", "status", "number", "matching_value", "purchase_order"]
     ordering_fields = ["id", "number", "created_at", "activated_at"]
 
     def get_queryset(self):

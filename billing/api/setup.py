@@ -15,7 +15,16 @@ from core.api_views import ResourceDetailApi, ResourceListCreateApi
 class UnitOfMeasureSerializer(serializers.ModelSerializer):
     class Meta:
         model = UnitOfMeasure
-        fields = ["id", "code", "name", "scale", "rounding", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "scale",
+            "rounding",
+            "unece_code",
+            "created_at",
+            "updated_at",
+        ]
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -80,6 +89,7 @@ class ProductSerializer(serializers.ModelSerializer):
             "unit_code",
             "taxable",
             "tax_code",
+            "supply_kind",
             "is_bundle",
             "billing_treatment",
             "is_active",
@@ -94,7 +104,7 @@ class ProductSerializer(serializers.ModelSerializer):
 class UnitOfMeasureListCreateApi(ResourceListCreateApi):
     queryset = UnitOfMeasure.objects.all()
     serializer_class = UnitOfMeasureSerializer
-    filterset_fields = ["code", "rounding"]
+    filterset_fields = ["code", "rounding", "unece_code"]
     ordering_fields = ["id", "code", "name"]
 
 
@@ -105,7 +115,7 @@ class UnitOfMeasureDetailApi(ResourceDetailApi):
 
 class ProductListCreateApi(ResourceListCreateApi):
     serializer_class = ProductSerializer
-    filterset_fields = ["sku", "charge_type", "taxable", "is_bundle", "is_active"]
+    filterset_fields = ["sku", "charge_type", "taxable", "supply_kind", "is_bundle", "is_active"]
     ordering_fields = ["id", "sku", "name"]
 
     def get_queryset(self):

@@ -69,6 +69,7 @@ ORDER_FIELDS = (
     "matching_value",
     "tax_treatment",
     "description",
+    "purchase_order",
 )
 ITEM_FIELDS = (
     "product",

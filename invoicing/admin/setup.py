@@ -61,7 +61,7 @@ class TaxRateAdmin(ServiceAdmin):
     )
     list_filter = ("kind", "vat_category", "is_active", "country", "legal_entity")
     list_select_related = ("legal_entity",)
-    search_fields = ("name", "tax_code", "region")
+    search_fields = ("name", "tax_code", "region", "exemption_reason_code")
     readonly_fields = TIMESTAMPS
 
 

@@ -13,6 +13,10 @@ from invoicing.models import (
 
 
 class TaxRateSerializer(serializers.ModelSerializer):
+    """A tax rate with its EN 16931 VAT category (S by default) and, for the exempt and zero
+    categories, the exemption reason the documents print. The model checks the category
+    against the rate (core.crud's services run its full_clean)."""
+
     class Meta:
         model = TaxRate
         fields = [
@@ -25,11 +29,25 @@ class TaxRateSerializer(serializers.ModelSerializer):
             "rate",
             "kind",
             "priority",
+            "vat_category",
+            "exemption_reason_code",
+            "exemption_reason",
             "is_active",
             "created_at",
             "updated_at",
         ]
-        extra_kwargs = {"rate": {"min_value": 0}}
+        extra_kwargs = {
+            "rate": {"min_value": 0},
+            "vat_category": {
+                "error_messages": {
+                    "invalid_choice": (
+                        "“{input}” is not a VAT category: use S (standard), Z (zero rated), "
+                        "E (exempt), AE (reverse charge), K (intra-community supply), G "
+                        "(export), O (outside the scope of VAT), L (IGIC) or M (IPSI)."
+                    )
+                }
+            },
+        }
 
 
 class DateFormatField(serializers.ChoiceField):
@@ -79,7 +97,15 @@ class SequencePolicySerializer(serializers.ModelSerializer):
 class TaxRateListCreateApi(ResourceListCreateApi):
     queryset = TaxRate.objects.all()
     serializer_class = TaxRateSerializer
-    filterset_fields = ["legal_entity", "country", "region", "tax_code", "kind", "is_active"]
+    filterset_fields = [
+        "legal_entity",
+        "country",
+        "region",
+        "tax_code",
+        "kind",
+        "vat_category",
+        "is_active",
+    ]
     ordering_fields = ["id", "priority", "name"]
 
 

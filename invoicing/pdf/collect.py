@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
+from fractions import Fraction
 from types import SimpleNamespace
 
 from django.db.models import Prefetch
@@ -25,7 +26,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Address, BillingProfile, Contact, LegalEntity
 from core.addresses import address_lines_of
-from core.money import ZERO
+from core.money import ZERO, round_money
 from invoicing.models import (
     CreditMemo,
     CreditMemoApplication,
@@ -104,6 +105,8 @@ def _parties(
         country=seller_country,
         tax_id=seller.tax_id if seller else "",
         email=seller.email if seller else "",
+        vat_id=seller.vat_id if seller else "",
+        registration_id=seller.legal_registration_id if seller else "",
     )
     buyer_party = Party(
         name=account.name,
@@ -112,8 +115,63 @@ def _parties(
         tax_id=account.tax_id or "",
         email=contact.email if contact else "",
         contact=contact_name,
+        vat_id=account.vat_id or "",
     )
     return seller_party, buyer_party
+
+
+# Categories whose document names both parties' VAT ids (Art. 226(4) Directive 2006/112/EC:
+# the customer's VAT id for a reverse-charged or intra-community supply).
+_BOTH_VAT_IDS = {"AE", "K"}
+
+
+def _vat_sections(taxes: Iterable[Tax], *, seller: Party, buyer: Party, account: Account):
+    """The VAT note the law asks for when VAT is not charged: each exemption reason of the
+    document's taxes (reverse charge, intra-community supply, export, ...), a tax-exempt
+    account's reason, and the two VAT ids when the customer accounts for the VAT."""
+    taxes = list(taxes)
+    rows = list(dict.fromkeys(t.reason for t in taxes if t.reason))
+    if account.tax_exempt and (account.tax_exemption_reason or account.tax_exemption_reason_code):
+        rows.append(
+            account.tax_exemption_reason or f"Exempt from VAT ({account.tax_exemption_reason_code})"
+        )
+    if not rows:
+        return []
+    if any(t.category in _BOTH_VAT_IDS for t in taxes):
+        ids = [
+            f"{who} VAT ID {vat_id}"
+            for who, vat_id in (("Supplier", seller.vat_id), ("Customer", buyer.vat_id))
+            if vat_id
+        ]
+        if ids:
+            rows.append(" · ".join(ids))
+    return [Section("VAT", tuple(rows))]
+
+
+def _tax_of(row) -> Tax:
+    """A stored tax row (an invoice line's or a credit memo line's) as the document shows it."""
+    return Tax(
+        name=row.name,
+        rate=row.rate,
+        kind=getattr(row, "kind", "percentage"),
+        taxable_amount=row.taxable_amount,
+        amount=row.amount,
+        category=row.vat_category,
+        reason=row.exemption_reason,
+    )
+
+
+def _bank_transfer(seller: LegalEntity | None) -> str:
+    """'Pay by SEPA credit transfer to IBAN DE89 3704 …, BIC COBADEFFXXX', or '' when the
+    seller names no bank account."""
+    if seller is None or not seller.iban:
+        return ""
+    iban = " ".join(seller.iban[i : i + 4] for i in range(0, len(seller.iban), 4))
+    means = {"58": "SEPA credit transfer", "30": "credit transfer"}.get(
+        seller.payment_means, "bank transfer"
+    )
+    bic = f", BIC {seller.bic}" if seller.bic else ""
+    return f"Pay by {means} to IBAN {iban}{bic}"
 
 
 def _memo_parties(m: CreditMemo | DebitMemo, invoice: Invoice | None) -> tuple[Party, Party]:
@@ -268,8 +326,9 @@ def invoice_document(invoice: Invoice) -> Document:
     credited = sum((a.amount for a in credits), ZERO)
 
     billing = inv.billing_addresses[0] if inv.billing_addresses else None
+    seller_entity = _seller_of(inv.legal_entity, inv.account)
     seller, buyer = _parties(
-        seller=_seller_of(inv.legal_entity, inv.account),
+        seller=seller_entity,
         account=inv.account,
         contact=inv.bill_to if inv.bill_to_id else None,
         billing=billing,
@@ -288,17 +347,7 @@ def invoice_document(invoice: Invoice) -> Document:
         _converted_note(_invoice_line(line, depth, kids), converted.get(line.pk))
         for line, depth, kids in tree_order(all_lines, lambda x: x.pk, lambda x: x.parent_line_id)
     )
-    taxes = tuple(
-        Tax(
-            name=tax.name,
-            rate=tax.rate,
-            kind=tax.kind,
-            taxable_amount=tax.taxable_amount,
-            amount=tax.amount,
-        )
-        for line in all_lines
-        for tax in line.taxes.all()
-    )
+    taxes = tuple(_tax_of(tax) for line in all_lines for tax in line.taxes.all())
 
     marks: tuple[str, ...] = () if numbered else ("DRAFT",)
     if voided:
@@ -368,10 +417,16 @@ def invoice_document(invoice: Invoice) -> Document:
                 f"Credit memo {_memo_ref(memo)} of {date_text(memo.memo_date)} applied "
                 f"{date_text(application.applied_date)}: {_money_text(application.amount, cur)}"
             )
-        if numbered and inv.balance > 0 and not method:
+        bank = _bank_transfer(seller_entity) if inv.balance > 0 and not method else ""
+        if bank and numbered:
+            rows.append(f"{bank}, quoting {inv.number}.")
+        elif bank:
+            rows.append(f"{bank}.")
+        elif numbered and inv.balance > 0 and not method:
             rows.append(f"Please quote {inv.number} with your payment.")
         if rows:
             sections.append(Section("Payment", tuple(rows)))
+    sections = _vat_sections(taxes, seller=seller, buyer=buyer, account=inv.account) + sections
     sections += _description_sections(inv.description)
 
     now = timezone.now()
@@ -418,9 +473,10 @@ def _profiles() -> Prefetch:
     )
 
 
-def _credit_taxes(line: CreditMemoLine) -> list[Tax]:
-    """A credit line's tax rows. The taxable amount and kind come from the credited invoice
-    line's matching tax row when there is one, else the line's amount; a tax typed in as an
+def _credit_taxes(line: CreditMemoLine, currency: str) -> list[Tax]:
+    """A credit line's tax rows. The kind comes from the credited invoice line's matching tax
+    row when there is one, and the taxable amount is that row's in the proportion of the
+    line credited (all of it for a whole line), else the line's amount; a tax typed in as an
     amount only (no rows) is one 'Tax' row without a rate."""
     rows = list(line.taxes.all())
     if not rows:
@@ -436,10 +492,25 @@ def _credit_taxes(line: CreditMemoLine) -> list[Tax]:
         source = invoice_taxes.get((row.name, row.code, row.rate))
         if source is not None:
             kind, taxable = source.kind, source.taxable_amount
+            credited = line.invoice_line.amount
+            if credited and line.amount != credited:
+                taxable = round_money(
+                    Fraction(taxable) * Fraction(line.amount) / Fraction(credited), currency
+                )
         else:
             kind = "flat" if row.rate == 0 and row.amount != 0 else "percentage"
             taxable = line.amount
-        out.append(Tax(row.name, row.rate, kind, taxable, row.amount))
+        out.append(
+            Tax(
+                row.name,
+                row.rate,
+                kind,
+                taxable,
+                row.amount,
+                category=row.vat_category,
+                reason=row.exemption_reason,
+            )
+        )
     return out
 
 
@@ -522,7 +593,7 @@ def credit_memo_document(memo: CreditMemo) -> Document:
         _credit_line(line, depth, kids)
         for line, depth, kids in tree_order(all_lines, lambda x: x.pk, parent_of)
     )
-    taxes = tuple(tax for line in all_lines for tax in _credit_taxes(line))
+    taxes = tuple(tax for line in all_lines for tax in _credit_taxes(line, cur))
 
     if posted:
         charges, tax_total, total, balance = m.total_charges, m.total_tax, m.total, m.balance
@@ -580,6 +651,7 @@ def credit_memo_document(memo: CreditMemo) -> Document:
                 ),
             )
         )
+    sections += _vat_sections(taxes, seller=seller, buyer=buyer, account=m.account)
     default_reason = f"Void of invoice {invoice}" if invoice is not None else None
     if m.reason and m.reason != default_reason:
         sections += _description_sections(m.reason, "Reason")
@@ -667,7 +739,7 @@ def debit_memo_document(memo: DebitMemo) -> Document:
     taxes: tuple[Tax, ...] = ()
     if invoice is not None:
         taxes = tuple(
-            Tax(tax.name, tax.rate, tax.kind, tax.taxable_amount, tax.amount)
+            _tax_of(tax)
             for line in all_lines
             if line.invoice_line_id is not None
             for tax in line.invoice_line.taxes.all()
@@ -729,6 +801,7 @@ def debit_memo_document(memo: DebitMemo) -> Document:
                 ),
             )
         )
+    sections += _vat_sections(taxes, seller=seller, buyer=buyer, account=m.account)
     sections += _description_sections(m.reason, "Reason")
 
     now = timezone.now()

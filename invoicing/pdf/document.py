@@ -39,6 +39,8 @@ class Tax:
     kind: str
     taxable_amount: Decimal
     amount: Decimal
+    category: str = ""  # the EN 16931 VAT category (S, Z, E, AE, K, G, O, L, M); "" unknown
+    reason: str = ""  # the exemption reason the document states (reverse charge, ...)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Party:
     tax_id: str = ""
     email: str = ""
     contact: str = ""
+    vat_id: str = ""
+    registration_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from reportlab.pdfbase.pdfdoc import PDFDictionary, PDFInfo, PDFName, PDFString
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from invoicing.pdf.document import Document, Line, Tax
+from invoicing.pdf.document import Document, Line, Party, Tax
 from invoicing.pdf.text import (
     DOT,
     esc,
@@ -150,8 +150,9 @@ def _header(doc: Document, st: dict, width: float) -> list:
         left.append(Paragraph(esc(line), st["small"]))
     if seller.email:
         left.append(Paragraph(esc(seller.email), st["small"]))
-    if seller.tax_id:
-        left.append(Paragraph(f"Tax ID: {esc(seller.tax_id)}", st["small"]))
+    left += _tax_ids(seller, st)
+    if seller.registration_id:
+        left.append(Paragraph(f"Registration: {esc(seller.registration_id)}", st["small"]))
 
     right = [Paragraph(esc(doc.title), st["title"])]
     right += [Paragraph(_mark(mark), st["subtitle"]) for mark in doc.marks]
@@ -174,6 +175,16 @@ def _header(doc: Document, st: dict, width: float) -> list:
     return [_two_columns(left, right, width * 0.5, width * 0.5)]
 
 
+def _tax_ids(party: Party, st: dict) -> list:
+    """A party's VAT ID, then its other tax id (unless it repeats the VAT id)."""
+    rows = []
+    if party.vat_id:
+        rows.append(Paragraph(f"VAT ID: {esc(party.vat_id)}", st["small"]))
+    if party.tax_id and party.tax_id != party.vat_id:
+        rows.append(Paragraph(f"Tax ID: {esc(party.tax_id)}", st["small"]))
+    return rows
+
+
 def _parties(doc: Document, st: dict, width: float, exp: int) -> list:
     buyer = doc.buyer
     block = [Paragraph(esc(doc.buyer_label), st["label"]), Spacer(1, 2)]
@@ -184,8 +195,7 @@ def _parties(doc: Document, st: dict, width: float, exp: int) -> list:
         block.append(Paragraph(esc(buyer.email), st["small"]))
     for line in buyer.address:
         block.append(Paragraph(esc(line), st["small"]))
-    if buyer.tax_id:
-        block.append(Paragraph(f"Tax ID: {esc(buyer.tax_id)}", st["small"]))
+    block += _tax_ids(buyer, st)
 
     box = [
         Paragraph(esc(doc.highlight.label), st["due_label"]),
@@ -287,18 +297,29 @@ def _lines_table(doc: Document, st: dict, width: float, exp: int) -> list:
     return [table]
 
 
-def tax_summary(taxes: tuple[Tax, ...]) -> list[tuple[str, str, Decimal, Decimal]]:
-    """One row per distinct (name, rate): rate text, summed taxable amount and tax."""
+# Categories that need no column of their own: standard-rated VAT, and taxes of no known
+# category (sales taxes, rows written before categories existed).
+_PLAIN_CATEGORIES = {"", "S"}
+
+
+def tax_summary(taxes: tuple[Tax, ...]) -> list[tuple[str, str, str, Decimal, Decimal]]:
+    """The VAT breakdown: one row per (VAT category, rate, kind), as EN 16931 groups it
+    (BR-CO-17, BR-S-08: the documents and their e-invoices agree), naming the taxes it sums:
+    (names, category, rate text, summed taxable amount, summed tax)."""
     grouped: dict[tuple[str, Decimal | None, str], list] = {}
     for tax in taxes:
-        key = (tax.name, tax.rate.normalize() if tax.rate is not None else None, tax.kind)
+        key = (tax.category, tax.rate.normalize() if tax.rate is not None else None, tax.kind)
         row = grouped.get(key)
         if row is None:
-            grouped[key] = [tax.name, rate(tax.rate, tax.kind), tax.taxable_amount, tax.amount]
-        else:
-            row[2] += tax.taxable_amount
-            row[3] += tax.amount
-    return [(row[0], row[1], row[2], row[3]) for row in grouped.values()]
+            row = grouped[key] = [[tax.name], tax.category, rate(tax.rate, tax.kind), 0, 0]
+        elif tax.name not in row[0]:
+            row[0].append(tax.name)
+        row[3] += tax.taxable_amount
+        row[4] += tax.amount
+    return [
+        (" / ".join(row[0]), row[1], row[2], Decimal(row[3]), Decimal(row[4]))
+        for row in grouped.values()
+    ]
 
 
 def _summary(doc: Document, st: dict, width: float, exp: int) -> list:
@@ -310,9 +331,15 @@ def _summary(doc: Document, st: dict, width: float, exp: int) -> list:
     left: list = []
     tax_rows = tax_summary(doc.taxes)
     if tax_rows:
+        # The category code after the name, when a category other than standard-rated VAT
+        # is shown (a zero-rated, exempt or reverse-charged supply).
+        with_category = any(row[1] not in _PLAIN_CATEGORIES for row in tax_rows)
         data = [["Tax", "Rate", "Taxable", "Tax amount"]]
-        for name, rate_text, taxable, amount in tax_rows:
-            name_cell = Paragraph(esc(name), st["small"])
+        for name, category, rate_text, taxable, amount in tax_rows:
+            label = esc(name)
+            if with_category and category:
+                label += f' <font color="#6b7280">({esc(category)})</font>'
+            name_cell = Paragraph(label, st["small"])
             data.append([name_cell, rate_text, money(taxable, exp), money(amount, exp)])
         num_w = 22 * mm
         tax_table = Table(

@@ -19,6 +19,7 @@ from billing import selectors as billing_selectors
 from billing.models import Order
 from core.exceptions import DomainError
 from core.money import money_display
+from core.vat import VatTreatment, cross_border_treatment
 from invoicing import selectors as invoicing_selectors
 from invoicing.services.generation import invoices_generate
 from invoicing.services.preview import GenerationPreview, invoices_generate_preview
@@ -46,6 +47,39 @@ class AccountListView(PageView):
         return context
 
 
+# The EU VAT rules in a word each (the documents print the treatment's full reason).
+VAT_TREATMENT_NAMES = {
+    "AE": "reverse charge",
+    "K": "intra-community supply",
+    "G": "export",
+    "O": "outside the scope of EU VAT",
+}
+
+
+def account_vat_treatments(account: Account) -> list[tuple[str, VatTreatment]]:
+    """The EU VAT rules (core.vat) the account's sales fall under, for services and for goods,
+    between its seller and its default billing address's country (the place of supply the
+    tax engine reads from an invoice's billing address), as (label, treatment); empty when
+    the rates apply."""
+    seller = account.legal_entity or account_selectors.default_legal_entity()
+    profile = account.default_profile
+    address = profile.billing_address if profile else None
+    if seller is None or address is None:
+        return []
+    treatments = []
+    for kind, goods in (("services", False), ("goods", True)):
+        treatment = cross_border_treatment(
+            seller_country=seller.country,
+            buyer_country=address.country,
+            buyer_vat_id=account.vat_id,
+            goods=goods,
+        )
+        if treatment is not None:
+            name = VAT_TREATMENT_NAMES.get(treatment.category, treatment.reason)
+            treatments.append((f"{kind.capitalize()}: {name}", treatment))
+    return treatments
+
+
 class AccountDetailView(PageView):
     template_name = "web/accounts/detail.html"
     nav = "accounts"
@@ -57,6 +91,7 @@ class AccountDetailView(PageView):
         context.update(
             title=account.name,
             account=account,
+            vat_treatments=account_vat_treatments(account),
             groups=billing_selectors.schedule_group_list_for_account(account=account),
             invoices=invoices[:ACCOUNT_INVOICES_SHOWN],
             invoice_count=invoices.count(),

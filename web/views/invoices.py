@@ -97,11 +97,12 @@ def line_tree(lines: list[InvoiceLine]) -> list[tuple[InvoiceLine, int]]:
 
 
 def tax_summary(lines: list[InvoiceLine]) -> list[dict]:
-    """One row per tax (name, code, rate, kind): taxable amount and tax, summed over lines."""
+    """One row per tax (name, code, rate, kind, VAT category and exemption reason): taxable
+    amount and tax, summed over lines."""
     rows: dict[tuple, dict] = {}
     for line in lines:
         for tax in line.taxes.all():
-            key = (tax.name, tax.code, tax.rate, tax.kind)
+            key = (tax.name, tax.code, tax.rate, tax.kind, tax.vat_category, tax.exemption_reason)
             row = rows.setdefault(
                 key,
                 {
@@ -109,6 +110,9 @@ def tax_summary(lines: list[InvoiceLine]) -> list[dict]:
                     "code": tax.code,
                     "rate": tax.rate,
                     "kind": tax.kind,
+                    "vat_category": tax.vat_category,
+                    "exemption_reason": tax.exemption_reason,
+                    "exemption_reason_code": tax.exemption_reason_code,
                     "status": tax.status,
                     "taxable": Decimal(0),
                     "amount": Decimal(0),
