@@ -21,7 +21,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from core.exceptions import DomainError
+from einvoicing.services import FORMATS, credit_memo_einvoice_render, invoice_einvoice_render
 from invoicing.exceptions import HostedLinkExpired, HostedLinkInvalid
+from invoicing.models import CreditMemo, Invoice
 from invoicing.services.hosted_links import (
     HostedDocument,
     hosted_document_pdf,
@@ -84,9 +86,42 @@ def document_page(request: HttpRequest, token: str) -> HttpResponse:
         {
             "page": page_for(document),
             "pdf_url": reverse("portal:document_pdf", args=[token]),
+            "einvoice": _einvoice_format(document),
+            "einvoice_url": reverse("portal:document_einvoice", args=[token]),
             "max_age_days": max_age().days,
         },
     )
+
+
+def _einvoice_format(document: HostedDocument):
+    """The customer's e-invoice format, for an invoice or a credit memo whose account has
+    one (a debit memo has no e-invoice of its own: it is billed on an invoice)."""
+    if isinstance(document, Invoice | CreditMemo) and document.account.einvoice_format:
+        return FORMATS[document.account.einvoice_format]
+    return None
+
+
+@hosted
+def document_einvoice(request: HttpRequest, token: str) -> HttpResponse:
+    document = _resolve(token)
+    if isinstance(document, HttpResponse):
+        return document
+    if _einvoice_format(document) is None:
+        return _page("portal/not_found.html", {}, status=404)
+    render = (
+        invoice_einvoice_render if isinstance(document, Invoice) else (credit_memo_einvoice_render)
+    )
+    try:
+        file = render(document.pk, None)
+    except DomainError:
+        message = (
+            f"The e-invoice of {document} cannot be produced: please ask the seller for it. "
+            "The PDF and this page show the document in full."
+        )
+        return _page("portal/unavailable.html", {"message": message}, status=503)
+    response = HttpResponse(file.content, content_type=file.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, file.filename)
+    return response
 
 
 @hosted

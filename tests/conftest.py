@@ -16,6 +16,7 @@ from billing.services.orders import order_activate, order_create
 from core.permissions import BILLING_ADMIN, BILLING_OPERATIONS, READ_ONLY, roles_sync
 from invoicing.models import SequencePolicy, TaxRate
 from tests.factories import make_account, seats
+from tests.support.einvoice import eu  # noqa: F401  (the European world of e-invoice tests)
 
 
 @pytest.fixture(autouse=True)

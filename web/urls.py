@@ -5,6 +5,7 @@ from web.views import (
     dashboard,
     documents,
     dunning,
+    einvoices,
     errors,
     invoices,
     orders,
@@ -42,6 +43,16 @@ urlpatterns = [
     path("invoices/", invoices.InvoiceListView.as_view(), name="invoice_list"),
     path("invoices/<int:pk>/", invoices.InvoiceDetailView.as_view(), name="invoice_detail"),
     path("invoices/<int:pk>/pdf", invoices.InvoicePdfView.as_view(), name="invoice_pdf"),
+    path(
+        "invoices/<int:pk>/einvoice",
+        einvoices.InvoiceEInvoiceView.as_view(),
+        name="invoice_einvoice",
+    ),
+    path(
+        "invoices/<int:pk>/einvoice/check",
+        einvoices.InvoiceEInvoiceCheckView.as_view(),
+        name="invoice_einvoice_check",
+    ),
     path("invoices/<int:pk>/post", invoices.InvoicePostView.as_view(), name="invoice_post"),
     path("invoices/<int:pk>/void", invoices.InvoiceVoidView.as_view(), name="invoice_void"),
     path("invoices/<int:pk>/email", invoices.InvoiceEmailView.as_view(), name="invoice_email"),
@@ -120,6 +131,16 @@ urlpatterns = [
     # memo documents
     path(
         "credit-memos/<int:pk>/pdf", documents.CreditMemoPdfView.as_view(), name="credit_memo_pdf"
+    ),
+    path(
+        "credit-memos/<int:pk>/einvoice",
+        einvoices.CreditMemoEInvoiceView.as_view(),
+        name="credit_memo_einvoice",
+    ),
+    path(
+        "credit-memos/<int:pk>/einvoice/check",
+        einvoices.CreditMemoEInvoiceCheckView.as_view(),
+        name="credit_memo_einvoice_check",
     ),
     path("debit-memos/<int:pk>/pdf", documents.DebitMemoPdfView.as_view(), name="debit_memo_pdf"),
     # batch runs

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts import selectors as account_selectors
+from core.einvoice_codes import EInvoiceFormat
 from core.exceptions import DomainError
 from core.money import money_display, plain
 from invoicing import selectors
@@ -158,6 +159,7 @@ class InvoiceDetailView(PageView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        context["einvoice_formats"] = EInvoiceFormat.choices
         invoice = _invoice(kwargs["pk"])
         lines = selectors.invoice_line_list_for_invoice(invoice=invoice)
         records = selectors.invoice_records_for_invoice(invoice=invoice)
