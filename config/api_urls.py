@@ -16,6 +16,7 @@ from django.urls.resolvers import RoutePattern
 from accounts.api import urls as accounts_urls
 from billing.api import urls as billing_urls
 from dunning.api import urls as dunning_urls
+from einvoicing.api import urls as einvoicing_urls
 from invoicing.api import urls as invoicing_urls
 
 
@@ -40,6 +41,7 @@ routes: list[URLPattern] = [
     *billing_urls.urlpatterns,
     *invoicing_urls.urlpatterns,
     *dunning_urls.urlpatterns,
+    *einvoicing_urls.urlpatterns,
 ]
 
 # The other forms first: of two routes with one name, reverse() gives the last.

@@ -299,6 +299,8 @@ def _fix(finding: Finding, semantic: Semantic) -> Finding:
         fix = f"correct the electronic address of {seller} or {account}."
     if not fix and finding.rule.startswith("BR-DEC"):
         fix = "EN 16931 amounts have at most two decimals."
+    if fix.endswith(".."):  # a name that ends with a dot ("Acme Inc.") ends the sentence
+        fix = fix[:-1]
     return Finding(
         finding.rule, finding.flag, finding.message, finding.location, fix, finding.source
     )

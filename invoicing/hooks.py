@@ -4,13 +4,18 @@ Posting calls `invoices_posted(ids)` through `transaction.on_commit`, so receive
 once the posting transaction has committed (never for a rolled-back posting). Receivers are
 plain callables registered by the features that need them (PDF rendering, email), each
 taking a list of invoice ids; they must be quick (enqueue a Celery task) and idempotent.
+
+The other hook points below let features above invoicing add to it without invoicing
+importing them: fields of the invoice's API representation, checks before posting, and
+attachments of the invoice email.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 logger = logging.getLogger(__name__)
 
@@ -109,3 +114,60 @@ def posting_checked_accounts(account_ids: set[int]) -> set[int]:
         if accounts is not None:
             out |= accounts(account_ids)
     return out
+
+
+# --- attachments of the invoice email ----------------------------------------------------------
+#
+# A feature above invoicing may attach files of its own to the invoice email (e-invoicing: the
+# e-invoice, when the account asks for it). Each registers a provider giving, for an invoice,
+# the attachments to add (none when it has nothing to say). The email service asks every
+# provider when it builds the message; a provider that fails is logged and reported back, and
+# the email goes out without its files. An attachment named like the invoice PDF takes the
+# PDF's place (a Factur-X PDF is the invoice PDF with its XML embedded).
+
+
+class EmailAttachment(NamedTuple):
+    filename: str
+    content: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class EmailAttachmentFailure:
+    provider: str  # the provider's qualified name
+    error: Exception
+
+
+EmailAttachmentProvider = Callable[[Any], list[EmailAttachment]]
+
+_email_attachment_providers: list[EmailAttachmentProvider] = []
+
+
+def email_attachments(provider: EmailAttachmentProvider) -> EmailAttachmentProvider:
+    """Register a provider: given an invoice (its account loaded), the attachments (filename,
+    bytes, content type) to add to its email (usable as a decorator)."""
+    if provider not in _email_attachment_providers:
+        _email_attachment_providers.append(provider)
+    return provider
+
+
+def invoice_email_attachments(
+    invoice: Any,
+) -> tuple[list[EmailAttachment], list[EmailAttachmentFailure]]:
+    """Every registered provider's attachments for the invoice, and the providers that failed
+    (logged here; the caller records them and sends without their files)."""
+    attachments: list[EmailAttachment] = []
+    failures: list[EmailAttachmentFailure] = []
+    for provider in list(_email_attachment_providers):
+        name = f"{provider.__module__}.{provider.__qualname__}"
+        try:
+            attachments += [EmailAttachment(*a) for a in provider(invoice)]
+        except Exception as exc:  # an attachment never stops the email
+            logger.warning(
+                "Email attachment provider %s failed for invoice %s",
+                name,
+                invoice.pk,
+                exc_info=True,
+            )
+            failures.append(EmailAttachmentFailure(provider=name, error=exc))
+    return attachments, failures

@@ -10,7 +10,11 @@ a signed link that expires, made afresh for each email (invoicing/services/hoste
 
 Attachment: the PDF is attached when the resolved attach_pdf says so: the billing profile's
 setting, else the legal entity's, else yes. The stored current document is used (rendered
-first when there is none).
+first when there is none). Features above invoicing add files of their own through
+`invoicing.hooks.email_attachments` (e-invoicing: the e-invoice, when the account asks for
+it); one named like the PDF takes the PDF's place. A provider that fails does not stop the
+email: it goes out without that file, and once sent an ErrorLog row (category email, code
+email_attachment_failed) says what is missing and why.
 
 Recipient: the `to` override, else the invoice's bill-to contact, else the profile's bill-to
 contact, else the account email.
@@ -43,6 +47,7 @@ from core.exceptions import DomainError, ValidationError
 from core.money import money_display
 from core.progress import ProgressCallback
 from invoicing.exceptions import InvoiceNotFound, InvoiceNotPosted
+from invoicing.hooks import EmailAttachment, EmailAttachmentFailure, invoice_email_attachments
 from invoicing.models import EmailTemplate, ErrorLog, Invoice, InvoiceEmail, InvoiceStatus
 from invoicing.services.documents import invoice_pdf_bytes
 from invoicing.services.errors import error_log_record, error_logs_resolve
@@ -238,10 +243,16 @@ def invoice_email_send(
             metadata={"invoice_id": invoice.pk, "invoice_number": invoice.number},
             tags=["invoice", "bulk" if bulk else "single"],
         )
+        attachments: dict[str, EmailAttachment] = {}
         if resolved.attach_pdf:
             pdf, filename = _pdf_for(invoice)
-            message.attach(filename, pdf, "application/pdf")
+            attachments[filename] = EmailAttachment(filename, pdf, "application/pdf")
             record.attached_pdf = True
+        extra, attachment_failures = invoice_email_attachments(invoice)
+        for attachment in extra:
+            attachments[attachment.filename] = attachment  # same name as the PDF: replaces it
+        for attachment in attachments.values():
+            message.attach(*attachment)
         message.send(fail_silently=False)
     except Exception as exc:  # noqa: BLE001 - a provider or PDF failure is recorded
         if isinstance(exc, _EmailFailure | DomainError):
@@ -270,7 +281,30 @@ def invoice_email_send(
     record.save(update_fields=["status", "sent_at", "attached_pdf", "updated_at"])
     status_set(Invoice.EmailStatus.SENT)
     error_logs_resolve(primaries=[invoice], category=ErrorLog.Category.EMAIL)
+    for failure in attachment_failures:
+        _attachment_failure_record(invoice, resolved.recipient, failure, batch_run_id)
     return record
+
+
+def _attachment_failure_record(
+    invoice: Invoice,
+    recipient: str,
+    failure: EmailAttachmentFailure,
+    batch_run_id: int | None,
+) -> None:
+    exc = failure.error
+    reason = exc.message if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
+    run_link: dict[str, Any] = {"batch_run_id": batch_run_id} if batch_run_id else {}
+    error_log_record(
+        category=ErrorLog.Category.EMAIL,
+        code="email_attachment_failed",
+        message=(
+            f"Invoice {invoice} was emailed to {recipient} without an attachment "
+            f"({failure.provider}): {reason} Fix the cause, then send the email again."
+        ),
+        primary=invoice,
+        **run_link,
+    )
 
 
 class _EmailFailure(Exception):

@@ -38,7 +38,12 @@ SETUP_PATHS = (
     "/api/v1/sequence-policies/",
 )
 # Routes with a write method that only read: a preview stores nothing.
-READ_ONLY_WRITES = {("post", "invoice-preview")}
+READ_ONLY_WRITES = {
+    ("post", "invoice-preview"),
+    # Checking an e-invoice reads only (every role may check).
+    ("post", "invoice-einvoice-validate"),
+    ("post", "credit-memo-einvoice-validate"),
+}
 
 
 def _patterns(patterns, prefix: str = ""):
