@@ -364,7 +364,12 @@ ACCOUNTS: list[dict[str, Any]] = [
         ],
         "card": ("bank_account", "SEPA Direct Debit DE89 •••• 3000"),
         "bill_day": 1,
-        "einvoicing": {"vat_id": "DE298765435"},
+        "einvoicing": {
+            "vat_id": "DE298765435",
+            "endpoint_scheme": "9930",
+            "endpoint_id": "DE298765435",
+            "buyer_reference": "BM-EINKAUF-12",
+        },
     },
     {
         "n": 17,
@@ -393,7 +398,12 @@ ACCOUNTS: list[dict[str, Any]] = [
         "tz": "Europe/Berlin",
         "contacts": [("Anna Huber", "finanzen", "+49 89 555 0142")],
         "card": ("bank_account", "SEPA Direct Debit DE02 •••• 1005"),
-        "einvoicing": {"vat_id": "DE811907352"},
+        "einvoicing": {
+            "vat_id": "DE811907352",
+            "endpoint_scheme": "EM",
+            "endpoint_id": "rechnung@alpenblick.example",
+            "buyer_reference": "04011000-1234512345-06",
+        },
     },
     {
         "n": 19,

@@ -482,7 +482,7 @@ def _totals(
     data["BT-110"] = amount_text(tax, currency, problems, "The VAT total")
     data["BT-112"] = amount_text(net + tax, currency, problems, "The total with VAT")
     data["BT-115"] = amount_text(net + tax, currency, problems, "The amount due")
-    if net + tax != total:
+    if net + tax != total and not problems:
         problems.append(
             Problem(
                 "LL-TOTAL",

@@ -315,7 +315,9 @@ def einvoice_check(document: Document, fmt: Format) -> CheckResult:
         Finding(p.rule, "fatal", p.message, fix=p.fix, source="Ledgerline")
         for p in semantic.problems
     ]
-    if not semantic.data:
+    if semantic.problems:
+        # What EN 16931 cannot say comes first: such a document is never exported, and the
+        # rules would only repeat it (a line left out breaks the totals' rules).
         return result
     xml = _xml(semantic, fmt)
     found = xml_findings(xml, fmt, credit_note=isinstance(document, CreditMemo))
