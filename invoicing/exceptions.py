@@ -62,6 +62,40 @@ class NoSequencePolicy(Conflict):
         )
 
 
+class SequenceNumberTaken(Conflict):
+    """A document number was taken by another document written at the same time (the
+    database's unique constraint refused it). Nothing was written: posting again takes the
+    next free number."""
+
+    code = "sequence_number_taken"
+
+    @classmethod
+    def for_number(cls, *, number: str, document: str = "invoice") -> "SequenceNumberTaken":
+        return cls(
+            f"Number {number} was taken by another {document.replace('_', ' ')} written at the "
+            "same time; nothing was posted. Post again: the document then takes the next free "
+            "number.",
+            details={"number": number, "document": document},
+        )
+
+
+class SequencePolicyInUse(Conflict):
+    """A sequence policy that has issued numbers cannot be deleted (a later policy with its
+    pattern would issue them again): deactivate it instead."""
+
+    code = "sequence_policy_in_use"
+
+    @classmethod
+    def for_policy(cls, policy: Any) -> "SequencePolicyInUse":
+        return cls(
+            f"Sequence policy '{policy.name}' has issued numbers (its next value is "
+            f"{policy.next_value}), so it cannot be deleted: a policy created later with its "
+            "pattern could issue those numbers again. Deactivate it instead (is_active false); "
+            "its history stays.",
+            details={"policy": policy.pk, "next_value": policy.next_value},
+        )
+
+
 class AmbiguousSequencePolicy(Conflict):
     """Several active sequence policies match; exactly one must."""
 

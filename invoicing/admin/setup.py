@@ -1,6 +1,8 @@
 """Admin for invoicing setup: numbering (sequence policies), tax rates, email templates, and
-the error log. These are plain records written through core.crud (validated, 409 when still
-in use), like their API. A policy's next value is advanced under a row lock by posting only.
+the error log. Sequence policies are written through invoicing/services/sequence_policies.py
+(as in the API: a used policy keeps its numbering settings and is never deleted); the others
+are plain records written through core.crud (validated, 409 when still in use), like their
+API. A policy's next value is advanced under a row lock by posting only.
 """
 
 from django import forms
@@ -8,7 +10,7 @@ from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from core.admin_actions import TIMESTAMPS, ServiceAdmin
+from core.admin_actions import TIMESTAMPS, ServiceAdmin, model_values
 from invoicing.models import (
     DATE_FORMAT_INVALID,
     SEQUENCE_POLICY_EDITABLE_FIELDS,
@@ -16,6 +18,12 @@ from invoicing.models import (
     ErrorLog,
     SequencePolicy,
     TaxRate,
+)
+from invoicing.services.sequence_policies import (
+    NUMBERING_FIELDS,
+    sequence_policy_create,
+    sequence_policy_delete,
+    sequence_policy_update,
 )
 
 
@@ -45,6 +53,22 @@ class SequencePolicyAdmin(ServiceAdmin):
     search_fields = ("name", "pattern")
     # Advanced under a row lock by posting only: editing it by hand breaks gapless numbering.
     readonly_fields = ("next_value", *TIMESTAMPS)
+
+    def get_readonly_fields(self, request, obj=None):
+        """A used policy (it has issued numbers) shows its numbering settings read-only: the
+        service keeps them (deactivate it and create a new policy to number differently)."""
+        if obj is not None and obj.next_value is not None:
+            return (*NUMBERING_FIELDS, *self.readonly_fields)
+        return self.readonly_fields
+
+    def service_create(self, request, obj, form):
+        return sequence_policy_create(**model_values(obj, form.cleaned_data))
+
+    def service_update(self, request, obj, form):
+        return sequence_policy_update(policy_id=obj.pk, **model_values(obj, form.changed_data))
+
+    def service_delete(self, request, obj) -> None:
+        sequence_policy_delete(policy_id=obj.pk)
 
 
 @admin.register(TaxRate)

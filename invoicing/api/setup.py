@@ -1,5 +1,7 @@
-"""The invoicing setup family of the API: tax rates and sequence policies (CRUD through
-core.crud's plain services). Field names follow ../shared/API.md."""
+"""The invoicing setup family of the API: tax rates (CRUD through core.crud's plain
+services) and sequence policies (through invoicing/services/sequence_policies.py: a used
+policy keeps its numbering settings and is never deleted). Field names follow
+../shared/API.md."""
 
 from rest_framework import serializers
 
@@ -9,6 +11,11 @@ from invoicing.models import (
     SEQUENCE_POLICY_EDITABLE_FIELDS,
     SequencePolicy,
     TaxRate,
+)
+from invoicing.services.sequence_policies import (
+    sequence_policy_create,
+    sequence_policy_delete,
+    sequence_policy_update,
 )
 
 
@@ -115,12 +122,27 @@ class TaxRateDetailApi(ResourceDetailApi):
 
 
 class SequencePolicyListCreateApi(ResourceListCreateApi):
+    """A new policy may not start where documents already hold its numbers, nor share its
+    pattern with another active policy over the same dates (400 naming the field)."""
+
     queryset = SequencePolicy.objects.all()
     serializer_class = SequencePolicySerializer
     filterset_fields = ["target", "legal_entity", "currency", "is_active"]
     ordering_fields = ["id", "name"]
 
+    def create_service(self, **data):
+        return sequence_policy_create(**data)
+
 
 class SequencePolicyDetailApi(ResourceDetailApi):
+    """A policy that has issued numbers (next_value set) keeps its numbering settings (400
+    naming the field) and is never deleted (409 sequence_policy_in_use): deactivate it."""
+
     queryset = SequencePolicy.objects.all()
     serializer_class = SequencePolicySerializer
+
+    def update_service(self, instance, **data):
+        return sequence_policy_update(policy_id=instance.pk, **data)
+
+    def delete_service(self, instance) -> None:
+        sequence_policy_delete(policy_id=instance.pk)

@@ -15,20 +15,40 @@ anything, in one transaction. The rules:
 - the due date is given, or comes from the payment term given, else the account's, else the
   default payment term;
 - a posted invoice takes the number it brings (unused), or the next number of its sequence
-  policy;
+  policy. A brought number may not be one that a sequence policy issues later: a number
+  with the pattern of an invoice policy (active or not, of any seller and currency: invoice
+  numbers are unique across all of them) whose value is at or above the policy's next value
+  (its start while it has issued none), in its steps, is refused on `number`, so a policy
+  never meets a number an import took. Numbers the policies never issue are accepted when
+  unused: another pattern (the previous system's, e.g. LEGACY-0042), the pattern below the
+  policy's start or off its steps, or a value the policy has passed under another date
+  stamp. A finance team migrating old invoices keeps their old numbers that way: when
+  the old numbers have the new policy's pattern, create the policy with its start above the
+  last old number, before it issues any. Otherwise import without a number: the invoice
+  takes the policy's next one;
+- at most settings.LEDGERLINE["MAX_INVOICE_LINES"] lines (generation's cap), refused on
+  `lines`; a line's amount (quantity × unit price), its tax and the invoice's totals fit an
+  amount column (under 10^15), else refused on `lines[i].amount`, `lines[i].taxes` or
+  `lines`;
+- every date lies between INGEST_DATE_MIN and INGEST_DATE_MAX (1900-01-01 … 2999-12-31),
+  refused on its field: later dates overflow date arithmetic (a due date, reminders);
 - `debit_memo` (a posted debit memo of the account, not yet invoiced) makes a draft invoice
   of the memo's lines;
 - `unique_identifier`: an invoice already ingested with it is returned as it is (created is
-  False), so a retried import never makes a duplicate, even when two retries race.
+  False), so a retried import never makes a duplicate, even when two retries race;
+- a number taken at the same time by another writer is reported, never a server error: the
+  brought number on `number` (400), the policy's next number as SequenceNumberTaken (409,
+  nothing written: ingest again).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -36,6 +56,7 @@ from accounts.locks import account_lock
 from accounts.models import Account
 from accounts.selectors import billing_terms_resolve
 from core.exceptions import ValidationError
+from core.models import MONEY_DIGITS
 from core.money import ZERO, currency_exponent, plain, round_money, validate_currency
 from invoicing.locks import debit_memo_lock
 from invoicing.models import (
@@ -47,12 +68,18 @@ from invoicing.models import (
     InvoiceStatus,
 )
 from invoicing.services.memos import debit_memo_invoice_lines, debit_memos_mark_invoiced
+from invoicing.services.numbering import number_taken_error, sequence_policies_issuing
 from invoicing.services.posting import invoices_post_locked
 from invoicing.services.taxing import invoice_lines_tax
 from invoicing.totals import invoice_totals_set
 
 DRAFT = "draft"
 POSTED = "posted"
+
+INGEST_DATE_MIN = dt.date(1900, 1, 1)
+INGEST_DATE_MAX = dt.date(2999, 12, 31)
+# The first amount an amount column (core.models.MONEY_DIGITS) cannot hold.
+AMOUNT_LIMIT = Decimal(10) ** (MONEY_DIGITS["max_digits"] - MONEY_DIGITS["decimal_places"])
 
 
 @dataclass(frozen=True)
@@ -94,7 +121,7 @@ def invoice_ingest(*, data: dict[str, Any], ingested_by: str = "") -> IngestResu
     plan = _validate(data)
     try:
         invoice = _write(plan, uid=uid, ingested_by=ingested_by)
-    except IntegrityError:
+    except IntegrityError as exc:
         # A concurrent ingest took the unique identifier (or the number) first.
         if uid:
             existing = Invoice.objects.filter(unique_identifier=uid).first()
@@ -104,6 +131,9 @@ def invoice_ingest(*, data: dict[str, Any], ingested_by: str = "") -> IngestResu
             raise ValidationError(
                 {"number": f"Number {plan.number} was just taken by another invoice."}
             )
+        taken = number_taken_error(exc)
+        if taken is not None:  # the policy's number, taken by a racing writer
+            raise taken
         raise
     return IngestResult(invoice, created=True)
 
@@ -119,6 +149,7 @@ def _validate(data: dict[str, Any]) -> _Plan:
     lines_in: list[dict] = list(data.get("lines") or [])
     invoice_date: dt.date = data["invoice_date"]
     calculate_tax = bool(data.get("calculate_tax"))
+    dates_ok = _dates_in_range(data, lines_in, errors)
 
     currency = (data.get("currency") or "").upper()
     if memo is not None and not currency:
@@ -150,6 +181,8 @@ def _validate(data: dict[str, Any]) -> _Plan:
             taken = Invoice.objects.filter(number=number).values_list("pk", flat=True).first()
             if taken is not None:
                 errors.add("number", f"Number {number} is already used by invoice #{taken}.")
+            else:
+                _number_not_issued_later(number, errors)
 
     # Debit memo.
     if memo is not None:
@@ -174,6 +207,13 @@ def _validate(data: dict[str, Any]) -> _Plan:
             errors.add("currency", f"Debit memo {memo} is in {memo.currency}.")
     elif not lines_in:
         errors.add("lines", "An invoice needs at least one line.")
+    cap = settings.LEDGERLINE["MAX_INVOICE_LINES"]
+    if len(lines_in) > cap:
+        errors.add(
+            "lines",
+            f"An invoice has at most {cap} lines (LEDGERLINE['MAX_INVOICE_LINES'], as in "
+            f"generation); this one has {len(lines_in)}. Split it into several invoices.",
+        )
 
     # Relations to the account.
     bill_to = data.get("bill_to")
@@ -202,7 +242,8 @@ def _validate(data: dict[str, Any]) -> _Plan:
         if due_date < invoice_date:
             errors.add("due_date", "The due date is before the invoice date.")
     elif term is not None:
-        due_date = term.due_date(invoice_date)
+        if dates_ok:
+            due_date = term.due_date(invoice_date)
     elif account is not None:
         errors.add(
             "due_date",
@@ -211,6 +252,7 @@ def _validate(data: dict[str, Any]) -> _Plan:
         )
 
     lines = _lines(lines_in, status=status, currency=currency, errors=errors, calc=calculate_tax)
+    _totals_fit(lines, currency=currency, errors=errors)
     addresses = _addresses(data.get("addresses") or [], errors)
 
     if errors:
@@ -279,6 +321,68 @@ def _account(data: dict[str, Any], errors: _Errors) -> Account | None:
     return account
 
 
+def _dates_in_range(data: dict[str, Any], lines_in: list[dict], errors: _Errors) -> bool:
+    """Every date between INGEST_DATE_MIN and INGEST_DATE_MAX, else an error on its field.
+    Returns whether the invoice date is (the due date is computed from it)."""
+    dated = [(name, data.get(name)) for name in ("invoice_date", "due_date", "posted_date")]
+    for i, raw in enumerate(lines_in):
+        dated += [(f"lines[{i}].{name}", raw.get(name)) for name in ("period_start", "period_end")]
+    invoice_date_ok = True
+    for path, value in dated:
+        if value is not None and not INGEST_DATE_MIN <= value <= INGEST_DATE_MAX:
+            errors.add(
+                path,
+                f"{value.isoformat()} is outside the dates an invoice can carry "
+                f"({INGEST_DATE_MIN.isoformat()} to {INGEST_DATE_MAX.isoformat()}); "
+                "check the date.",
+            )
+            invoice_date_ok = invoice_date_ok and path != "invoice_date"
+    return invoice_date_ok
+
+
+def _number_not_issued_later(number: str, errors: _Errors) -> None:
+    """Refuse a brought number that a sequence policy issues later (module docstring)."""
+    for issued in sequence_policies_issuing(number):
+        policy = issued.policy
+        next_value = policy.start if policy.next_value is None else policy.next_value
+        unused = (
+            " To keep old numbers of this pattern, set the policy's start above the last of "
+            "them (it has issued none yet)."
+            if policy.next_value is None
+            else ""
+        )
+        errors.add(
+            "number",
+            f"Number {number} is one sequence policy '{policy.name}' ({policy.pattern}) issues "
+            f"later: its value {issued.value} is at or above the policy's next value "
+            f"{next_value}, and an imported number may not take a place the policy will fill. "
+            "Import the invoice without a number so it takes the policy's next one, or give it "
+            f"a number outside the policy's pattern (e.g. the previous system's).{unused}",
+        )
+
+
+def _amount_fits(amount: Decimal) -> bool:
+    return abs(amount) < AMOUNT_LIMIT
+
+
+def _totals_fit(lines: list[dict], *, currency: str, errors: _Errors) -> None:
+    """The invoice's totals (charges, tax, with tax) fit an amount column (checked once its
+    lines are right)."""
+    if not currency or any(path.startswith("lines[") for path in errors):
+        return  # a line is wrong already: its own error says so
+    amounts = [line["amount"] for line in lines]
+    charges = sum(amounts, ZERO)
+    tax = sum((t["amount"] for line in lines for t in line["taxes"]), ZERO)
+    for label, total in (("charges", charges), ("tax", tax), ("total", charges + tax)):
+        if not _amount_fits(total):
+            errors.add(
+                "lines",
+                f"The invoice's {label} would be {plain(total)} {currency}, more than an amount "
+                f"can hold (under {plain(AMOUNT_LIMIT)}). Split it into several invoices.",
+            )
+            return
+
+
 def _lines(
     lines_in: list[dict], *, status: str, currency: str, errors: _Errors, calc: bool
 ) -> list[dict]:
@@ -295,7 +399,21 @@ def _lines(
             errors.add(f"{p}.name", "Name the line, or give its product.")
         quantity: Decimal = raw["quantity"]
         unit_price: Decimal = raw["unit_price"]
-        amount = round_money(quantity * unit_price, currency) if currency else None
+        amount = None
+        if currency:
+            with localcontext() as exact:  # 19 × 19 digits: no rounding before the check
+                exact.prec = 60
+                exact_amount = quantity * unit_price
+                if _amount_fits(exact_amount):
+                    amount = round_money(exact_amount, currency)
+            if amount is None or not _amount_fits(amount):
+                errors.add(
+                    f"{p}.amount",
+                    f"Quantity × unit price is {plain(exact_amount)}, more than a line's amount "
+                    f"can hold (under {plain(AMOUNT_LIMIT)}). Lower the quantity or the unit "
+                    "price, or split the line.",
+                )
+                amount = None
         sent = raw.get("amount")
         if sent is not None and amount is not None and sent != amount:
             errors.add(
@@ -352,6 +470,13 @@ def _lines(
                     "amount": tax_amount,
                     "status": tax_status,
                 }
+            )
+        line_tax = sum((t["amount"] for t in taxes), ZERO)
+        if not _amount_fits(line_tax):
+            errors.add(
+                f"{p}.taxes",
+                f"The line's tax adds up to {plain(line_tax)}, more than an amount can hold "
+                f"(under {plain(AMOUNT_LIMIT)}). Check the tax amounts.",
             )
         out.append(
             {

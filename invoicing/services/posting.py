@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.models import UsageSummary
@@ -29,9 +30,26 @@ from invoicing.models import (
     SequencePolicy,
 )
 from invoicing.services.errors import error_log_record, error_logs_resolve
-from invoicing.services.numbering import sequence_numbers_take, sequence_policy_select
+from invoicing.services.numbering import (
+    number_taken_error,
+    sequence_numbers_take,
+    sequence_policy_select,
+)
 from invoicing.services.taxing import invoice_lines_tax
 from invoicing.totals import INVOICE_TOTAL_FIELDS, invoice_totals_set
+
+
+@contextmanager
+def _number_races_reported() -> Iterator[None]:
+    """A number a racing writer took between the check and the insert (the unique index
+    refused it) is reported as SequenceNumberTaken naming the number, never a 500."""
+    try:
+        yield
+    except IntegrityError as exc:
+        error = number_taken_error(exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 @dataclass(frozen=True)
@@ -47,12 +65,12 @@ def invoice_post(
     """Post one draft invoice. On a numbering or tax error the invoice stays draft, the
     error is logged against it, and the error is raised."""
     try:
-        with transaction.atomic(durable=True):
+        with _number_races_reported(), transaction.atomic(durable=True):
             invoice = invoice_lock(invoice_id)
             if invoice.status != InvoiceStatus.DRAFT:
                 raise InvoiceNotDraft(
-                    f"Invoice {invoice} is {invoice.get_status_display().lower()}; only a draft "
-                    "invoice can be posted.",
+                    f"Invoice {invoice} is {invoice.get_status_display().lower()}; only a "
+                    "draft invoice can be posted.",
                     details={"invoice": invoice.pk, "status": invoice.status},
                 )
             invoices_post_locked([invoice], posted_date=posted_date, posted_by=posted_by)
@@ -75,7 +93,7 @@ def invoices_post(
 ) -> tuple[list[int], list[PostingFailure]]:
     """Post many drafts (ids that are not drafts are skipped). Numbering failures leave their
     invoices draft and are returned, logged; the rest are posted."""
-    with transaction.atomic(durable=True):
+    with _number_races_reported(), transaction.atomic(durable=True):
         invoices = invoices_lock_drafts(invoice_ids)
         failures = invoices_post_locked(
             invoices, posted_date=posted_date, posted_by=posted_by, keep_drafts_on_error=True
