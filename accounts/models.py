@@ -10,7 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from core.addresses import address_lines_of
+from core.addresses import address_lines_of, country_code_valid
+from core.cards import CVV_MESSAGE, SAVED_CARD_MESSAGE, card_data_errors
 from core.einvoice_codes import (
     CREDIT_TRANSFER_MEANS,
     EInvoiceFormat,
@@ -49,8 +50,11 @@ class Address(TimeStampedModel):
         return {f: getattr(self, f) for f in self.FIELDS}
 
     def clean(self) -> None:
-        if self.country and not re.fullmatch(r"[A-Z]{2}", self.country):
-            raise ValidationError({"country": "Use the two-letter ISO 3166 code, e.g. US or DE."})
+        errors = card_data_errors(self)
+        if self.country and not country_code_valid(self.country):
+            errors["country"] = ["Use the two-letter ISO 3166 code, e.g. US or DE."]
+        if errors:
+            raise ValidationError(errors)
 
 
 class LegalEntity(TimeStampedModel):
@@ -274,7 +278,7 @@ class Account(TimeStampedModel):
         return self.name
 
     def clean(self) -> None:
-        errors: dict[str, list[str]] = {}
+        errors = card_data_errors(self)
         try:
             self.vat_id = vat_id_normalize(self.vat_id, field="vat_id")
         except ValidationError as exc:
@@ -311,44 +315,10 @@ class Contact(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
 
-
-_CARD_LIKE = re.compile(r"(?<!\d)(?:\d[\s./-]*){12,18}\d(?!\d)")
-_CVV_LIKE = re.compile(r"(?i)(cvv2?|cvc2?|cid|security\s*code)\W*\d{3,4}(?!\d)")
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def reject_card_data(field: str, value: str) -> None:
-    """Refuse anything that looks like a primary account number or a CVV.
-
-    Ledgerline stores a processor's token and a display label, never card data (PCI DSS).
-    """
-    if not value:
-        return
-    for match in _CARD_LIKE.finditer(value):
-        digits = re.sub(r"\D", "", match.group())
-        if 13 <= len(digits) <= 19 and _luhn_ok(digits):
-            raise ValidationError(
-                {
-                    field: "This looks like a card number. Store the payment processor's token "
-                    "and a label such as 'Visa •••• 4242' instead; Ledgerline never keeps card "
-                    "numbers."
-                }
-            )
-    if _CVV_LIKE.search(value) or (field == "processor_token" and re.fullmatch(r"\d{3,4}", value)):
-        raise ValidationError(
-            {field: "This looks like a card security code (CVV). Never store it; remove it."}
-        )
+    def clean(self) -> None:
+        errors = card_data_errors(self)
+        if errors:
+            raise ValidationError(errors)
 
 
 TOKEN_MASK = "••••"
@@ -366,6 +336,10 @@ def processor_token_masked(token: str) -> str:
 
 
 class SavedPaymentMethod(TimeStampedModel):
+    """A customer's way to pay, as the payment processor knows it: the processor's token and
+    a display label. Never card data (PCI DSS): clean() refuses a card number or a CVV in any
+    of its texts (core/cards.py)."""
+
     class Kind(models.TextChoices):
         CARD = "card", "Card"
         BANK_ACCOUNT = "bank_account", "Bank account"
@@ -396,8 +370,11 @@ class SavedPaymentMethod(TimeStampedModel):
         return self.label
 
     def clean(self) -> None:
-        reject_card_data("processor_token", self.processor_token)
-        reject_card_data("label", self.label)
+        errors = card_data_errors(self, message=SAVED_CARD_MESSAGE)
+        if re.fullmatch(r"\d{3,4}", self.processor_token or ""):
+            errors["processor_token"] = [CVV_MESSAGE]
+        if errors:
+            raise ValidationError(errors)
 
 
 class BillingProfile(TimeStampedModel):
@@ -462,7 +439,7 @@ class BillingProfile(TimeStampedModel):
         return not (self.resumption_date and day >= self.resumption_date)
 
     def clean(self) -> None:
-        errors = {}
+        errors: dict[str, str | list[str]] = dict(card_data_errors(self))
         if self.bill_to_id and self.account_id and self.bill_to.account_id != self.account_id:
             errors["bill_to"] = "The bill-to contact must belong to the same account."
         if (

@@ -16,6 +16,10 @@ belongs to. Advance billing bills a period on its first day, arrears on its last
 
 Amendments pass the original schedule's anchor, so their periods fall on the same grid and
 their first period is prorated against the original's full period.
+
+The engine bills within FIRST_BILLING_DATE .. LAST_BILLING_DATE: the services refuse an item's
+dates, and a preview's date, outside them (`billing_date_problem`), so the engine never steps
+past the last year a date can hold (9999) when it looks a period or a payment term ahead.
 """
 
 from __future__ import annotations
@@ -34,6 +38,22 @@ from billing.choices import (
 )
 
 ONE_DAY = dt.timedelta(days=1)
+
+# The dates Ledgerline bills within: two centuries, from the first day anyone migrates
+# history from to far beyond any real subscription term.
+FIRST_BILLING_DATE = dt.date(2000, 1, 1)
+LAST_BILLING_DATE = dt.date(2199, 12, 31)
+
+
+def billing_date_problem(value: dt.date | None) -> str | None:
+    """Why `value` cannot be billed on (outside FIRST_BILLING_DATE .. LAST_BILLING_DATE), as a
+    message saying how to fix it; None when it can (or is None)."""
+    if value is None or FIRST_BILLING_DATE <= value <= LAST_BILLING_DATE:
+        return None
+    return (
+        f"{value} is outside the dates Ledgerline bills within ({FIRST_BILLING_DATE} to "
+        f"{LAST_BILLING_DATE}); check the year."
+    )
 
 
 def clamp_day(year: int, month: int, day: int) -> dt.date:

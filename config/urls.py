@@ -4,10 +4,18 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api_urls import other_slash_form
 from core.api import api_not_found
+from core.permissions import RolePermission
 
+# The schema and its docs page are for users with a role (token or staff session), like the API
+# they describe: anonymous 401, no role 403.
+_schema_access = {"permission_classes": [RolePermission]}
 api_docs = [
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/schema/", SpectacularAPIView.as_view(**_schema_access), name="schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", **_schema_access),
+        name="api-docs",
+    ),
 ]
 
 urlpatterns = [

@@ -22,9 +22,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import pycountry
 from babel import Locale
 
-__all__ = ["address_lines", "address_lines_of", "country_name"]
+__all__ = ["address_lines", "address_lines_of", "country_code_valid", "country_name"]
+
+# Codes in use that ISO 3166-1 has not assigned: Kosovo (XK, used by the EU and SWIFT).
+_USER_ASSIGNED_COUNTRIES = frozenset({"XK"})
 
 # "Town, REGION POSTCODE" on one line.
 _TOWN_REGION_POSTCODE = frozenset({"US", "CA", "AU", "PR", "GU", "VI", "AS", "MP", "UM"})
@@ -53,6 +57,15 @@ def country_name(code: str) -> str:
     given."""
     code = (code or "").strip().upper()
     return _territories().get(code, code) if code else ""
+
+
+def country_code_valid(code: str) -> bool:
+    """Whether `code` is an assigned ISO 3166-1 alpha-2 country code (uppercase), or XK.
+    "ZZ" (unknown region), "EU" or "UK" are not."""
+    code = code or ""
+    if len(code) != 2 or not code.isascii() or not code.isupper():
+        return False
+    return code in _USER_ASSIGNED_COUNTRIES or pycountry.countries.get(alpha_2=code) is not None
 
 
 def _join(*parts: str, sep: str = " ") -> str:

@@ -3,18 +3,34 @@ is. Views answer through `exception_handler` (the REST framework's handler); wha
 a view (no route matches, the int converter refuses the id) answers through `api_not_found`
 (the catch-all route of /api/) and Django's handler404/handler500/handler403/handler400
 (config/urls.py), which answer JSON under /api/ and Django's HTML pages elsewhere.
+
+The limits every /api/ request meets:
+
+- before any view or parser reads it (`ApiRequestLimitsMiddleware`): a body over
+  DATA_UPLOAD_MAX_MEMORY_SIZE is 413 `request_too_large`; a JSON body nested deeper than
+  LEDGERLINE["API_MAX_JSON_DEPTH"] is 400 `invalid` (Python's JSON parser would otherwise
+  recurse until RecursionError);
+- the parsers (`JSONParser`, `FormParser`, `MultiPartParser`, the REST framework's defaults):
+  a string anywhere in the body
+  holding a control character (U+0000 to U+001F but tab, newline and carriage return; U+007F)
+  or a non-character (a lone surrogate, U+FFFE, U+FFFF) is 400 `invalid` naming its path, so
+  no stored text carries one into a PDF, a CSV or an e-invoice's XML (which cannot hold it).
 """
 
 import logging
+import re
+from itertools import accumulate
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
-from rest_framework import status
+from rest_framework import parsers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from core.exceptions import DomainError, django_validation_details
@@ -48,6 +64,26 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
 
 
 def exception_handler(exc, context):
+    """The REST framework's exception handler: every error in the one shape, as JSON whatever
+    the view renders on success (the schema's YAML, the docs page's HTML)."""
+    response = _exception_response(exc, context)
+    request = (context or {}).get("request")
+    if request is not None and not isinstance(
+        getattr(request, "accepted_renderer", None), JSONRenderer
+    ):
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+    return response
+
+
+def _exception_response(exc, context) -> Response:
+    if isinstance(exc, RequestDataTooBig):  # the body was read past the limit after all
+        return Response(_too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, RecursionError):  # any input nested deeper than Python goes
+        return Response(
+            {"code": "invalid", "message": _too_deep_message(), "details": {}},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, DomainError):
         body = {"code": exc.code, "message": exc.message, "details": exc.details}
         return Response(body, status=exc.status_code)
@@ -191,3 +227,133 @@ class ApiErrorShapeMiddleware:
             )
             return api_error(response.status_code, code, message)
         return response
+
+
+# --- Limits of every /api/ request -----------------------------------------------------------
+
+DEFAULT_MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = [0] * 256
+for _open in b"[{":
+    _DEPTH_STEP[_open] = 1
+for _close in b"]}":
+    _DEPTH_STEP[_close] = -1
+
+
+def max_request_bytes() -> int:
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def max_json_depth() -> int:
+    return settings.LEDGERLINE.get("API_MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH)
+
+
+def json_depth(body: bytes) -> int:
+    """How deep a JSON text nests arrays and objects, counted without parsing it (so without
+    recursion): the brackets outside strings, in C-speed passes."""
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+
+
+def _too_large_body() -> dict:
+    limit = max_request_bytes()
+    return {
+        "code": "request_too_large",
+        "message": f"The request body is larger than the {limit:,} bytes an API request may "
+        "carry; send less at once (e.g. one invoice per ingest request).",
+        "details": {"max_bytes": limit},
+    }
+
+
+def _too_deep_message() -> str:
+    return (
+        f"The JSON body nests arrays and objects more than {max_json_depth()} levels deep; no "
+        "API input is nested that deep."
+    )
+
+
+class ApiRequestLimitsMiddleware:
+    """Refuses an /api/ request whose body is too large (413, by its Content-Length, before
+    the body is read) or whose JSON nests too deep (400), in the error shape. Placed before the
+    idempotency middleware, which reads and parses the body."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_api_path(request.path_info):
+            return self.get_response(request)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return api_error(400, "bad_request", "The Content-Length header is not a number.")
+        if length > max_request_bytes():
+            body = _too_large_body()
+            return api_error(413, body["code"], body["message"], body["details"])
+        if length and "json" in (request.content_type or ""):
+            depth = json_depth(request.body)
+            if depth > max_json_depth():
+                return api_error(
+                    400,
+                    "invalid",
+                    _too_deep_message(),
+                    {"non_field_errors": [f"Nested {depth} levels deep."]},
+                )
+        return self.get_response(request)
+
+
+# --- The JSON parser ---------------------------------------------------------------------------
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+CONTROL_CHARACTER_MESSAGE = (
+    "Text may not hold control characters (U+0000 to U+001F but tab and line breaks, U+007F) "
+    "or non-characters (lone surrogates, U+FFFE, U+FFFF); remove them."
+)
+
+
+def control_character_paths(data) -> list[str]:
+    """The paths (`items[0].name`) of the strings of parsed JSON that hold a control character,
+    walked without recursion."""
+    found = []
+    stack = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if CONTROL_CHARACTERS.search(value):
+                found.append(path or "non_field_errors")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                item_path = f"{path}.{key}" if path else str(key)
+                if CONTROL_CHARACTERS.search(str(key)):
+                    found.append(item_path)
+                stack.append((item_path, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+    return sorted(found)
+
+
+class _RefuseControlCharacters:
+    """A parser whose parsed strings may hold no control character (module docstring)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parsed = super().parse(stream, media_type, parser_context)  # type: ignore[misc]
+        data = getattr(parsed, "data", parsed)  # multipart: data and files
+        if hasattr(data, "lists"):  # a QueryDict: every value of every key
+            data = dict(data.lists())
+        paths = control_character_paths(data)
+        if paths:
+            raise drf_exceptions.ValidationError({p: [CONTROL_CHARACTER_MESSAGE] for p in paths})
+        return parsed
+
+
+class JSONParser(_RefuseControlCharacters, parsers.JSONParser):
+    pass
+
+
+class FormParser(_RefuseControlCharacters, parsers.FormParser):
+    pass
+
+
+class MultiPartParser(_RefuseControlCharacters, parsers.MultiPartParser):
+    pass

@@ -21,12 +21,29 @@ Number = Decimal | int | str | Fraction
 _ROUNDING = {"half_up": ROUND_HALF_UP, "up": ROUND_UP, "down": ROUND_DOWN}
 
 
+# ISO 4217 codes that are no money one invoices in: no currency (XXX), testing (XTS),
+# precious metals, the IMF's and other units of account, the bond-market units.
+NON_MONETARY_CURRENCIES = frozenset(
+    {"XXX", "XTS", "XAU", "XAG", "XPT", "XPD", "XDR", "XSU", "XUA", "XBA", "XBB", "XBC", "XBD"}
+)
+
+
 def validate_currency(code: str) -> str:
+    """The code, uppercase, when it is an ISO 4217 currency one can invoice in (py-moneyed's
+    catalogue, which keeps withdrawn currencies for old invoices, less the non-monetary
+    codes); else a ValidationError on `currency`."""
     code = (code or "").upper()
     try:
         currency = moneyed.get_currency(code)
     except moneyed.CurrencyDoesNotExist:
         currency = None
+    if code in NON_MONETARY_CURRENCIES:
+        raise ValidationError(
+            {
+                "currency": f"'{code}' is an ISO 4217 code for no currency one invoices in "
+                f"({currency.name if currency else 'not money'}); use e.g. USD, EUR, JPY."
+            }
+        )
     if currency is None or not currency.sub_unit:
         raise ValidationError(
             {"currency": f"'{code}' is not an ISO 4217 currency code; use e.g. USD, EUR, JPY."}

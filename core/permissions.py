@@ -16,7 +16,10 @@ The rule (`user_role`), deny by default:
 - nobody signed in, or an inactive user: no role, no access;
 - a superuser is a billing admin, whatever its groups;
 - a member of role groups has the strongest of them (admin, then operations, then read-only);
-- any other signed-in user, staff or not, is read-only: holding no role gives no write.
+- any other signed-in user, staff or not, has no role and no access: every page of the staff
+  UI and every API request, reads included, answers 403 with `no_role_message` (which says
+  how an administrator gives it a role). Django permissions granted to such a user in the
+  admin add nothing: they only add to a role.
 
 Who calls it: the API's permission class (`RolePermission`, the REST framework default) and
 the web UI (`web/roles.py`: which buttons show, and the 403 on a forged POST), and
@@ -37,11 +40,11 @@ The API asks for the Django model permissions a request needs:
 - anything else needs `invoicing.view_invoice` to read and `invoicing.change_invoice` to
   write.
 
-A request passes when the user's role holds every permission it needs, or when the user
-holds them through Django's own grants (a permission given to the user or to one of its
-groups in the Django admin, which the Django admin honours as well). The web UI has no
-per-permission buttons: there the role alone decides (admin and operations act, read-only
-looks).
+A request passes when the user has a role and that role holds every permission it needs, or
+the user (with a role) holds them through Django's own grants (a permission given to the user
+or to one of its groups in the Django admin, which the Django admin honours as well). The web
+UI has no per-permission buttons: there the role alone decides (admin and operations act,
+read-only looks).
 """
 
 from __future__ import annotations
@@ -188,10 +191,13 @@ def user_role_groups(user: AnyUser) -> list[str]:
     return [role for role in ROLES if role in held]
 
 
+_NO_ROLE = ""  # cached: the user is in no role group
+
+
 def user_role(user: AnyUser | None) -> str | None:
     """The user's billing role, by the rule of the module docstring: None (no access) for
-    nobody, an anonymous or an inactive user; BILLING_ADMIN for a superuser; else the
-    strongest role group it is in, and READ_ONLY when it is in none (deny by default).
+    nobody, an anonymous or an inactive user, and a user in no role group (deny by default);
+    BILLING_ADMIN for a superuser; else the strongest role group it is in.
 
     Cached on the user object for the request, as Django caches permissions."""
     if user is None or not user.is_authenticated or not user.is_active:
@@ -200,9 +206,19 @@ def user_role(user: AnyUser | None) -> str | None:
         return BILLING_ADMIN
     role = getattr(user, _ROLE_CACHE, None)
     if role is None:
-        role = next(iter(user_role_groups(user)), READ_ONLY)
+        role = next(iter(user_role_groups(user)), _NO_ROLE)
         setattr(user, _ROLE_CACHE, role)
-    return role
+    return role or None
+
+
+def no_role_message(user: AnyUser) -> str:
+    """What a signed-in user in no role group is told, on every page and API request."""
+    return (
+        f"The user {user.get_username()} has no billing role, so it may neither read nor change "
+        "anything here. An administrator can give it one: add it to one of the groups "
+        f"{', '.join(ROLES)} (Django admin, Users), or run `manage.py create_api_token "
+        f"{user.get_username()} --role ROLE`."
+    )
 
 
 def user_may_act(user: AnyUser | None) -> bool:
@@ -262,6 +278,8 @@ class RolePermission(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         user = request.user
         if user_role(user) is None:
+            if user is not None and user.is_authenticated and user.is_active:
+                self.message = no_role_message(user)
             return False
         needed = required_permissions(request, view)
         if user_has_permissions(user, needed):
@@ -271,14 +289,7 @@ class RolePermission(BasePermission):
 
 
 def _denial_message(user: AnyUser, method: str, needed: list[str]) -> str:
-    held = user_role_groups(user)
-    if not held:
-        return (
-            f"This user has no billing role, so it may only read: it may not {method} here. "
-            "An administrator can give it one: "
-            f"`manage.py create_api_token {user.get_username()} --role ROLE` with ROLE one of "
-            f"{', '.join(ROLES)}."
-        )
+    held = user_role_groups(user)  # a user with a role (no role is refused before)
     names = ", ".join(held)
     if method in SAFE_METHODS:
         return f"The role {names} may not read this resource (needs {', '.join(needed)})."

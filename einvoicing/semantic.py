@@ -16,6 +16,7 @@ findings with their own rule ids (LL-…), as the official rules' findings are.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -75,6 +76,26 @@ def amount_text(value: Decimal, currency: str, problems: list[Problem], where: s
     if written == 0:
         written = abs(written)  # never "-0.00"
     return f"{written:.{places}f}"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value: str) -> str:
+    """Free text as XML 1.0 can carry it: control characters (which the admin or an import
+    may have let in) are dropped, never a reason for an export to fail."""
+    return _CONTROL.sub("", value or "")
+
+
+def clean_data(value: Any) -> Any:
+    """`value` (the business terms) with every string cleaned (clean_text)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {k: clean_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_data(v) for v in value]
+    return value
 
 
 def _number_text(value: Decimal) -> str:
@@ -241,14 +262,14 @@ def _lines_and_vat(
             "BT-146": _price_text(
                 _line_price(quantity, amount, Decimal(line.unit_price)), currency
             ),
-            "BT-153": line.name[:255],
+            "BT-153": clean_text(line.name)[:255],
             "BT-151": vat.category,
         }
         if vat.category != "O":
             entry["BT-152"] = _number_text(vat.rate)
         description = getattr(line, "description", "")
         if description:
-            entry["BT-154"] = description
+            entry["BT-154"] = clean_text(description)
         if item_id:
             entry["BT-155"] = item_id
         if line.period_start and line.period_end:
@@ -380,7 +401,7 @@ def invoice_semantic(invoice: Invoice) -> Semantic:
     if invoice.payment_term_id and invoice.payment_term:
         data["BT-20"] = invoice.payment_term.name
     if invoice.description:
-        data["BG-1"] = [{"BT-22": invoice.description[:1000]}]
+        data["BG-1"] = [{"BT-22": clean_text(invoice.description)[:1000]}]
     start, end = _periods(model_lines)
     data["BT-72"] = invoice.invoice_date
     if start and end:
@@ -455,7 +476,7 @@ def credit_memo_semantic(memo: CreditMemo) -> Semantic:
             data["BT-13"] = order.purchase_order
     note = memo.reason or memo.get_reason_code_display()
     if note:
-        data["BG-1"] = [{"BT-22": note[:1000]}]
+        data["BG-1"] = [{"BT-22": clean_text(note)[:1000]}]
     start, end = _periods(model_lines)
     data["BT-72"] = memo.memo_date
     if start and end:

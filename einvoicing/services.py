@@ -33,7 +33,7 @@ from core.exceptions import DomainError, ValidationError
 from einvoicing.exceptions import EInvoiceInvalid, EInvoiceNotPosted
 from einvoicing.peppol import PEPPOL_BIS, XRECHNUNG, peppol_findings, xrechnung_findings
 from einvoicing.rules import Finding, schematron_findings, xsd_findings
-from einvoicing.semantic import Semantic, credit_memo_semantic, invoice_semantic
+from einvoicing.semantic import Semantic, clean_data, credit_memo_semantic, invoice_semantic
 from invoicing.models import CreditMemo, Invoice, InvoiceAddress, InvoiceStatus
 from invoicing.pdf import render_credit_memo_pdf, render_invoice_pdf
 
@@ -155,7 +155,7 @@ def _semantic(document: Document) -> Semantic:
 
 
 def _xml(semantic: Semantic, fmt: Format) -> bytes:
-    data = copy.deepcopy(semantic.data)
+    data = clean_data(copy.deepcopy(semantic.data))
     if fmt.syntax == "cii":
         data.pop("BT-23", None)  # the Peppol process id is a UBL/Peppol matter
         xml = generate_xml(

@@ -2,7 +2,9 @@
 
 `order_activate` validates the whole order first and refuses it with every problem named by
 item and field (`items[2].bill_day_of_month`); only a valid order creates anything, inside
-one transaction.
+one transaction. Among the problems: a date outside the dates Ledgerline bills within
+(billing.periods.billing_date_problem), amounts the columns cannot hold
+(billing.pricing.amounts_problem) and a card number in the order's texts (core.cards).
 """
 
 from __future__ import annotations
@@ -43,14 +45,15 @@ from billing.models import (
     OrderItem,
     Product,
 )
-from billing.periods import iter_periods
-from billing.pricing import schedule_period_price, term_total
+from billing.periods import billing_date_problem, iter_periods
+from billing.pricing import amounts_problem, schedule_period_price, term_total
 from billing.schedules import (
     Cadence,
     schedule_anchor,
     schedule_billable_end,
     schedule_effective_end,
 )
+from core.cards import card_data_errors
 from core.exceptions import ValidationError, django_validation_details
 from core.money import plain, round_money, validate_currency
 
@@ -71,6 +74,9 @@ ORDER_FIELDS = (
     "description",
     "purchase_order",
 )
+# The order's texts a customer's card number could be pasted into (core/cards.py).
+ORDER_TEXT_FIELDS = ("description", "purchase_order", "custom_group_key", "matching_value")
+ITEM_DATE_FIELDS = ("start_date", "end_date", "effective_date")
 ITEM_FIELDS = (
     "product",
     "action",
@@ -140,6 +146,21 @@ def _clean(obj: Order | OrderItem, *, prefix: str) -> None:
     except DjangoValidationError as exc:
         details = django_validation_details(exc)
         raise ValidationError({f"{prefix}{k}": v for k, v in details.items()})
+    errors = _bounds_errors(obj)
+    if errors:
+        raise ValidationError({f"{prefix}{k}": v for k, v in errors.items()})
+
+
+def _bounds_errors(obj: Order | OrderItem) -> dict[str, list[str]]:
+    """An order's card numbers, an item's dates outside the billing calendar."""
+    if isinstance(obj, Order):
+        return card_data_errors(obj, ORDER_TEXT_FIELDS)
+    errors = {}
+    for name in ITEM_DATE_FIELDS:
+        problem = billing_date_problem(getattr(obj, name))
+        if problem:
+            errors[name] = [problem]
+    return errors
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,6 +282,8 @@ def _validate(order: Order, items: list[OrderItem], terms: BillingTerms) -> list
         err("items", "The order has no items; add at least one before activating.")
     if order.invoice_group_type == InvoiceGroupType.CUSTOM and not order.custom_group_key.strip():
         err("custom_group_key", "A custom invoice group needs a custom group key.")
+    for path, messages in _bounds_errors(order).items():
+        err(path, messages[0])
 
     # Lock the groups amended by this order, in id order (lock order: group → schedule).
     amended_ids = sorted({i.amends_item_id for i in items if i.amends_item_id})
@@ -288,6 +311,11 @@ def _validate(order: Order, items: list[OrderItem], terms: BillingTerms) -> list
             err(p + "end_date", "The end date is before the start date.")
         if item.unit_price is None or item.unit_price < 0:
             err(p + "unit_price", "The unit price must be zero or more.")
+        dates = _bounds_errors(item)
+        for path, messages in dates.items():
+            err(p + path, messages[0])
+        if dates:
+            continue  # nothing below may compute with such a date
 
         if item.action in (ItemAction.ADD, ItemAction.RENEW):
             if item.quantity is None or item.quantity <= 0:
@@ -295,6 +323,7 @@ def _validate(order: Order, items: list[OrderItem], terms: BillingTerms) -> list
             _validate_cadence(item, product, terms, p, err)
         if item.action == ItemAction.ADD:
             _validate_bundle(item, items, p, err)
+            _validate_amounts(item, item, terms, p, err, start=item.start_date, end=item.end_date)
             continue
 
         # Amendments: change_quantity, cancel, renew.
@@ -335,6 +364,10 @@ def _validate(order: Order, items: list[OrderItem], terms: BillingTerms) -> list
             err(p + "effective_date", "An amendment needs an effective date.")
             continue
         plan.amended = _Amended(group=group, original=original, effective=effective)
+        if item.action == ItemAction.RENEW:  # billed on the original's cadence
+            _validate_amounts(item, original, terms, p, err, start=effective, end=item.end_date)
+        elif item.action == ItemAction.CHANGE_QUANTITY:
+            _validate_amounts(item, original, terms, p, err, start=effective, end=group.end_date)
         last_day = _group_last_day(group)
         if item.action == ItemAction.RENEW:
             if last_day is None:
@@ -419,6 +452,37 @@ def _validate_cadence(
             "Period boundary day_of_period needs a bill day: set it on the item or on the "
             "account's billing profile.",
         )
+
+
+def _validate_amounts(
+    item: OrderItem,
+    cadence: OrderItem | BillingSchedule,
+    terms: BillingTerms,
+    p: str,
+    err: _Err,
+    *,
+    start: dt.date,
+    end: dt.date | None,
+) -> None:
+    """The item's amounts fit the columns they are stored in (billing.pricing.amounts_problem);
+    `cadence` is what its schedule is billed on (the item, or an amended original)."""
+    if item.product.charge_type == ChargeType.USAGE or not item.quantity or not item.unit_price:
+        return  # usage bills its summaries' amounts; a zero or missing value is checked above
+    try:
+        currency = validate_currency(terms.currency)
+    except ValidationError:
+        return  # reported above
+    problem = amounts_problem(
+        quantity=item.quantity,
+        unit_price=item.unit_price,
+        pricing_term=cadence.pricing_term,
+        frequency=cadence.billing_frequency,
+        currency=currency,
+        start=start,
+        end=end,
+    )
+    if problem is not None:
+        err(p + problem[0], problem[1])
 
 
 def _validate_bundle(item: OrderItem, items: list[OrderItem], p: str, err: _Err) -> None:

@@ -6,6 +6,12 @@ payment above the open balance is refused (`payment_exceeds_balance`): Ledgerlin
 unapplied cash, so an overpayment is a refund or a credit to handle outside. Only a posted
 invoice takes payments (`invoice_not_posted`). The database checks a payment is positive.
 
+Dates: a payment or refund is dated on or after EARLIEST_PAYMENT_DATE (2000-01-01) and not
+after today. The floor catches a mistyped year (0001, 0202, 1026) while letting a ledger
+migrated from another system keep a quarter of a century of history; a fixed date (not "N
+years back") keeps a recorded payment valid however long after it is re-read or re-imported.
+A payment reference never holds a card number (core/cards.py).
+
 Locks: account → invoice (the global order of invoicing/locks.py).
 """
 
@@ -20,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, SavedPaymentMethod
+from core.cards import card_data_errors
 from core.exceptions import ValidationError
 from core.money import ZERO, money_display, money_input, money_str, validate_currency
 from invoicing.exceptions import (
@@ -98,9 +105,18 @@ def _saved_method_check(account: Any, saved_payment_method_id: int | None) -> No
         )
 
 
+EARLIEST_PAYMENT_DATE = dt.date(2000, 1, 1)
+
+
 def _date_check(payment_date: dt.date, field: str = "date") -> None:
-    today = timezone.localdate()
-    if payment_date > today:
+    if payment_date < EARLIEST_PAYMENT_DATE:
+        raise ValidationError(
+            {
+                field: f"{payment_date} is before {EARLIEST_PAYMENT_DATE}, the earliest date a "
+                "payment is recorded on; check the year."
+            }
+        )
+    if payment_date > timezone.localdate():
         raise ValidationError(
             {field: f"{payment_date} is in the future; record money once it is received."}
         )
@@ -261,6 +277,9 @@ def _receipt_create(
         recorded_by=recorded_by or "",
     )
     receipt.full_clean()
+    cards = card_data_errors(receipt, ["reference"])  # never a customer's card number
+    if cards:
+        raise ValidationError(cards)
     receipt.save()
     return receipt
 
@@ -504,6 +523,7 @@ def payment_record(
     """Record a payment of one posted invoice (at most its open balance): a receipt wholly
     allocated to it. Returns the invoice's Payment row."""
     payment_date = payment_date or timezone.localdate()
+    _date_check(payment_date)
     with transaction.atomic(durable=True):
         invoice = invoice_lock_with_account(invoice_id)
         if invoice.status != InvoiceStatus.POSTED:

@@ -1,7 +1,8 @@
 """Invoice preview: the next N periods' invoices of an order or account, computed in memory
 with the generation engine's own period, line and grouping rules. Nothing is stored and no
 number is used. `invoices_generate_preview`: what an on-demand generation would make now
-(its confirmation page)."""
+(its confirmation page). Their dates lie within the dates Ledgerline bills within
+(billing.periods.billing_date_problem), or they are refused naming the field."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from billing.choices import ChargeType, ScheduleStatus
 from billing.models import BillingSchedule
+from billing.periods import billing_date_problem
 from core.exceptions import ValidationError
 from invoicing.locks import usage_summaries_lock_billable
 from invoicing.models import Invoice, InvoiceLine, InvoiceStatus
@@ -61,6 +63,7 @@ def invoices_preview(
         raise ValidationError({"non_field_errors": "Name an order or an account to preview."})
     if not 1 <= periods <= MAX_PREVIEW_PERIODS:
         raise ValidationError({"periods": f"Preview 1 to {MAX_PREVIEW_PERIODS} periods."})
+    _dates_check(preview_date=preview_date)
     references_check(order_id=order_id, account_id=account_id)
     preview_date = preview_date or timezone.localdate()
     scope = Q(order_id=order_id) if order_id is not None else Q(account_id=account_id)
@@ -90,6 +93,12 @@ def invoices_preview(
     return [_preview(invoice) for invoice in plan.invoices]
 
 
+def _dates_check(**dates: dt.date | None) -> None:
+    errors = {name: problem for name, d in dates.items() if (problem := billing_date_problem(d))}
+    if errors:
+        raise ValidationError(errors)
+
+
 @dataclass
 class GenerationPreview:
     """What invoices_generate would make now: its invoices (unsaved, tax estimated), the
@@ -113,6 +122,7 @@ def invoices_generate_preview(
     moment of the plan, in a transaction rolled back: nothing is written)."""
     if order_id is None and account_id is None:
         raise ValidationError({"non_field_errors": "Name an order or an account."})
+    _dates_check(target_date=target_date, invoice_date=invoice_date)
     references_check(order_id=order_id, account_id=account_id)
     scope = Q(order_id=order_id) if order_id is not None else Q(account_id=account_id)
     options = GenerationOptions(

@@ -52,17 +52,18 @@ def test_prints_the_token_and_gives_the_role():
     assert client.post("/api/v1/accounts/", {}, format="json").status_code == 400  # may write
 
 
-def test_a_user_without_role_is_told_it_is_read_only():
+def test_a_user_without_role_is_told_its_token_is_refused():
     User.objects.create_user("bot", is_staff=True)
     out, err = run("bot")
     assert err == (
         "Created a token for 'bot'.\n"
-        f"'bot' has no billing role, so it is read_only: {READ_ONLY_SAYS} Give it a role with "
-        "--role ROLE.\n"
+        "'bot' has no billing role, so its token is refused (403) on every request, reads "
+        "included. Give it a role with --role ROLE.\n"
     )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {out.strip()}")
     assert client.post("/api/v1/accounts/", {}, format="json").status_code == 403
+    assert client.get("/api/v1/accounts/").status_code == 403
 
 
 def test_refuses_a_role_a_superuser_cannot_act_as_and_changes_nothing():

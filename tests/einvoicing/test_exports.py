@@ -9,6 +9,7 @@ from decimal import Decimal as D
 import pytest
 from lxml import etree
 
+from accounts.models import Account
 from billing.models import BillingSchedule, UsageSummary
 from einvoicing.services import (
     FORMATS,
@@ -16,6 +17,7 @@ from einvoicing.services import (
     einvoice_render,
     invoices_for_einvoice,
 )
+from invoicing.models import Invoice
 from invoicing.services.credits import invoice_credit
 from tests.support.einvoice import eu_account, item, post_for
 from tests.support.generation import activate, schedule_of
@@ -372,3 +374,18 @@ def test_every_format_downloads_with_its_name_and_type(eu, key):
     assert (file.filename, file.content_type) == expected[:2]
     assert expected[2] in file.content[:400]
     assert BillingSchedule.objects.count() == 1
+
+
+def test_control_characters_in_free_text_never_break_an_export(eu):
+    activate(eu.berlin, [item(eu.seat)])
+    invoice = post_for(eu.berlin, d(2026, 1, 1))
+    Invoice.objects.filter(pk=invoice.pk).update(description="Bell\x07 and tab\tkept")
+    Account.objects.filter(pk=eu.berlin.pk).update(name="Spree\x1b Software GmbH")
+
+    tree = assert_valid(loaded(invoice))
+
+    assert tree.findtext("cbc:Note", namespaces=NS) == "Bell and tab\tkept"
+    assert tree.findtext(
+        "cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:RegistrationName",
+        namespaces=NS,
+    ) == ("Spree Software GmbH")

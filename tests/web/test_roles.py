@@ -1,6 +1,8 @@
-"""Login, roles, and that a read-only user (in the read_only group, or in no role group, staff
-or not: the rule of core/permissions.py) sees every page but no action: no action button, and
-a forged POST to any action of the URL conf answers 403 and changes nothing."""
+"""Login, roles, and that a read-only user (in the read_only group) sees every page but no
+action: no action button, and a forged POST to any action of the URL conf answers 403 and
+changes nothing; a user in no role group (staff or not: deny by default, the rule of
+core/permissions.py) sees no page at all. (The walk of every view of the URL conf:
+tests/web/test_permission_walk.py.)"""
 
 import datetime as dt
 
@@ -172,8 +174,8 @@ def test_roles(admin_user, billing_admin, ops_user, ro_user, nogroup_user, nosta
         (BILLING_ADMIN, "Billing admin", True),
         (BILLING_OPERATIONS, "Billing operations", True),
         (READ_ONLY, "Read-only", False),
-        (READ_ONLY, "Read-only", False),  # staff in no role group: read-only
-        (READ_ONLY, "Read-only", False),  # not staff, no role group: read-only as well
+        (None, "", False),  # staff in no role group: no role, no access
+        (None, "", False),  # not staff, no role group: no access either
     ]
     for user in users[:3]:
         require_act(user)
@@ -182,19 +184,63 @@ def test_roles(admin_user, billing_admin, ops_user, ro_user, nogroup_user, nosta
             require_act(user)
 
 
-@pytest.fixture(params=["ro", "nogroup", "nostaff"])
-def read_only_client(request, ro_user, nogroup_user, nostaff_user) -> Client:
-    """A client of each kind of read-only user: the read_only group, staff in no role group,
-    and a user neither staff nor in a role group."""
-    user = {"ro": ro_user, "nogroup": nogroup_user, "nostaff": nostaff_user}[request.param]
+def _logged_in(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
+@pytest.fixture
+def read_only_client(ro_user) -> Client:
+    """A read-only user's client (the read_only group)."""
+    return _logged_in(ro_user)
+
+
+@pytest.fixture(params=["ro", "nogroup", "nostaff"])
+def no_write_client(request, ro_user, nogroup_user, nostaff_user) -> Client:
+    """A client of each user that may not act: the read_only group, staff in no role group,
+    and a user neither staff nor in a role group."""
+    users = {"ro": ro_user, "nogroup": nogroup_user, "nostaff": nostaff_user}
+    return _logged_in(users[request.param])
+
+
 def test_read_only_user_sees_every_page(read_only_client, things):
     for url in page_urls(things):
         assert read_only_client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("kind", ["nogroup", "nostaff"])
+def test_a_user_without_role_sees_no_page_and_is_told_why(
+    kind, nogroup_user, nostaff_user, things, caplog
+):
+    user = {"nogroup": nogroup_user, "nostaff": nostaff_user}[kind]
+    client = _logged_in(user)
+    for url in page_urls(things):
+        response = client.get(url)
+        assert response.status_code == 403, url
+    html = response.content.decode()
+    assert (
+        f"The user {user.username} has no billing role, so it may neither read nor change "
+        "anything here." in html
+    )
+    assert "billing_admin, billing_operations, read_only" in html
+    assert 'action="/logout/"' in html  # so that another user can sign in
+    # Every refusal is logged as one line, never a traceback.
+    refusals = [r for r in caplog.records if r.name == "django.request"]
+    assert len(refusals) == len(page_urls(things))
+    assert all(r.exc_info is None and r.getMessage().startswith("Forbidden: ") for r in refusals)
+    # Signing out (and in again) stays open.
+    assert client.post(reverse("web:logout")).status_code == 302
+
+
+def test_a_refused_action_is_logged_as_one_line(read_only_client, things, caplog):
+    url = reverse("web:invoice_post", args=[things.draft.pk])
+    response = read_only_client.post(url)
+    assert response.status_code == 403
+    assert "Your role is read-only" in response.content.decode()
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    assert record.exc_info is None
+    assert record.getMessage() == f"Forbidden: {url}"
 
 
 def test_read_only_user_sees_no_action_button(read_only_client, ops, things):
@@ -215,8 +261,8 @@ def test_read_only_user_sees_no_action_button(read_only_client, ops, things):
         ), url
 
 
-def test_forged_post_by_a_read_only_user_is_403_and_changes_nothing(read_only_client, things):
-    client = read_only_client
+def test_forged_post_by_a_read_only_user_is_403_and_changes_nothing(no_write_client, things):
+    client = no_write_client
     before = snapshot()
     data = {
         "target_date": "2026-12-31",
@@ -241,7 +287,7 @@ def test_forged_post_by_a_read_only_user_is_403_and_changes_nothing(read_only_cl
     assert snapshot() == before
 
 
-def test_forms_of_actions_are_403_for_read_only_users(read_only_client, things):
+def test_forms_of_actions_are_403_for_read_only_users(no_write_client, things):
     for url in (
         reverse("web:invoice_void", args=[things.draft.pk]),
         reverse("web:invoice_payment", args=[things.draft.pk]),
@@ -251,7 +297,7 @@ def test_forms_of_actions_are_403_for_read_only_users(read_only_client, things):
         reverse("web:run_start"),
         reverse("web:scheduler_new"),
     ):
-        assert read_only_client.get(url).status_code == 403, url
+        assert no_write_client.get(url).status_code == 403, url
 
 
 def test_actions_refuse_get(ops, things):

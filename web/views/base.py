@@ -104,7 +104,8 @@ def actor(request: HttpRequest) -> str:
 
 
 class PageView(LoginRequiredMixin, TemplateView):
-    """A page: login required; `role` in the context says which buttons to show."""
+    """A page: login required; `role` in the context says which buttons to show. (A user
+    without a role never gets here: web.roles.RoleRequiredMiddleware answers 403 first.)"""
 
     nav = ""  # the nav item this page belongs to
     title = ""

@@ -1,7 +1,7 @@
 """`manage.py create_api_token USER`: print USER's API token, creating it if needed.
 
 Standard error says what the token can do: the user's effective role by the rule of
-core/permissions.py (a superuser is a billing admin, a user in no role group is read-only),
+core/permissions.py (a superuser is a billing admin, a user in no role group has no access),
 never merely the role asked for. A role the user's flags would override (`--role read_only`
 for a superuser) is refused, and nothing changes.
 """
@@ -21,7 +21,6 @@ from core.permissions import (
     role_permissions,
     roles_sync,
     user_role,
-    user_role_groups,
 )
 
 
@@ -102,15 +101,15 @@ def token_abilities(user: AbstractUser) -> list[str]:
     holds beyond that role."""
     name = user.get_username()
     role = user_role(user)
-    if role is None:
+    if not user.is_active:
         return [f"'{name}' is inactive: its token is refused until the user is active again."]
+    if role is None:
+        return [
+            f"'{name}' has no billing role, so its token is refused (403) on every request, "
+            "reads included. Give it a role with --role ROLE."
+        ]
     if user.is_superuser:
         lines = [f"'{name}' is a superuser, so a {role}: its token {ROLE_SUMMARIES[role]}."]
-    elif not user_role_groups(user):
-        lines = [
-            f"'{name}' has no billing role, so it is {role}: its token {ROLE_SUMMARIES[role]}. "
-            "Give it a role with --role ROLE."
-        ]
     else:
         lines = [f"'{name}' has the role {role}: its token {ROLE_SUMMARIES[role]}."]
     extra = sorted(user.get_all_permissions() - role_permissions(role))

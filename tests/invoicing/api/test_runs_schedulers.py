@@ -4,13 +4,14 @@ send-email, cancel, schedule recovery, the permissions they need, and the error 
 import datetime as dt
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, Permission, User
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 from freezegun import freeze_time
 from rest_framework.test import APIClient
 
 from billing.models import BillingSchedule
+from core.permissions import READ_ONLY
 from invoicing.models import ErrorLog, Invoice, InvoiceBatchRun, InvoiceScheduler
 from invoicing.services.errors import error_log_record
 from invoicing.services.schedulers import scheduler_save
@@ -203,7 +204,7 @@ def test_api_schedule_recovery_and_cancel(billed, api, settings, run_batch):
     assert (refused.status_code, refused.json()["code"]) == (409, "batch_run_finished")
 
 
-def test_api_needs_the_batch_run_permissions(billed):
+def test_api_needs_the_batch_run_permissions(billed, roles):
     user = User.objects.create_user("viewer", password="x")
     user.user_permissions.add(
         *Permission.objects.filter(codename__in=["view_invoicescheduler", "view_invoicebatchrun"])
@@ -211,6 +212,11 @@ def test_api_needs_the_batch_run_permissions(billed):
     client = APIClient()
     client.force_authenticate(user)
     scheduler = scheduler_save(name="S", day_of_month="1", start_date=d(2026, 1, 1))
+    # Django grants add to a role, never replace one: without a role, no access (deny by
+    # default, core/permissions.py).
+    assert client.get(reverse("invoice-scheduler-list")).status_code == 403
+    user.groups.add(Group.objects.get(name=READ_ONLY))
+    client.force_authenticate(User.objects.get(pk=user.pk))
     assert client.get(reverse("invoice-scheduler-list")).status_code == 200
     assert client.get(reverse("invoice-batch-run-list")).status_code == 200
     denied = client.post(reverse("invoice-scheduler-run-now", args=[scheduler.pk]))
