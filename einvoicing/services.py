@@ -295,7 +295,7 @@ def _fix(finding: Finding, semantic: Semantic) -> Finding:
         "BR-DE-9": f"set the post code of {account}'s billing address.",
     }
     fix = fixes.get(finding.rule, "")
-    if not fix and finding.rule.startswith("PEPPOL-COMMON") or finding.rule.endswith("CL008"):
+    if not fix and (finding.rule.startswith("PEPPOL-COMMON") or finding.rule.endswith("CL008")):
         fix = f"correct the electronic address of {seller} or {account}."
     if not fix and finding.rule.startswith("BR-DEC"):
         fix = "EN 16931 amounts have at most two decimals."

@@ -12,9 +12,10 @@ Attachment: the PDF is attached when the resolved attach_pdf says so: the billin
 setting, else the legal entity's, else yes. The stored current document is used (rendered
 first when there is none). Features above invoicing add files of their own through
 `invoicing.hooks.email_attachments` (e-invoicing: the e-invoice, when the account asks for
-it); one named like the PDF takes the PDF's place. A provider that fails does not stop the
-email: it goes out without that file, and once sent an ErrorLog row (category email, code
-email_attachment_failed) says what is missing and why.
+it) to the invoice's own emails, not to reminders (an automated receiver would book the same
+e-invoice again); one named like the PDF takes the PDF's place. A provider that fails does
+not stop the email: it goes out without that file, and once sent an ErrorLog row (category
+email, code email_attachment_failed) says what is missing and why.
 
 Recipient: the `to` override, else the invoice's bill-to contact, else the profile's bill-to
 contact, else the account email.
@@ -248,7 +249,10 @@ def invoice_email_send(
             pdf, filename = _pdf_for(invoice)
             attachments[filename] = EmailAttachment(filename, pdf, "application/pdf")
             record.attached_pdf = True
-        extra, attachment_failures = invoice_email_attachments(invoice)
+        # Not with a reminder: an automated receiver would book the same e-invoice again.
+        extra, attachment_failures = (
+            invoice_email_attachments(invoice) if track_status else ([], [])
+        )
         for attachment in extra:
             attachments[attachment.filename] = attachment  # same name as the PDF: replaces it
         for attachment in attachments.values():
