@@ -31,6 +31,7 @@ BATCH_RUN_SEND_EMAIL = "invoicing.batch_run_send_email"
 BATCH_RUN_RECOVER = "invoicing.batch_run_recover"
 RENDER_INVOICE_PDF = "invoicing.render_invoice_pdf"
 CONVERT_NEGATIVE_LINES = "invoicing.convert_negative_lines"
+SUPERVISE_RUNS = "invoicing.supervise_runs"  # also in CELERY_BEAT_SCHEDULE
 
 TASK_NAMES = (
     SCHEDULER_FIRE,
@@ -42,6 +43,7 @@ TASK_NAMES = (
     BATCH_RUN_RECOVER,
     RENDER_INVOICE_PDF,
     CONVERT_NEGATIVE_LINES,
+    SUPERVISE_RUNS,
 )
 
 

@@ -13,7 +13,8 @@ a cycle (no deadlocks):
     → order                      (billing.locks: activation)
     → invoice scheduler          (scheduler_lock: firing, editing)
     → batch run                  (batch_run_lock: counters, summary, sub-runs)
-    → batch run keys             (batch_run_keys_claim, SKIP LOCKED: chunks and recovery)
+    → batch run keys             (batch_run_keys_lock, SKIP LOCKED: chunk claims, supervisor,
+                                  recovery; waiting: a chunk's own keys)
     → schedule group             (invoice_lock_with_schedules; billing.locks)
     → billing schedule           (billing_schedules_lock_billable, …_with_schedules)
     → usage summary              (usage_summaries_lock_billable)
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from accounts.locks import account_lock
 from billing.choices import ScheduleStatus
@@ -179,15 +180,23 @@ def batch_run_lock(run_id: int) -> InvoiceBatchRun | None:
     return InvoiceBatchRun.objects.select_for_update(of=("self",)).filter(pk=run_id).first()
 
 
-def batch_run_keys_claim(run_id: int, *, chunk: int | None = None) -> list[InvoiceBatchRunKey]:
-    """Claim a run's pending key rows (of one chunk, or all), in id order, SKIP LOCKED: a
-    key another worker is generating is left to it."""
-    keys = InvoiceBatchRunKey.objects.select_for_update(skip_locked=True).filter(
-        run_id=run_id, status=InvoiceBatchRunKey.Status.PENDING
-    )
-    if chunk is not None:
-        keys = keys.filter(chunk=chunk)
+def batch_run_keys_lock(condition: Q, *, skip_locked: bool = False) -> list[InvoiceBatchRunKey]:
+    """Lock the batch run keys matching `condition`, in id order. With `skip_locked`, keys
+    another worker holds right now are left to it (chunk claims, the supervisor, cancel,
+    recovery); without it, the caller waits for them (a chunk's final ownership check and its
+    lease renewals, on keys it already holds)."""
+    keys = InvoiceBatchRunKey.objects.select_for_update(skip_locked=skip_locked).filter(condition)
     return list(keys.order_by("id"))
+
+
+def batch_run_lock_skip(run_id: int, *, status: str) -> InvoiceBatchRun | None:
+    """Lock one batch run in `status` unless another transaction holds it (the supervisor
+    leaves a run being worked on to its worker): None then, or when it is gone."""
+    return (
+        InvoiceBatchRun.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk=run_id, status=status)
+        .first()
+    )
 
 
 # --- billing schedules ----------------------------------------------------------------------

@@ -705,6 +705,15 @@ class InvoiceBatchRun(TimeStampedModel):
     completed_at = models.DateTimeField(null=True, blank=True)
     requested_by = models.CharField(max_length=150, blank=True)
     task_id = models.CharField(max_length=255, blank=True)
+    redispatches = models.PositiveIntegerField(
+        default=0, help_text="Chunks (or the plan) the supervisor queued again."
+    )
+    events = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='What the supervisor and recovery did: [{"at", "event", "chunk", "detail"}], '
+        "the latest 100.",
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -717,8 +726,12 @@ class InvoiceBatchRun(TimeStampedModel):
 
 
 class InvoiceBatchRunKey(TimeStampedModel):
-    """A planned grouping key of a run: the unit of work chunk tasks claim with
-    SELECT … FOR UPDATE SKIP LOCKED."""
+    """A planned grouping key of a run: the unit of work chunk tasks claim.
+
+    A claim is a lease (docs/batch-runs.md, "Self-healing"): the worker that claims a
+    chunk's keys writes its name and an expiry, renews the expiry while it works (a
+    heartbeat) and clears it when it commits. A pending key whose lease has expired was lost
+    with its worker; the supervisor queues its chunk again."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -732,6 +745,14 @@ class InvoiceBatchRunKey(TimeStampedModel):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     invoice_ids = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    lease_owner = models.CharField(
+        max_length=255, blank=True, help_text="The chunk task holding the key; empty: queued."
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="How many times a worker claimed the key."
+    )
 
     class Meta:
         ordering = ["run_id", "chunk", "id"]

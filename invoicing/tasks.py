@@ -61,9 +61,18 @@ def batch_run_plan_task(run_id: int, chunk_size: int | None = None) -> int:
     return runs.batch_run_plan(run_id=run_id, chunk_size=chunk_size).matching_schedules
 
 
-@shared_task(name="invoicing.batch_run_chunk", soft_time_limit=1500, time_limit=1800, **POLICY)
-def batch_run_chunk_task(run_id: int, chunk: int) -> int:
-    return runs.batch_run_chunk_process(run_id=run_id, chunk=chunk)
+# A chunk of 1,000 schedules commits in seconds (docs/performance.md); ten minutes is a
+# chunk gone wrong. Its lease (invoicing/services/runs.py) is what brings a lost chunk
+# back, within a minute, not these limits.
+@shared_task(
+    bind=True, name="invoicing.batch_run_chunk", soft_time_limit=600, time_limit=660, **POLICY
+)
+def batch_run_chunk_task(self, run_id: int, chunk: int) -> int:
+    """The claim's owner is this message's task id: the same message redelivered after its
+    worker died takes its keys back at once."""
+    return runs.batch_run_chunk_process(
+        run_id=run_id, chunk=chunk, owner=runs.lease_owner(self.request.id)
+    )
 
 
 @shared_task(name="invoicing.batch_run_summarise", soft_time_limit=300, time_limit=360, **POLICY)
@@ -86,6 +95,13 @@ def batch_run_send_email_task(sub_run_id: int) -> str:
 @shared_task(name="invoicing.batch_run_recover", soft_time_limit=1500, time_limit=1800, **POLICY)
 def batch_run_recover_task(sub_run_id: int) -> str:
     return recovery.batch_run_recover_execute(sub_run_id=sub_run_id).status
+
+
+@shared_task(name="invoicing.supervise_runs", soft_time_limit=60, time_limit=90, **POLICY)
+def supervise_runs_task() -> dict[str, int]:
+    """Beat's watch over started runs (CELERY_BEAT_SCHEDULE, every 30 s): chunks whose
+    lease expired queued again, runs whose work is done closed."""
+    return runs.batch_runs_supervise()
 
 
 # --------------------------------------------------------------------------------------------

@@ -45,12 +45,16 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.api.ApiErrorShapeMiddleware",  # first: it sees every /api/ answer
     "django.middleware.security.SecurityMiddleware",
+    "core.api.ApiRequestLimitsMiddleware",  # body size and JSON depth, before anything reads it
+    "core.throttling.ApiAddressThrottleMiddleware",  # API requests per address (any credentials)
+    "core.throttling.LoginThrottleMiddleware",  # sign-in attempts (REST_FRAMEWORK rates)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "web.roles.RoleRequiredMiddleware",  # deny by default: no role, no staff UI page
     "core.idempotency.IdempotencyMiddleware",
 ]
 
@@ -98,6 +102,18 @@ MEDIA_URL = "media/"
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:dashboard"
 
+# --- Security ---------------------------------------------------------------------------
+# Request bodies (API requests, imports through invoices/ingest, forms): larger is 413 on the
+# API (core/api.py) and 400 elsewhere.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Django's defaults stand: HttpOnly, SameSite=Lax session cookie; X-Frame-Options DENY;
+# nosniff; Referrer-Policy same-origin. Production adds HTTPS only (production.py).
+
+# The throttles' counts (core/throttling.py) live in the cache: a shared one (e.g.
+# CACHE_URL=redis://127.0.0.1:6379/1) when several server processes answer.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 # --- Celery -----------------------------------------------------------------------------
 # With no broker configured, tasks run eagerly in the calling process.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
@@ -105,18 +121,43 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELE
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default="")
+# Reliability (docs/reliability.md). A task's message is acknowledged when the task ends,
+# not when it starts (acks late), and given back to the broker when the pool process running
+# it dies (reject on worker lost): a SIGKILLed or OOM-killed process's task runs again at
+# once. Every task is idempotent (docs/batch-runs.md), so running one twice is harmless.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 60 * 30
 CELERY_TASK_SOFT_TIME_LIMIT = 60 * 25
+# Redis gives an unacknowledged message to another worker after the visibility timeout: it
+# must outlast the longest task (hard limit 3,600 s: draft-to-posted, email), or a task
+# still running would start a second time. A worker killed whole leaves its message that
+# long; batch-run work does not wait for it: the supervisor below queues a lost chunk again
+# once its lease expires (30 s).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60 + 5 * 60}
+# Redis restarted or unreachable: keep the running tasks going (their work commits in
+# PostgreSQL; their acknowledgement is lost and the redelivered message finds it done) and
+# reconnect, at start too.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+_SUPERVISE_SECONDS = env.float("LEDGERLINE_SUPERVISE_SECONDS", default=30.0)
 # Fixed beat entries (the DatabaseScheduler stores them as PeriodicTask rows at start; the
-# invoice schedulers add theirs). Dunning: the reminders due today, every morning.
+# invoice schedulers add theirs). Dunning: the reminders due today, every morning. Batch
+# runs: the supervisor (invoicing.services.runs.batch_runs_supervise) every 30 s; a firing
+# not taken before the next one is due is dropped, so no pile of them builds up while the
+# workers are down.
 CELERY_BEAT_SCHEDULE = {
     "dunning-send-reminders": {
         "task": "dunning.send_reminders",
         "schedule": crontab(hour=6, minute=0),
+    },
+    "invoicing-supervise-runs": {
+        "task": "invoicing.supervise_runs",
+        "schedule": _SUPERVISE_SECONDS,
+        "options": {"expires": _SUPERVISE_SECONDS * 0.8},
     },
 }
 
@@ -137,6 +178,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.RolePermission"],
+    # The REST framework's parsers, refusing control characters in strings (core/api.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.JSONParser",
+        "core.api.FormParser",
+        "core.api.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -146,6 +193,18 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    # Rate limits (core/throttling.py): over them, 429 `throttled` with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "address": env("LEDGERLINE_API_ADDRESS_RATE", default="6000/min"),  # per client address
+        "user": env("LEDGERLINE_API_USER_RATE", default="3000/min"),  # per signed-in user
+        "login": env("LEDGERLINE_LOGIN_RATE", default="10/min"),  # per address and user name
+        "login_ip": env("LEDGERLINE_LOGIN_ADDRESS_RATE", default="100/min"),  # per address
+    },
+    # The client's address is REMOTE_ADDR unless this many proxies in front of the server
+    # append to X-Forwarded-For (set it behind a load balancer); a client's own
+    # X-Forwarded-For is never believed.
+    "NUM_PROXIES": env.int("LEDGERLINE_NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ledgerline API",
@@ -212,6 +271,19 @@ LEDGERLINE = {
     "HOSTED_LINK_MAX_AGE_DAYS": env.int("LEDGERLINE_HOSTED_LINK_MAX_AGE_DAYS", default=90),
     # Render each invoice's PDF (a Celery task) when it is posted.
     "RENDER_PDF_ON_POST": env.bool("LEDGERLINE_RENDER_PDF_ON_POST", default=True),
+    # A compiled Peppol BIS Billing 3.0 stylesheet (OpenPeppol's), run on every UBL
+    # e-invoice with the CEN rules (einvoicing/rules.py); empty: our own Peppol checks only.
+    "PEPPOL_XSLT": env("LEDGERLINE_PEPPOL_XSLT", default=""),
+    # Batch-run chunk leases (docs/batch-runs.md, "Self-healing"): a claim holds this long
+    # without a heartbeat (renewed every third of it); a queued chunk may wait this long
+    # before it counts as lost; a key is claimed at most this many times, then reported.
+    "BATCH_LEASE_SECONDS": env.float("LEDGERLINE_BATCH_LEASE_SECONDS", default=30.0),
+    "BATCH_DISPATCH_GRACE_SECONDS": env.float(
+        "LEDGERLINE_BATCH_DISPATCH_GRACE_SECONDS", default=45.0
+    ),
+    "BATCH_KEY_ATTEMPTS": env.int("LEDGERLINE_BATCH_KEY_ATTEMPTS", default=5),
+    # An API request's JSON may nest this deep, no deeper (core/api.py; 400 beyond).
+    "API_MAX_JSON_DEPTH": env.int("LEDGERLINE_API_MAX_JSON_DEPTH", default=32),
 }
 
 LOGGING = {
@@ -219,5 +291,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "factur-x": {"level": "WARNING"},  # two INFO lines per PDF otherwise
+    },
 }

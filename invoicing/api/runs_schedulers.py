@@ -116,6 +116,8 @@ class InvoiceBatchRunSerializer(serializers.ModelSerializer):
             "summary",
             "chunks_total",
             "chunks_done",
+            "redispatches",
+            "events",
             "requested_by",
             "sub_runs",
         )
@@ -317,8 +319,8 @@ class _SubRunApi(APIView):
 
 
 class BatchRunRecoverApi(_SubRunApi):
-    """Recovery sub-run: abandon what no worker holds, cancel invoices stuck in
-    draft_in_progress, reset schedules left processing or error."""
+    """Recovery sub-run: cancel invoices stuck in draft_in_progress, reset schedules left
+    processing or error, and bill what the run left billable (its keys no worker holds)."""
 
     service = staticmethod(batch_run_recover)
 

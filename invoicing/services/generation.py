@@ -27,6 +27,7 @@ from typing import Protocol, Self
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import Account, BillingProfile
 from billing.choices import ChargeType, ScheduleCategory, ScheduleStatus
@@ -70,6 +71,9 @@ logger = logging.getLogger(__name__)
 
 ONE_DAY = dt.timedelta(days=1)
 CHUNK_SCHEDULES = 1000  # schedules locked and written per transaction
+# An invoice date may lie at most this many days after the later of the target date and
+# today: further out it is a typing error (9999-12-31), and its due date could overflow.
+INVOICE_DATE_MAX_DAYS_AHEAD = 366
 _LIVE = [BillingPeriodItem.InvoiceStatus.DRAFT, BillingPeriodItem.InvoiceStatus.POSTED]
 
 
@@ -122,6 +126,9 @@ class GenerationResult:
     errors: list[ScheduleError] = field(default_factory=list)
     posting_errors: list[dict] = field(default_factory=list)  # invoices left draft
     failed_keys: int = 0
+    # Batch workers (skip_locked): billable schedules another transaction held locked, so
+    # this request passed over them (its caller retries or reports them).
+    skipped_locked: Ids = field(default_factory=Ids)
 
     @property
     def invoices(self) -> QuerySet[Invoice]:
@@ -133,6 +140,7 @@ class GenerationResult:
         self.errors += other.errors
         self.posting_errors += other.posting_errors
         self.failed_keys += other.failed_keys
+        self.skipped_locked += other.skipped_locked
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,6 +173,7 @@ def invoices_generate(
         raise ValidationError(
             {"non_field_errors": "Name an order, an account or a list of billing schedules."}
         )
+    invoice_date_check(target_date=target_date, invoice_date=invoice_date)
     references_check(
         order_id=order_id, account_id=account_id, billing_schedule_ids=billing_schedule_ids
     )
@@ -208,6 +217,33 @@ def invoices_generate(
         return result
     result.merge(generate_for_keys(plan_keys(eligible), options=options, progress=progress))
     return result
+
+
+def invoice_date_error(
+    *, target_date: dt.date, invoice_date: dt.date | None, today: dt.date | None = None
+) -> str:
+    """Why `invoice_date` cannot date the invoices of a generation up to `target_date` ("" if
+    it can): it may lie at most INVOICE_DATE_MAX_DAYS_AHEAD days after the later of the target
+    date and today (a run catching up on an old target date may be dated today)."""
+    if invoice_date is None or target_date is None:
+        return ""
+    today = today or timezone.localdate()
+    base = max(target_date, today)
+    if (invoice_date - base).days <= INVOICE_DATE_MAX_DAYS_AHEAD:
+        return ""
+    which = "the target date" if base == target_date else "today"
+    latest = dt.date.fromordinal(base.toordinal() + INVOICE_DATE_MAX_DAYS_AHEAD)
+    return (
+        f"{invoice_date.isoformat()} is more than {INVOICE_DATE_MAX_DAYS_AHEAD} days after "
+        f"{which} ({base.isoformat()}). Use an invoice date on or before {latest.isoformat()}, "
+        "or leave it empty to date the invoices on the target date."
+    )
+
+
+def invoice_date_check(*, target_date: dt.date, invoice_date: dt.date | None) -> None:
+    """Refuse an invoice date too far ahead (invoice_date_error) before anything is written."""
+    if error := invoice_date_error(target_date=target_date, invoice_date=invoice_date):
+        raise ValidationError({"invoice_date": error})
 
 
 def references_check(
@@ -494,6 +530,8 @@ def _generate_chunk(chunk: Sequence[PlannedKey], *, options: GenerationOptions) 
     rows = billing_schedules_lock_billable(
         list(key_of), target_date=options.target_date, skip_locked=options.skip_locked
     )
+    if options.skip_locked and len(rows) < len(key_of):
+        result.skipped_locked = Ids(_held_elsewhere(set(key_of) - {r.id for r in rows}, options))
     if not rows:
         return result
     rows_by_key: dict[InvoiceKey, list[BillableSchedule]] = defaultdict(list)
@@ -543,6 +581,19 @@ def _generate_chunk(chunk: Sequence[PlannedKey], *, options: GenerationOptions) 
         if memo_pairs:
             debit_memos_mark_invoiced(pair for pairs in memo_pairs.values() for pair in pairs)
     return result
+
+
+def _held_elsewhere(ids: set[int], options: GenerationOptions) -> list[int]:
+    """Among schedules the locking query passed over, those still billable in the last
+    committed state: another transaction holds them locked (the others are billed, or no
+    longer due). The same filter as the lock, without a lock."""
+    return sorted(
+        BillingSchedule.objects.filter(
+            pk__in=list(ids),
+            status=ScheduleStatus.READY,
+            next_billing_date__lte=options.target_date,
+        ).values_list("pk", flat=True)
+    )
 
 
 def copy_writer_keys(

@@ -1,8 +1,9 @@
 """Recovery of interrupted batch runs and of stuck schedules (docs/batch-runs.md, Recovery).
 
 - `batch_run_recover` starts a recovery sub-run of a run; `batch_run_recover_execute` (its
-  task) abandons the run's keys no worker holds, cancels its invoices stuck in
-  draft_in_progress, resets its schedules left processing or error and summarises the run.
+  task) cancels the run's invoices stuck in draft_in_progress, resets its schedules left
+  processing or error, bills what the run left billable (its keys no worker holds, and the
+  keys that failed for a reason outside the billing rules) and summarises the run.
 - `billing_schedules_recover` repairs the latest invoice of given schedules and its sibling
   schedules.
 
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Max, Min, Model, QuerySet, Sum
+from django.db.models import Max, Min, Model, Q, QuerySet, Sum
 from django.utils import timezone
 
 from billing.choices import ChargeType, ScheduleStatus
@@ -24,7 +27,7 @@ from billing.models import BillingSchedule
 from billing.schedules import schedule_advance
 from core.exceptions import ValidationError
 from core.money import ZERO
-from invoicing.locks import batch_run_keys_claim, billing_schedules_lock, invoice_lock_or_none
+from invoicing.locks import batch_run_keys_lock, billing_schedules_lock, invoice_lock_or_none
 from invoicing.models import (
     BillingPeriodItem,
     ErrorLog,
@@ -35,11 +38,23 @@ from invoicing.models import (
 )
 from invoicing.services.errors import error_log_record, error_logs_resolve
 from invoicing.services.runs import (
+    RETRYABLE,
+    ChunkOutcome,
     batch_run_get,
+    batch_run_plan,
     batch_run_schedule_ids,
     batch_run_summarise,
     batch_sub_run_start,
     batched,
+    counters_add,
+    keys_claim,
+    keys_free,
+    keys_generate,
+    keys_give_up,
+    lease_owner,
+    lease_settings,
+    run_event,
+    schedules_unbilled,
 )
 
 logger = logging.getLogger(__name__)
@@ -48,6 +63,7 @@ Run = InvoiceBatchRun
 Key = InvoiceBatchRunKey
 ONE_DAY = dt.timedelta(days=1)
 RECOVER_BATCH = 1000  # schedules reset per transaction by recovery
+LEASE_POLL_SECONDS = 0.5  # how often recovery looks whether a leased key was given up
 _LIVE = [BillingPeriodItem.InvoiceStatus.DRAFT, BillingPeriodItem.InvoiceStatus.POSTED]
 _STUCK_SCHEDULE = [ScheduleStatus.PROCESSING, ScheduleStatus.ERROR]
 
@@ -76,16 +92,22 @@ def batch_run_stuck_schedules(*, run_id: int) -> QuerySet[BillingSchedule]:
 def batch_run_recover_execute(*, sub_run_id: int) -> Run:
     """Recover the parent run:
 
-    1. its pending keys that no worker holds are abandoned (a worker died, or the run was
-       interrupted): marked failed, their schedules left for a new run;
-    2. its invoices stuck in draft_in_progress are canceled, their period items canceled and
+    1. its invoices stuck in draft_in_progress are canceled, their period items canceled and
        their schedules rolled back;
-    3. its schedules left processing or error are resynchronised with their live period items
+    2. its schedules left processing or error are resynchronised with their live period items
        and reset to ready_for_invoicing (their open generation errors resolved);
-    4. the parent run is summarised if it was still started.
+    3. what it left billable is billed now, by this task, through the run's own chunk code
+       (invoices and counters on the run): a run never planned is planned; the keys that
+       failed for a reason outside the billing rules (a crash around the engine, a worker
+       lost again and again, schedules held by another transaction) are reopened; then every
+       pending key no live worker holds is claimed and generated. Keys a live worker holds
+       are left to it. A key that failed in the engine (tax, numbering …) stays failed: its
+       schedules are reset (2) and a new run bills them once the cause is fixed;
+    4. the parent run is summarised (anew if it had finished).
 
-    What it recovered is recorded in the sub-run's summary and counters (matching: schedules
-    found stuck; processed: recovered; failed: not recovered).
+    What it did is recorded in the sub-run's summary and counters (matching: schedules found
+    stuck; processed: recovered; failed: not recovered; invoices_generated: billed now) and
+    as an event on the parent.
     """
     sub = batch_run_get(run_id=sub_run_id)
     parent_id = sub.parent_run_id
@@ -93,25 +115,7 @@ def batch_run_recover_execute(*, sub_run_id: int) -> Run:
         return sub
     Run.objects.filter(pk=sub.pk).update(stage=Run.Stage.UPDATING_SCHEDULES, progress=5)
 
-    # 1. Abandon what no worker holds.
-    with transaction.atomic(durable=True):
-        abandoned = batch_run_keys_claim(parent_id)
-        abandoned_schedules = sum(len(k.schedule_ids) for k in abandoned)
-        Key.objects.filter(pk__in=[k.pk for k in abandoned]).update(
-            status=Key.Status.FAILED,
-            error=f"Abandoned by recovery (sub-run {sub.pk}): no worker finished this key. Its "
-            "schedules were not invoiced by this run; a new run bills them.",
-        )
-        if abandoned:
-            parent = batch_run_get(run_id=parent_id, lock=True)
-            parent.summary = {
-                **parent.summary,
-                "schedules_abandoned": parent.summary.get("schedules_abandoned", 0)
-                + abandoned_schedules,
-            }
-            parent.save(update_fields=["summary", "updated_at"])
-
-    # 2. Cancel invoices stuck in draft_in_progress.
+    # 1. Cancel invoices stuck in draft_in_progress.
     stuck = list(
         batch_run_stuck_invoices(run_id=parent_id).order_by("id").values_list("pk", flat=True)
     )
@@ -130,7 +134,7 @@ def batch_run_recover_execute(*, sub_run_id: int) -> Run:
             _record_unrecovered(sub, Invoice(pk=invoice_id), exc)
             unrecovered.append(invoice_id)
 
-    # 3. Reset the run's schedules left processing or error.
+    # 2. Reset the run's schedules left processing or error.
     run_schedule_ids = sorted(
         {
             sid
@@ -161,25 +165,38 @@ def batch_run_recover_execute(*, sub_run_id: int) -> Run:
 
     recovered = sorted(set(recovered) | rolled_back)
 
+    # 3. Bill what is still billable.
+    Run.objects.filter(pk=sub.pk).update(stage=Run.Stage.GENERATING, progress=50)
+    billing = _run_bill_remaining(parent_id, sub_run_id=sub.pk)
+
     # 4. Finish the parent and the sub-run.
-    batch_run_summarise(run_id=parent_id, force=True)
+    parent = batch_run_get(run_id=parent_id)
+    if parent.status == Run.Status.STARTED:
+        batch_run_summarise(run_id=parent_id, force=parent.stage == Run.Stage.QUEUED)
+    elif billing.reopened or billing.outcome.keys:
+        batch_run_summarise(run_id=parent_id, again=True)
     with transaction.atomic(durable=True):
         sub = batch_run_get(run_id=sub_run_id, lock=True)
         sub.matching_schedules = len(recovered) + len(failed)
         sub.schedules_processed = len(recovered)
         sub.schedules_failed = len(failed)
         sub.invoices_failed = len(unrecovered)
+        sub.invoices_generated = billing.outcome.invoices
         sub.summary = {
-            "keys_abandoned": len(abandoned),
-            "schedules_abandoned": abandoned_schedules,
+            "keys_reopened": billing.reopened,
+            "keys_billed": billing.outcome.keys,
+            "schedules_billed": billing.outcome.schedules,
+            "keys_reported": billing.reported,
+            "keys_left_to_workers": billing.left,
             "invoices_canceled": canceled,
             "schedules_recovered": recovered,
             "schedules_unrecovered": failed,
             "invoices_unrecovered": unrecovered,
         }
-        if (failed or unrecovered) and not (recovered or canceled or abandoned):
+        did_something = recovered or canceled or billing.outcome.keys
+        if (failed or unrecovered) and not did_something:
             sub.status = Run.Status.FAILED
-        elif failed or unrecovered:
+        elif failed or unrecovered or billing.reported:
             sub.status = Run.Status.COMPLETED_WITH_ERRORS
         else:
             sub.status = Run.Status.COMPLETED
@@ -194,10 +211,113 @@ def batch_run_recover_execute(*, sub_run_id: int) -> Run:
                 "schedules_recovered": len(recovered),
                 "schedules_unrecovered": len(failed),
                 "invoices_canceled": len(canceled),
+                "schedules_billed": billing.outcome.schedules,
+                "invoices_generated": billing.outcome.invoices,
             },
         }
-        parent.save(update_fields=["summary", "updated_at"])
+        run_event(
+            parent,
+            "recovered",
+            sub_run=sub.pk,
+            detail=f"{billing.outcome.schedules} schedules billed, {len(recovered)} reset, "
+            f"{len(canceled)} invoices canceled",
+        )
+        parent.save(update_fields=["summary", "events", "updated_at"])
     return sub
+
+
+@dataclass
+class _Billing:
+    outcome: ChunkOutcome = field(default_factory=ChunkOutcome)
+    reopened: int = 0  # failed keys reopened
+    reported: int = 0  # keys still held after recovery's try: failed and logged
+    left: int = 0  # keys a live worker holds, left to it
+
+
+def _run_bill_remaining(run_id: int, *, sub_run_id: int) -> _Billing:
+    """Step 3 of recovery: plan a run never planned, reopen its retryable failed keys, then
+    claim and generate every pending key no live worker holds, chunk by chunk (a lease
+    owned by this recovery). Keys still held by another transaction after the chunk's own
+    retries are reported (failed, ErrorLog): a human decided, so recovery does not wait."""
+    billing = _Billing()
+    run = batch_run_get(run_id=run_id)
+    if run.kind != Run.Kind.GENERATION or run.status == Run.Status.CANCELED:
+        return billing
+    if run.status == Run.Status.STARTED and run.stage == Run.Stage.QUEUED:
+        run = batch_run_plan(run_id=run_id)
+        if run.status != Run.Status.STARTED:
+            return billing
+    billing.reopened = _keys_reopen(run_id)
+    _leases_wait(run_id)
+    owner = lease_owner(f"recovery-{sub_run_id}")
+    chunks = sorted(
+        set(
+            Key.objects.filter(keys_free(run_id, now=timezone.now())).values_list(
+                "chunk", flat=True
+            )
+        )
+    )
+    for chunk in chunks:
+        keys = keys_claim(run_id, owner=owner, chunk=chunk)
+        if keys:
+            billing.outcome.add(keys_generate(run, keys, owner=owner))
+    with transaction.atomic(durable=True):
+        run = batch_run_get(run_id=run_id, lock=True)
+        now = timezone.now()
+        held = batch_run_keys_lock(keys_free(run_id, now=now), skip_locked=True)
+        if held:
+            billing.reported = keys_give_up(run, held)
+            run.save(update_fields=["events", "updated_at"])
+        billing.left = Key.objects.filter(run_id=run_id, status=Key.Status.PENDING).count()
+    return billing
+
+
+def _leases_wait(run_id: int) -> None:
+    """Wait (at most a lease and 5 s) while keys of the run are leased: a worker that died a
+    moment ago still holds its keys until its lease expires; a live worker renews its lease
+    and keeps them (recovery then leaves them to it)."""
+    limit = time.monotonic() + lease_settings().lease.total_seconds() + 5
+    while time.monotonic() < limit:
+        leased = Key.objects.filter(
+            run_id=run_id,
+            status=Key.Status.PENDING,
+            lease_expires_at__gte=timezone.now(),
+        ).exclude(lease_owner="")
+        if not leased.exists():
+            return
+        time.sleep(LEASE_POLL_SECONDS)
+
+
+def _keys_reopen(run_id: int) -> int:
+    """Set the run's keys that failed for a retryable reason (RETRYABLE) pending again: the
+    counters their failure added are taken back and their batch-run errors resolved."""
+    with transaction.atomic(durable=True):
+        run = batch_run_get(run_id=run_id, lock=True)
+        keys = batch_run_keys_lock(
+            Q(run_id=run_id, status=Key.Status.FAILED, error_code__in=RETRYABLE),
+            skip_locked=True,
+        )
+        if not keys:
+            return 0
+        unbilled = schedules_unbilled(run_id, keys)
+        Key.objects.filter(pk__in=[k.pk for k in keys]).update(
+            status=Key.Status.PENDING,
+            error="",
+            error_code="",
+            lease_owner="",
+            lease_expires_at=None,
+            attempts=0,
+        )
+        counters_add(run_id, schedules_failed=-len(unbilled), invoices_failed=-len(keys))
+        ErrorLog.objects.filter(
+            batch_run_id=run_id,
+            category=ErrorLog.Category.BATCH_RUN,
+            code__in=RETRYABLE,
+            is_resolved=False,
+        ).update(is_resolved=True)
+        run_event(run, "keys_reopened", keys=len(keys), detail="recovery bills them")
+        run.save(update_fields=["events", "updated_at"])
+    return len(keys)
 
 
 def _record_unrecovered(sub: Run, primary: Model, exc: Exception) -> None:

@@ -12,16 +12,21 @@ through invoicing/dispatch.py, after commit):
    ones are left out), plans their grouping keys with the engine's `plan_keys`, stores one
    InvoiceBatchRunKey row per key, numbered by chunk (up to `chunk_size` schedules each),
    and queues one chunk task per chunk (a Celery group).
-3. `batch_run_chunk_process` claims the pending keys of its chunk with
-   `SELECT … FOR UPDATE SKIP LOCKED` and, in the same transaction, runs the engine's
-   `generate_for_keys` over them (the engine locks the schedules with SKIP LOCKED too, and
-   re-checks their eligibility), marks the keys done or failed and adds to the run's counters
-   with F() expressions. A worker killed mid-chunk therefore leaves nothing behind: the
-   transaction rolls back and the keys stay pending.
+3. `batch_run_chunk_process` claims the free pending keys of its chunk with a lease (a short
+   transaction of its own), renews the lease from a heartbeat thread, and in one transaction
+   runs the engine's `generate_for_keys` over them (the engine locks the schedules with SKIP
+   LOCKED too, re-checks their eligibility and reports the billable ones another
+   transaction held), checks the keys are still its own, marks them done or failed (or
+   leaves held ones pending, tried again) and adds to the run's counters with F()
+   expressions. A worker killed mid-chunk therefore leaves nothing behind: the transaction
+   rolls back and the keys stay pending until their lease expires.
 4. The chunk that commits last queues `batch_run_summarise`, which sets the final status,
    the stage `done`, progress 100 and the draft/posted amounts per currency. (A Celery chord
    would need a result backend and loses its callback when a worker dies in the header; the
    summary is idempotent instead and recovery can always run it.)
+5. `batch_runs_supervise` (beat, every 30 s) queues again the chunks whose lease expired or
+   whose message was lost, reports keys that never finish, and closes runs whose work is
+   done; each action is an event on the run.
 
 Two runs whose filters overlap never bill a period twice: the engine's row locks with SKIP
 LOCKED, its eligibility re-check on the locked rows and the unique constraint on
@@ -38,8 +43,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import defaultdict
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from itertools import islice
@@ -68,8 +79,9 @@ from invoicing.dispatch import (
     task_queue,
 )
 from invoicing.exceptions import BatchRunFinished, BatchRunInProgress, BatchRunWrongKind
-from invoicing.locks import batch_run_keys_claim, batch_run_lock
+from invoicing.locks import batch_run_keys_lock, batch_run_lock, batch_run_lock_skip
 from invoicing.models import (
+    BillingPeriodItem,
     ErrorLog,
     Invoice,
     InvoiceBatchRun,
@@ -81,6 +93,7 @@ from invoicing.services.email import invoices_email_send_bulk
 from invoicing.services.errors import error_log_record
 from invoicing.services.generation import (
     generate_for_keys,
+    invoice_date_error,
     plan_keys,
     schedules_eligible,
     schedules_suspended,
@@ -100,6 +113,16 @@ Key = InvoiceBatchRunKey
 FILTER_KEYS = ("currencies", "legal_entity", "accounts", "matching_values", "charge_types")
 PLAN_BATCH = 2000  # schedules read per round while planning (memory stays flat)
 POST_BATCH = 500  # drafts posted per transaction by draft-to-posted
+HELD_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)  # pauses before a chunk tries its held schedules again
+EVENTS_KEPT = 100  # events a run keeps (the latest)
+_LIVE_ITEMS = [BillingPeriodItem.InvoiceStatus.DRAFT, BillingPeriodItem.InvoiceStatus.POSTED]
+# Error codes of failed keys. Recovery bills the keys that failed for a reason outside the
+# billing rules (a crash around the engine, a lost worker, schedules held elsewhere); a key
+# that failed in the engine (tax, numbering …) stays failed until its cause is fixed.
+CHUNK_FAILED = "chunk_failed"
+LOST = "chunk_lost"
+HELD = "schedules_held"
+RETRYABLE = (CHUNK_FAILED, LOST, HELD)
 _FINAL = [
     Run.Status.COMPLETED,
     Run.Status.COMPLETED_WITH_ERRORS,
@@ -243,6 +266,8 @@ def batch_run_start(
         errors["chunk_size"] = "At least 1."
     if target_date is None:
         errors["target_date"] = "Required."
+    elif error := invoice_date_error(target_date=target_date, invoice_date=invoice_date):
+        errors["invoice_date"] = error
     if errors:
         raise ValidationError(errors)
     filters = run_filters_clean(filters)
@@ -272,7 +297,10 @@ def batch_run_create(
     requested_by: str,
     chunk_size: int | None,
 ) -> Run:
-    """Inside the caller's transaction: the run row, and its planning queued after commit."""
+    """Inside the caller's transaction: the run row, and its planning queued after commit.
+    An invoice date too far ahead (a scheduler's offset) records the run failed, with an
+    ErrorLog saying which date and how to fix it, and plans nothing."""
+    refused = invoice_date_error(target_date=target_date, invoice_date=invoice_date)
     run = Run.objects.create(
         kind=Run.Kind.GENERATION,
         scheduler_id=scheduler_id,
@@ -289,6 +317,20 @@ def batch_run_create(
     )
     if scheduler_id is not None:
         InvoiceScheduler.objects.filter(pk=scheduler_id).update(last_run_at=run.started_at)
+    if refused:
+        message = f"Invoice date {refused}"
+        error_log_record(
+            category=ErrorLog.Category.BATCH_RUN,
+            code="invoice_date_too_far",
+            message=f"Batch run {run.pk} was not started: {message} Fix the scheduler's "
+            "invoice date (or its offset).",
+            primary=run,
+            batch_run_id=run.pk,
+        )
+        run.status, run.stage, run.completed_at = Run.Status.FAILED, Run.Stage.DONE, timezone.now()
+        run.summary = {"error": {"code": "invoice_date_too_far", "message": message}}
+        run.save(update_fields=["status", "stage", "completed_at", "summary", "updated_at"])
+        return run
     transaction.on_commit(partial(_queue_plan, run.pk, chunk_size))
     return run
 
@@ -366,6 +408,7 @@ def batch_run_plan(*, run_id: int, chunk_size: int | None = None) -> Run:
                 key=lambda k: k.schedule_ids[0],
             )
             chunks = list(key_chunks(planned_keys, chunk_size))
+            queued_until = timezone.now() + lease_settings().dispatch_grace
             Key.objects.bulk_create(
                 (
                     Key(
@@ -373,6 +416,7 @@ def batch_run_plan(*, run_id: int, chunk_size: int | None = None) -> Run:
                         chunk=number,
                         key=_key_store(planned.key),
                         schedule_ids=list(planned.schedule_ids),
+                        lease_expires_at=queued_until,
                     )
                     for number, chunk in enumerate(chunks)
                     for planned in chunk
@@ -451,17 +495,173 @@ def _run_fail(run_id: int, *, code: str, message: str) -> None:
         run.save(update_fields=["status", "stage", "completed_at", "summary", "updated_at"])
 
 
-# Chunks
+# --------------------------------------------------------------------------------------------
+# Chunks: leases, heartbeat, generation
+#
+# A chunk task claims its keys with a lease (owner, expiry) in a short transaction of its
+# own, renews the expiry from a heartbeat thread while it generates, and commits the work,
+# the keys' outcome and the run's counters together in one transaction (which checks that
+# the keys are still its own). A worker that dies stops renewing: once the lease expires, the
+# supervisor (batch_runs_supervise, on beat) queues the chunk again and another worker claims
+# it. The work of a chunk that never committed was rolled back by PostgreSQL; a chunk that
+# did commit left nothing pending. So a chunk queued twice never bills twice (and the partial
+# unique index on BillingPeriodItem (schedule, period_start) would refuse it anyway).
 
 
-def batch_run_chunk_process(*, run_id: int, chunk: int) -> int:
-    """Claim the chunk's pending keys (SKIP LOCKED) and generate them, all in one transaction.
-    Returns the number of keys this call processed (0: nothing left to claim)."""
+class LeaseLost(Exception):
+    """The keys a chunk worked on are no longer its own (their lease expired and another
+    worker claimed them, or the run was canceled or recovered meanwhile): its transaction
+    is rolled back and the other holder does the work."""
+
+
+@dataclass(frozen=True)
+class LeaseSettings:
+    lease: dt.timedelta  # how long a claim holds without a heartbeat
+    heartbeat: float  # seconds between renewals
+    dispatch_grace: dt.timedelta  # how long a queued chunk may wait before it counts as lost
+    max_attempts: int  # claims of a key before the supervisor gives up and reports it
+
+
+def lease_settings() -> LeaseSettings:
+    """LEDGERLINE["BATCH_LEASE_SECONDS"] (30), ["BATCH_HEARTBEAT_SECONDS"] (a third of the
+    lease), ["BATCH_DISPATCH_GRACE_SECONDS"] (45), ["BATCH_KEY_ATTEMPTS"] (5)."""
+    conf = settings.LEDGERLINE
+    lease = float(conf.get("BATCH_LEASE_SECONDS", 30))
+    return LeaseSettings(
+        lease=dt.timedelta(seconds=lease),
+        heartbeat=float(conf.get("BATCH_HEARTBEAT_SECONDS", lease / 3)),
+        dispatch_grace=dt.timedelta(seconds=float(conf.get("BATCH_DISPATCH_GRACE_SECONDS", 45))),
+        max_attempts=int(conf.get("BATCH_KEY_ATTEMPTS", 5)),
+    )
+
+
+def lease_owner(task_id: str | None = None) -> str:
+    """A chunk task's name on the keys it claims: `<task id>@<host>:<pid>`. The same message
+    redelivered (its worker died) has the same task id, so it may take its keys back at once."""
+    return f"{task_id or uuid.uuid4().hex}@{socket.gethostname()}:{os.getpid()}"
+
+
+def batch_run_chunk_process(*, run_id: int, chunk: int, owner: str | None = None) -> int:
+    """Claim the chunk's free pending keys (a lease) and generate them. Returns the number of
+    keys this call finished (0: nothing left to claim, or another worker holds them)."""
     run = Run.objects.filter(pk=run_id).first()
     if run is None or run.status != Run.Status.STARTED or run.kind != Run.Kind.GENERATION:
         return 0
+    owner = owner or lease_owner()
+    keys = keys_claim(run_id, owner=owner, chunk=chunk)
+    if not keys:
+        return 0
+    return keys_generate(run, keys, owner=owner).keys
+
+
+@dataclass
+class ChunkOutcome:
+    """What generating claimed keys did: keys finished (done or failed), schedules billed,
+    invoices generated."""
+
+    keys: int = 0
+    schedules: int = 0
+    invoices: int = 0
+
+    def add(self, other: ChunkOutcome) -> None:
+        self.keys += other.keys
+        self.schedules += other.schedules
+        self.invoices += other.invoices
+
+
+def keys_free(run_id: int, *, now: dt.datetime) -> Q:
+    """Pending keys no live worker holds: queued, released, their lease expired."""
+    return Q(run_id=run_id, status=Key.Status.PENDING) & (
+        Q(lease_owner="") | Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    )
+
+
+def keys_claim(run_id: int, *, owner: str, chunk: int | None = None) -> list[Key]:
+    """Claim the run's free pending keys (of one chunk, or all), in id order, in a
+    transaction of their own: the lease (owner, expiry) and one more attempt. Keys already
+    held by this task (a redelivered message) are taken back. SKIP LOCKED: keys another
+    worker is claiming or finishing right now are left to it."""
+    now = timezone.now()
+    task = owner.split("@", 1)[0]
+    claimable = keys_free(run_id, now=now) | Q(
+        run_id=run_id, status=Key.Status.PENDING, lease_owner__startswith=f"{task}@"
+    )
+    with transaction.atomic(durable=True):
+        if chunk is not None:
+            claimable &= Q(chunk=chunk)
+        claimed = batch_run_keys_lock(claimable, skip_locked=True)
+        if claimed:
+            Key.objects.filter(pk__in=[k.pk for k in claimed]).update(
+                lease_owner=owner,
+                lease_expires_at=now + lease_settings().lease,
+                attempts=F("attempts") + 1,
+                updated_at=now,
+            )
+            for k in claimed:
+                k.lease_owner, k.attempts = owner, k.attempts + 1
+    return claimed
+
+
+class LeaseHeartbeat:
+    """Renew the lease of claimed keys every `interval` seconds, from a thread with a database
+    connection of its own, while the chunk works; stopped (and its connection closed) on
+    exit. A renewal takes the keys' row locks in id order, as the chunk's final check does,
+    so the two only ever wait on each other for a moment."""
+
+    def __init__(self, key_ids: list[int], *, owner: str) -> None:
+        conf = lease_settings()
+        self.key_ids, self.owner = key_ids, owner
+        self.interval, self.lease = conf.heartbeat, conf.lease
+        self.beats = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def renew(self) -> int:
+        """Push the expiry of the keys still pending and held by this owner; returns how
+        many."""
+        now = timezone.now()
+        with transaction.atomic():
+            ids = [
+                k.pk
+                for k in batch_run_keys_lock(
+                    Q(pk__in=self.key_ids, lease_owner=self.owner, status=Key.Status.PENDING)
+                )
+            ]
+            if ids:
+                Key.objects.filter(pk__in=ids).update(lease_expires_at=now + self.lease)
+        self.beats += 1
+        return len(ids)
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    self.renew()
+                except Exception:  # noqa: BLE001 - a missed beat only shortens the lease
+                    logger.warning("Lease heartbeat of %s failed", self.owner, exc_info=True)
+                    connection.close()  # reconnect at the next beat
+        finally:
+            connection.close()
+
+    def __enter__(self) -> LeaseHeartbeat:
+        if self.interval > 0:
+            self._thread = threading.Thread(
+                target=self._beat, name=f"lease-heartbeat-{self.owner[:12]}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+
+def _run_options(run: Run, *, chunk: int) -> GenerationOptions:
     target_date = _target_date(run)
-    options = GenerationOptions(
+    return GenerationOptions(
         target_date=target_date,
         invoice_date=run.invoice_date or target_date,
         post=run.invoice_status == "posted",
@@ -471,50 +671,141 @@ def batch_run_chunk_process(*, run_id: int, chunk: int) -> int:
         skip_locked=True,
         batch_run_id=run.pk,
     )
+
+
+def keys_generate(run: Run, keys: list[Key], *, owner: str) -> ChunkOutcome:
+    """Generate claimed keys (of one chunk) with their lease renewed meanwhile, one
+    transaction per pass. Keys with schedules another transaction held locked stay pending
+    and are tried again after a short pause (HELD_RETRY_DELAYS); those still held after the
+    last pause are released, for the supervisor to queue again (or recovery to report)."""
+    options = _run_options(run, chunk=keys[0].chunk)
+    outcome = ChunkOutcome()
+    with LeaseHeartbeat([k.pk for k in keys], owner=owner):
+        for delay in (0.0, *HELD_RETRY_DELAYS):
+            if delay:
+                time.sleep(delay)
+            passed, keys = _keys_pass(run.pk, keys, owner=owner, options=options)
+            outcome.add(passed)
+            if not keys:
+                break
+    if keys:
+        _keys_release(keys, owner=owner)
+    return outcome
+
+
+def _keys_pass(
+    run_id: int, keys: list[Key], *, owner: str, options: GenerationOptions
+) -> tuple[ChunkOutcome, list[Key]]:
+    """One transaction: generate the keys, check they are still this owner's, record their
+    outcome and add to the run's counters. Returns what it did and the keys still held."""
+    chunk = keys[0].chunk
     try:
         with transaction.atomic(durable=True):
-            keys = batch_run_keys_claim(run_id, chunk=chunk)
-            if not keys:
-                return 0
             planned = [PlannedKey(InvoiceKey.loads(k.key), tuple(k.schedule_ids)) for k in keys]
             result = generate_for_keys(planned, options=options)
-            failed_ids = {e.schedule_id for e in result.errors}
-            messages = {e.schedule_id: e.message for e in result.errors}
+            mine = _keys_lock_owned(keys, owner=owner)
+            errors = {e.schedule_id: e for e in result.errors}
+            held_ids = set(result.skipped_locked)
             invoices_by_key: dict[str, list[int]] = defaultdict(list)
             for pk, group_key in Invoice.objects.filter(pk__in=result.invoice_ids).values_list(
                 "pk", "group_key"
             ):
                 invoices_by_key[group_key].append(pk)
-            for k in keys:
-                broken = [sid for sid in k.schedule_ids if sid in failed_ids]
-                k.status = Key.Status.FAILED if broken else Key.Status.DONE
-                k.error = messages[broken[0]] if broken else ""
-                k.invoice_ids = sorted(invoices_by_key.get(InvoiceKey.loads(k.key).label(), []))
-            Key.objects.bulk_update(keys, ["status", "error", "invoice_ids", "updated_at"])
-            _counters_add(
+            now = timezone.now()
+            held: list[Key] = []
+            for k in mine:
+                broken = [sid for sid in k.schedule_ids if sid in errors]
+                waiting = [sid for sid in k.schedule_ids if sid in held_ids]
+                new = invoices_by_key.get(InvoiceKey.loads(k.key).label(), [])
+                k.invoice_ids = sorted({*k.invoice_ids, *new})
+                k.updated_at = now
+                if broken:
+                    k.status, k.error, k.error_code = (
+                        Key.Status.FAILED,
+                        errors[broken[0]].message,
+                        errors[broken[0]].code,
+                    )
+                elif waiting:
+                    k.error_code = HELD
+                    k.error = (
+                        f"Billing schedule(s) {', '.join(map(str, waiting))} held locked by "
+                        f"another transaction (attempt {k.attempts}); tried again."
+                    )
+                    held.append(k)
+                    continue
+                else:
+                    k.status, k.error, k.error_code = Key.Status.DONE, "", ""
+                k.lease_owner, k.lease_expires_at = "", None
+            Key.objects.bulk_update(
+                mine,
+                [
+                    "status",
+                    "error",
+                    "error_code",
+                    "invoice_ids",
+                    "lease_owner",
+                    "lease_expires_at",
+                    "updated_at",
+                ],
+            )
+            chunk_finished = not Key.objects.filter(
+                run_id=run_id, chunk=chunk, status=Key.Status.PENDING
+            ).exists()
+            counters_add(
                 run_id,
                 schedules_processed=len(result.schedule_ids),
-                schedules_failed=len(failed_ids),
+                schedules_failed=len(errors),
                 invoices_generated=len(result.invoice_ids),
                 invoices_failed=result.failed_keys + len(result.posting_errors),
-                chunks_done=1,
+                chunks_done=1 if chunk_finished else 0,
             )
             transaction.on_commit(partial(_chunk_committed, run_id))
-            return len(keys)
+            outcome = ChunkOutcome(
+                len(mine) - len(held), len(result.schedule_ids), len(result.invoice_ids)
+            )
+            return outcome, held
+    except LeaseLost as exc:
+        logger.warning("Batch run %s chunk %s: %s", run_id, chunk, exc)
+        return ChunkOutcome(), []
     except (OperationalError, InterfaceError):
         raise  # transient (connection lost, serialisation): the task retries the chunk
     except Exception as exc:  # noqa: BLE001 - the engine isolates keys; this is a crash around it
         logger.exception("Batch run %s chunk %s failed", run_id, chunk)
-        _chunk_fail(run_id, chunk, exc)
-        return 0
+        return ChunkOutcome(_chunk_fail(run_id, keys, owner=owner, exc=exc)), []
 
 
-def _counters_add(run_id: int, **deltas: int) -> None:
-    """Add to the run's counters (F() expressions: concurrent chunks never lose an update),
-    then refresh its draft/posted figures. The UPDATE takes the run's row lock, so the figures
-    read after it include every chunk committed before."""
-    updates: dict[str, Any] = {f: F(f) + n for f, n in deltas.items() if n}
-    if deltas.get("chunks_done"):
+def _keys_lock_owned(keys: list[Key], *, owner: str) -> list[Key]:
+    """Lock the keys (id order) and check they are still pending and this owner's; raises
+    LeaseLost otherwise (the caller's transaction then rolls back)."""
+    mine = batch_run_keys_lock(Q(pk__in=[k.pk for k in keys]))
+    lost = [k.pk for k in mine if k.status != Key.Status.PENDING or k.lease_owner != owner]
+    if lost or len(mine) != len(keys):
+        raise LeaseLost(
+            f"{len(lost) or len(keys) - len(mine)} of its {len(keys)} keys are no longer held "
+            f"by {owner}; its work is rolled back and left to their holder."
+        )
+    claimed = {k.pk: k.attempts for k in keys}
+    for k in mine:  # the claim's attempt count, for the messages
+        k.attempts = max(k.attempts, claimed[k.pk])
+    return mine
+
+
+def _keys_release(keys: list[Key], *, owner: str) -> None:
+    """Give back keys still pending (their schedules held elsewhere): free at once, so the
+    supervisor queues their chunk again at its next round."""
+    Key.objects.filter(
+        pk__in=[k.pk for k in keys], lease_owner=owner, status=Key.Status.PENDING
+    ).update(lease_owner="", lease_expires_at=timezone.now())
+
+
+def counters_add(run_id: int, **deltas: int) -> None:
+    """Add to the run's counters (F() expressions: concurrent chunks never lose an update; a
+    negative delta stops at 0), then refresh its draft/posted figures. The UPDATE takes the
+    run's row lock, so the figures read after it include every chunk committed before."""
+    updates: dict[str, Any] = {
+        f: F(f) + n if n > 0 else Greatest(F(f) + n, Value(0)) for f, n in deltas.items() if n
+    }
+    if deltas.get("chunks_done", 0) > 0:
         updates["progress"] = _progress(deltas["chunks_done"])
     if updates:
         Run.objects.filter(pk=run_id).update(**updates, updated_at=timezone.now())
@@ -563,35 +854,60 @@ def _amounts_json(amounts: dict[str, dict[str, Decimal]]) -> list[dict[str, str]
     ]
 
 
-def _chunk_fail(run_id: int, chunk: int, exc: Exception) -> None:
-    """Record a chunk that crashed outside the engine's per-key isolation: its unclaimed
-    pending keys fail, their schedules count as failed, and the run carries an ErrorLog."""
+def schedules_unbilled(run_id: int, keys: Iterable[Key]) -> list[int]:
+    """The schedules of these keys that the run billed nothing for (no live period item of
+    the run): what a failed key counts in `schedules_failed`, and what reopening it takes
+    back."""
+    ids = {sid for k in keys for sid in k.schedule_ids}
+    billed = set(
+        BillingPeriodItem.objects.filter(
+            batch_run_id=run_id, schedule_id__in=ids, invoice_status__in=_LIVE_ITEMS
+        ).values_list("schedule_id", flat=True)
+    )
+    return sorted(ids - billed)
+
+
+def _chunk_fail(run_id: int, keys: list[Key], *, owner: str, exc: Exception) -> int:
+    """Record a chunk that crashed outside the engine's per-key isolation: its keys (those
+    still this owner's) fail, their unbilled schedules count as failed, and the run carries an
+    ErrorLog. Recovery retries them (error code chunk_failed). Returns the keys failed."""
+    chunk = keys[0].chunk
     message = (
         f"Chunk {chunk} of batch run {run_id} failed: {type(exc).__name__}: {exc}. Its "
-        "schedules were not invoiced. Fix the cause, recover the run and start a new run."
+        "schedules were not invoiced. Fix the cause, then recover the run: recovery bills them."
     )
     with transaction.atomic(durable=True):
-        keys = batch_run_keys_claim(run_id, chunk=chunk)
-        if not keys:
-            return
-        Key.objects.filter(pk__in=[k.pk for k in keys]).update(
-            status=Key.Status.FAILED, error=message
+        mine = batch_run_keys_lock(
+            Q(pk__in=[k.pk for k in keys], status=Key.Status.PENDING, lease_owner=owner)
+        )
+        if not mine:
+            return 0
+        Key.objects.filter(pk__in=[k.pk for k in mine]).update(
+            status=Key.Status.FAILED,
+            error=message,
+            error_code=CHUNK_FAILED,
+            lease_owner="",
+            lease_expires_at=None,
+            updated_at=timezone.now(),
         )
         run = Run.objects.get(pk=run_id)
         error_log_record(
             category=ErrorLog.Category.BATCH_RUN,
-            code="chunk_failed",
+            code=CHUNK_FAILED,
             message=message,
             primary=run,
             batch_run_id=run_id,
         )
-        _counters_add(
+        counters_add(
             run_id,
-            schedules_failed=sum(len(k.schedule_ids) for k in keys),
-            invoices_failed=len(keys),
-            chunks_done=1,
+            schedules_failed=len(schedules_unbilled(run_id, mine)),
+            invoices_failed=len(mine),
+            chunks_done=0
+            if Key.objects.filter(run_id=run_id, chunk=chunk, status=Key.Status.PENDING).exists()
+            else 1,
         )
         transaction.on_commit(partial(_chunk_committed, run_id))
+    return len(mine)
 
 
 def _chunk_committed(run_id: int) -> None:
@@ -602,15 +918,219 @@ def _chunk_committed(run_id: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# The supervisor
+
+
+def run_event(run: Run, event: str, **fields: Any) -> None:
+    """Append an event to the run (in memory; the caller saves `events`)."""
+    entry = {"at": timezone.now().isoformat(timespec="seconds"), "event": event, **fields}
+    run.events = [*(run.events or []), entry][-EVENTS_KEPT:]
+
+
+def batch_runs_supervise(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Beat's watch over started generation runs (every BATCH_SUPERVISE_SECONDS): queue
+    again the chunks whose lease expired (their worker died), the chunks whose held schedules
+    wait for another try and, when a run stands still, the chunks whose message was lost;
+    plan again a run whose planning message was lost; report (fail, with an ErrorLog) keys
+    claimed BATCH_KEY_ATTEMPTS times without finishing; and close a run whose keys are all
+    finished but whose summary never came. Each action is recorded on the run (`events`,
+    `redispatches`). A run another transaction holds (planning, summarising, a chunk
+    committing) is looked at in the next round. Returns counts of what it did."""
+    report: Counter[str] = Counter()
+    runs = Run.objects.filter(status=Run.Status.STARTED, kind=Run.Kind.GENERATION)
+    for run_id in runs.order_by("id").values_list("pk", flat=True):
+        try:
+            report.update(_run_supervise(run_id, now=now or timezone.now()))
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:  # noqa: BLE001 - one run's trouble does not stop the watch
+            logger.exception("Supervising batch run %s failed", run_id)
+            report["errors"] += 1
+    return dict(report)
+
+
+def _run_supervise(run_id: int, *, now: dt.datetime) -> Counter[str]:
+    conf = lease_settings()
+    report: Counter[str] = Counter()
+    close = replan_failed = False
+    with transaction.atomic(durable=True):
+        run = batch_run_lock_skip(run_id, status=Run.Status.STARTED)
+        if run is None:
+            return report
+        report["runs"] += 1
+        if run.stage == Run.Stage.QUEUED:
+            replans = [e["at"] for e in run.events if e.get("event") == "plan_redispatched"]
+            since = dt.datetime.fromisoformat(replans[-1]) if replans else run.started_at
+            if since is not None and since < now - conf.dispatch_grace:
+                if len(replans) >= conf.max_attempts:
+                    replan_failed = True
+                else:
+                    run_event(run, "plan_redispatched", detail="no worker planned the run")
+                    run.redispatches += 1
+                    run.save(update_fields=["events", "redispatches", "updated_at"])
+                    transaction.on_commit(partial(_queue_plan_again, run.pk))
+                    report["replanned"] += 1
+        elif run.stage == Run.Stage.GENERATING:
+            pending = batch_run_keys_lock(
+                Q(run_id=run_id, status=Key.Status.PENDING), skip_locked=True
+            )
+            if not pending:
+                close = not Key.objects.filter(run_id=run_id, status=Key.Status.PENDING).exists()
+            else:
+                report += _keys_supervise(run, pending, now=now, conf=conf)
+                close = not Key.objects.filter(run_id=run_id, status=Key.Status.PENDING).exists()
+    if replan_failed:
+        _run_fail(
+            run_id,
+            code="never_planned",
+            message=f"No worker planned the run after {conf.max_attempts} tries. Check that "
+            "workers consume the default queue.",
+        )
+        report["failed"] += 1
+    if close:
+        closed = batch_run_summarise(
+            run_id=run_id, event={"event": "closed", "detail": "every key finished"}
+        )
+        if closed.status != Run.Status.STARTED:
+            report["closed"] += 1
+    return report
+
+
+def _keys_supervise(
+    run: Run, pending: list[Key], *, now: dt.datetime, conf: LeaseSettings
+) -> Counter[str]:
+    """Inside the supervisor's transaction (run and these keys locked)."""
+    report: Counter[str] = Counter()
+    live = [
+        k for k in pending if k.lease_owner and k.lease_expires_at and k.lease_expires_at >= now
+    ]
+    last_move = Key.objects.filter(run_id=run.pk).aggregate(at=Max("updated_at"))["at"]
+    stands_still = not live and (last_move is None or last_move < now - conf.dispatch_grace)
+    again: list[Key] = []
+    exhausted: list[Key] = []
+    reasons: dict[int, str] = {}
+    for k in pending:
+        if k.lease_expires_at is not None and k.lease_expires_at >= now:
+            continue  # held by a live worker, or queued within the grace
+        if k.lease_owner or k.attempts:
+            if k.attempts >= conf.max_attempts:
+                exhausted.append(k)
+                continue
+            reasons.setdefault(
+                k.chunk,
+                "lease expired: its worker was lost"
+                if k.lease_owner
+                else "its schedules were held by another transaction",
+            )
+            again.append(k)
+        elif stands_still:
+            reasons.setdefault(k.chunk, "queued but never started: its message was lost")
+            again.append(k)
+    if exhausted:
+        report["given_up"] += keys_give_up(run, exhausted)
+    if again:
+        Key.objects.filter(pk__in=[k.pk for k in again]).update(
+            lease_owner="", lease_expires_at=now + conf.dispatch_grace
+        )
+        chunks = sorted({k.chunk for k in again})
+        for chunk in chunks:
+            keys = [k for k in again if k.chunk == chunk]
+            run_event(
+                run,
+                "chunk_redispatched",
+                chunk=chunk,
+                keys=len(keys),
+                attempt=max(k.attempts for k in keys) + 1,
+                detail=reasons[chunk],
+            )
+        run.redispatches += len(chunks)
+        transaction.on_commit(partial(_queue_chunk_list, run.pk, chunks))
+        report["redispatched"] += len(chunks)
+    if exhausted or again:
+        Run.objects.filter(pk=run.pk).update(events=run.events, redispatches=run.redispatches)
+    return report
+
+
+def keys_give_up(run: Run, keys: list[Key]) -> int:
+    """Report keys claimed BATCH_KEY_ATTEMPTS times without finishing: failed (recovery bills
+    them), their unbilled schedules counted as failed, one ErrorLog per chunk saying why and
+    what to do. Inside the caller's transaction, with the keys locked."""
+    for chunk in sorted({k.chunk for k in keys}):
+        mine = [k for k in keys if k.chunk == chunk]
+        unbilled = schedules_unbilled(run.pk, mine)
+        ids = ", ".join(map(str, unbilled[:20])) + (" …" if len(unbilled) > 20 else "")
+        held = [k for k in mine if k.error_code == HELD and not k.lease_owner]
+        if held:
+            code = HELD
+            message = (
+                f"Chunk {chunk} of batch run {run.pk}: billing schedules ({ids}) stayed locked "
+                f"by another transaction through {max(k.attempts for k in mine)} attempts and "
+                "were not billed by this run; they are still ready for invoicing. Find what "
+                "holds them (a long transaction), then recover the run: recovery bills them."
+            )
+        else:
+            code = LOST
+            message = (
+                f"Chunk {chunk} of batch run {run.pk} was lost with its worker "
+                f"{max(k.attempts for k in mine)} times; its {len(unbilled)} schedules ({ids}) "
+                "were not billed. Check the workers' logs (memory, time limits), then recover "
+                "the run: recovery bills them."
+            )
+        Key.objects.filter(pk__in=[k.pk for k in mine]).update(
+            status=Key.Status.FAILED,
+            error=message,
+            error_code=code,
+            lease_owner="",
+            lease_expires_at=None,
+            updated_at=timezone.now(),
+        )
+        error_log_record(
+            category=ErrorLog.Category.BATCH_RUN,
+            code=code,
+            message=message,
+            primary=run,
+            related=mine[0],
+            batch_run_id=run.pk,
+        )
+        finished = not Key.objects.filter(
+            run_id=run.pk, chunk=chunk, status=Key.Status.PENDING
+        ).exists()
+        counters_add(
+            run.pk,
+            schedules_failed=len(unbilled),
+            invoices_failed=len(mine),
+            chunks_done=1 if finished else 0,
+        )
+        run_event(run, "keys_reported", chunk=chunk, keys=len(mine), detail=code)
+    return len(keys)
+
+
+def _queue_chunk_list(run_id: int, chunks: list[int]) -> None:
+    task_group_queue(BATCH_RUN_CHUNK, ((run_id, chunk) for chunk in chunks))
+
+
+def _queue_plan_again(run_id: int) -> None:
+    task_queue(BATCH_RUN_PLAN, run_id, None)
+
+
+# --------------------------------------------------------------------------------------------
 # Summary
 
 
-def batch_run_summarise(*, run_id: int, force: bool = False) -> Run:
+def batch_run_summarise(
+    *, run_id: int, force: bool = False, again: bool = False, event: dict | None = None
+) -> Run:
     """Finish a run whose keys are all processed (or, with `force`, whatever is left
-    pending stays pending): status, stage done, progress 100, figures. Idempotent."""
+    pending stays pending): status, stage done, progress 100, figures. Idempotent. With
+    `again`, a generation run already completed with errors or failed is summarised anew
+    (recovery billed some of what it left). `event` is recorded on the run if this call
+    finishes it."""
     with transaction.atomic(durable=True):
         run = batch_run_get(run_id=run_id, lock=True)
-        if run.status != Run.Status.STARTED or run.kind != Run.Kind.GENERATION:
+        if run.kind != Run.Kind.GENERATION:
+            return run
+        redo = again and run.status in (Run.Status.COMPLETED_WITH_ERRORS, Run.Status.FAILED)
+        if run.status != Run.Status.STARTED and not redo:
             return run
         by_status = dict(
             Key.objects.filter(run_id=run_id)
@@ -665,8 +1185,11 @@ def batch_run_summarise(*, run_id: int, force: bool = False) -> Run:
                 run.matching_schedules - run.schedules_processed - run.schedules_failed - abandoned,
             ),
         }
+        run.summary.pop("keys_pending", None)
         if pending:
             run.summary["keys_pending"] = pending
+        if event:
+            run_event(run, **event)
         run.stage = Run.Stage.DONE
         run.progress = 100
         run.completed_at = timezone.now()
@@ -677,6 +1200,7 @@ def batch_run_summarise(*, run_id: int, force: bool = False) -> Run:
                 "progress",
                 "chunks_done",
                 "summary",
+                "events",
                 "completed_at",
                 "updated_at",
             ]
@@ -685,8 +1209,8 @@ def batch_run_summarise(*, run_id: int, force: bool = False) -> Run:
 
 
 def batch_run_cancel(*, run_id: int) -> Run:
-    """Stop a started run: its keys not being processed right now are dropped; chunks being
-    processed finish (their invoices stay). Status canceled."""
+    """Stop a started run: its keys no worker holds are dropped; chunks being processed
+    finish (their invoices stay). Status canceled."""
     with transaction.atomic(durable=True):
         run = batch_run_get(run_id=run_id, lock=True)
         if run.status != Run.Status.STARTED:
@@ -694,9 +1218,13 @@ def batch_run_cancel(*, run_id: int) -> Run:
                 f"Batch run {run.pk} is {run.status}; only a started run can be canceled.",
                 details={"status": run.status},
             )
-        dropped = batch_run_keys_claim(run_id)
+        dropped = batch_run_keys_lock(keys_free(run_id, now=timezone.now()), skip_locked=True)
         Key.objects.filter(pk__in=[k.pk for k in dropped]).update(
-            status=Key.Status.FAILED, error="Canceled before it was processed."
+            status=Key.Status.FAILED,
+            error="Canceled before it was processed.",
+            error_code="canceled",
+            lease_owner="",
+            lease_expires_at=None,
         )
         _figures_refresh(run_id)
         run.refresh_from_db()

@@ -26,6 +26,7 @@ TASKS = [
     tasks.batch_run_recover_task,
     tasks.render_invoice_pdf_task,
     tasks.convert_negative_lines_task,
+    tasks.supervise_runs_task,
 ]
 
 

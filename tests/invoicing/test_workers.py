@@ -1,6 +1,7 @@
 """Batch runs on real Celery workers (subprocesses) with a real Redis broker, not eager:
-a run end to end, a worker SIGKILLed in the middle of a chunk then recovery and a re-run,
-and two overlapping runs on two workers. Every period is billed exactly once.
+a run end to end, a worker SIGKILLed in the middle of a chunk then recovery (which bills the
+dead worker's chunk once its lease expires) and a re-run, and two overlapping runs on two
+workers. Every period is billed exactly once.
 
 Each test starts `celery -A config worker --pool=solo` on the pytest database and a Redis
 database of its own (tests/support/celery_workers.py); the workers are stopped in a `finally`.
@@ -224,23 +225,33 @@ def test_a_worker_killed_mid_chunk_then_recovery_and_a_rerun_bill_every_period_o
     log = ErrorLog.objects.get(primary_id=broken.pk, primary_type__model="billingschedule")
     assert (log.code, log.batch_run_id) == ("tax_engine_error", run.pk)
 
+    # Chunk 4's key is still leased by the dead worker (its heartbeat stopped with it).
+    (dead_key,) = InvoiceBatchRunKey.objects.filter(run=run, chunk=4)
+    assert (dead_key.status, dead_key.attempts) == ("pending", 1)
+    assert dead_key.lease_owner and dead_key.lease_expires_at
+
     # A fresh worker whose tax service knows every seller. It first takes the chunks still
     # queued (5–7: the run goes on), then the recovery: chunk 4's message died unacknowledged
-    # with the killed worker, so its key is abandoned and left to a new run.
+    # with the killed worker; recovery waits for its lease to expire (30 s at most) and
+    # bills it.
     second = Worker(broker, name="fixed")
     try:
         recovery = batch_run_recover(run_id=run.pk, requested_by="test")
-        wait_until(lambda: finished(recovery), timeout=TIMEOUT, what="recovery", workers=[second])
+        wait_until(lambda: finished(recovery), timeout=90, what="recovery", workers=[second])
         assert (recovery.kind, recovery.status) == ("recovery", "completed")
         assert recovery.summary == {
-            "keys_abandoned": 1,
-            "schedules_abandoned": 1,
+            "keys_reopened": 0,
+            "keys_billed": 1,
+            "schedules_billed": 1,
+            "keys_reported": 0,
+            "keys_left_to_workers": 0,
             "invoices_canceled": [],
             "schedules_recovered": [broken.pk],
             "schedules_unrecovered": [],
             "invoices_unrecovered": [],
         }
         assert (recovery.schedules_processed, recovery.schedules_failed) == (1, 0)
+        assert recovery.invoices_generated == 1
         run.refresh_from_db()
         assert (run.status, run.stage, run.progress) == ("completed_with_errors", "done", 100)
         assert dict(InvoiceBatchRunKey.objects.filter(run=run).values_list("chunk", "status")) == {
@@ -248,15 +259,17 @@ def test_a_worker_killed_mid_chunk_then_recovery_and_a_rerun_bill_every_period_o
             1: "failed",
             2: "done",
             3: "done",
-            4: "failed",
+            4: "done",
             5: "done",
             6: "done",
             7: "done",
         }
-        assert (run.schedules_processed, run.schedules_failed, run.invoices_generated) == (6, 1, 6)
+        assert (run.schedules_processed, run.schedules_failed, run.invoices_generated) == (7, 1, 7)
         assert run.summary["recovery"]["sub_run"] == recovery.pk
-        assert (run.summary["keys_done"], run.summary["keys_failed"]) == (6, 2)
-        assert (run.summary["schedules_abandoned"], run.summary["schedules_skipped"]) == (1, 0)
+        assert (run.summary["keys_done"], run.summary["keys_failed"]) == (7, 1)
+        assert run.summary["schedules_skipped"] == 0
+        dead_key.refresh_from_db()
+        assert (dead_key.status, dead_key.attempts, dead_key.lease_owner) == ("done", 2, "")
         assert_counters_true(run)
         broken.refresh_from_db()
         assert broken.status == "ready_for_invoicing"
@@ -268,17 +281,16 @@ def test_a_worker_killed_mid_chunk_then_recovery_and_a_rerun_bill_every_period_o
     finally:
         second.stop()
     assert rerun.status == "completed"
-    # The re-run bills what the first run left: the abandoned customer 4 and the recovered
-    # customer 1.
+    # The re-run bills what the first run left: the recovered customer 1 (customer 4 was
+    # billed by the recovery).
     assert (rerun.matching_schedules, rerun.schedules_processed, rerun.schedules_failed) == (
-        2,
-        2,
+        1,
+        1,
         0,
     )
-    assert (rerun.invoices_generated, rerun.draft_invoices) == (2, 2)
+    assert (rerun.invoices_generated, rerun.draft_invoices) == (1, 1)
     assert set(Invoice.objects.filter(batch_run=rerun).values_list("account_id", flat=True)) == {
-        accounts[1].pk,
-        accounts[4].pk,
+        accounts[1].pk
     }
     assert_counters_true(rerun)
     assert_every_schedule_billed_jan_and_feb_once()

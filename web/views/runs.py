@@ -74,7 +74,8 @@ COUNTERS = {
         ("matching_schedules", "Schedules found stuck"),
         ("schedules_processed", "Schedules recovered"),
         ("schedules_failed", "Schedules not recovered"),
-        ("keys_abandoned", "Keys abandoned"),
+        ("schedules_billed", "Schedules billed"),
+        ("invoices_generated", "Invoices generated"),
         ("invoices_canceled", "Invoices canceled"),
         ("invoices_failed", "Invoices not recovered"),
     ),
@@ -125,6 +126,7 @@ def run_progress_data(run: Run) -> dict:
         "finished": run.status != Run.Status.STARTED,
         "chunks_total": run.chunks_total,
         "chunks_done": run.chunks_done,
+        "redispatches": run.redispatches,
         "counters": {name: value for name, _, value in run_counters(run)},
         "amounts": run.amounts or [],
         "completed_at": run.completed_at.isoformat() if run.completed_at else None,
@@ -144,6 +146,43 @@ def _plain_items(values: dict, *, leave_out: set[str] = frozenset()) -> list[tup
         else:
             text = str(value)
         out.append((key.replace("_", " "), text))
+    return out
+
+
+# What the supervisor and recovery record on a run (invoicing.services.runs.run_event).
+EVENT_LABELS = {
+    "chunk_redispatched": "Chunk queued again",
+    "plan_redispatched": "Planning queued again",
+    "keys_reported": "Keys reported as not billed",
+    "keys_reopened": "Failed keys reopened",
+    "closed": "Closed by the supervisor",
+    "recovered": "Recovered",
+}
+
+
+def run_events(run: Run) -> list[dict]:
+    """The run's events, newest first, each with a label and a line of detail."""
+    out = []
+    for event in reversed(run.events or []):
+        parts = []
+        if event.get("chunk") is not None:
+            parts.append(f"chunk {event['chunk']}")
+        if event.get("keys"):
+            parts.append(f"{event['keys']} key{pluralize(event['keys'])}")
+        if event.get("attempt"):
+            parts.append(f"attempt {event['attempt']}")
+        if event.get("sub_run"):
+            parts.append(f"run {event['sub_run']}")
+        if event.get("detail"):
+            parts.append(str(event["detail"]))
+        out.append(
+            {
+                "at": event.get("at", ""),
+                "event": event.get("event", ""),
+                "label": EVENT_LABELS.get(event.get("event", ""), event.get("event", "")),
+                "detail": ", ".join(parts),
+            }
+        )
     return out
 
 
@@ -242,6 +281,7 @@ class RunDetailView(PageView):
             summary_items=_plain_items(run.summary, leave_out={name for name, _, _ in counters}),
             is_generation=run.kind == Kind.GENERATION,
             is_started=run.status == Run.Status.STARTED,
+            events=run_events(run),
         )
         return context
 
@@ -289,8 +329,9 @@ class RunRecoverView(_RunActionView):
         facts += [
             f"{reach.pending_keys} grouping key{pluralize(reach.pending_keys)} not yet "
             f"processed ({reach.pending_schedules} schedule{pluralize(reach.pending_schedules)})"
-            " are abandoned, unless a worker is processing them now: those schedules are "
-            "left for a new run.",
+            " are billed now by the recovery, unless a worker is processing them: those are "
+            "left to it. Keys that failed because a worker was lost or their schedules were "
+            "held by another transaction are billed again too.",
             f"{reach.stuck_invoices} invoice{pluralize(reach.stuck_invoices)} stuck in progress "
             f"{pluralize(reach.stuck_invoices, 'is,are')} canceled and what they billed is "
             "released.",

@@ -12,7 +12,7 @@ from invoicing.services.recovery import batch_run_recover, billing_schedules_rec
 
 class Command(BaseCommand):
     help = (
-        "Recover a batch run (abandon what no worker holds, cancel invoices stuck in "
+        "Recover a batch run (bill what is still billable, cancel invoices stuck in "
         "draft_in_progress, reset schedules left processing or error), or the latest "
         "invoices of billing schedules (--schedules)."
     )

@@ -1,5 +1,5 @@
 """Recovery in-process (eager Celery): a run's recovery sub-run (failed schedules reset,
-invoices stuck in draft_in_progress canceled, pending keys abandoned) followed by a re-run that
+invoices stuck in draft_in_progress canceled, pending keys billed) followed by a re-run that
 bills exactly what is left, and the recovery of schedules' latest invoices.
 
 Figures: a seats schedule bills 10 × 5.00 = 50.00 a month; Texas tax 6.25 % is 3.13 per
@@ -65,8 +65,11 @@ def test_run_recovery_resets_failed_schedules_then_a_rerun_bills_them(
         "ops",
     )
     assert sub.summary == {
-        "keys_abandoned": 0,
-        "schedules_abandoned": 0,
+        "keys_reopened": 0,
+        "keys_billed": 0,
+        "schedules_billed": 0,
+        "keys_reported": 0,
+        "keys_left_to_workers": 0,
         "invoices_canceled": [],
         "schedules_recovered": [schedule.pk],
         "schedules_unrecovered": [],
@@ -89,6 +92,8 @@ def test_run_recovery_resets_failed_schedules_then_a_rerun_bills_them(
         "schedules_recovered": 1,
         "schedules_unrecovered": 0,
         "invoices_canceled": 0,
+        "schedules_billed": 0,
+        "invoices_generated": 0,
     }
 
     settings.LEDGERLINE = {**settings.LEDGERLINE, "TAX_ENGINE": "invoicing.tax.BuiltinTaxEngine"}
@@ -137,29 +142,38 @@ def test_run_recovery_cancels_invoices_stuck_in_draft_in_progress(
     assert schedule_state(schedules[0])[1:4] == (d(2026, 3, 1), d(2026, 3, 1), D("100.00"))
 
 
-def test_recovering_a_run_nobody_finished_abandons_its_pending_keys(
+def test_recovering_a_run_nobody_finished_bills_its_pending_keys(
     billed, run_batch, no_dispatch, django_capture_on_commit_callbacks
 ):
-    customers(billed, 3)
+    accounts = customers(billed, 3)
     run = run_batch(target_date=TARGET, chunk_size=1)
     assert batch_run_chunk_process(run_id=run.pk, chunk=0) == 1  # then the workers died
     with django_capture_on_commit_callbacks(execute=True):
         sub = batch_run_recover(run_id=run.pk)
     sub.refresh_from_db()
-    assert (sub.status, sub.summary["keys_abandoned"], sub.summary["schedules_abandoned"]) == (
-        "completed",
-        2,
-        2,
-    )
+    assert sub.status == "completed"
+    assert {k: sub.summary[k] for k in ("keys_billed", "schedules_billed", "keys_reported")} == {
+        "keys_billed": 2,
+        "schedules_billed": 2,
+        "keys_reported": 0,
+    }
+    assert sub.invoices_generated == 2
     run.refresh_from_db()
     assert (run.status, run.stage, run.schedules_processed, run.invoices_generated) == (
-        "completed_with_errors",
+        "completed",
         "done",
-        1,
-        1,
+        3,
+        3,
     )
-    assert (run.summary["keys_done"], run.summary["keys_failed"]) == (1, 2)
-    assert run.summary["schedules_abandoned"] == 2 and run.summary["schedules_skipped"] == 0
+    assert (run.chunks_total, run.chunks_done, run.progress) == (3, 3, 100)
+    assert (run.summary["keys_done"], run.summary["keys_failed"]) == (3, 0)
+    assert run.summary["schedules_skipped"] == 0
+    assert run.amounts == [{"currency": "USD", "draft": "318.78", "posted": "0.00"}]
+    assert sorted(Invoice.objects.filter(batch_run=run).values_list("account_id", flat=True)) == [
+        a.pk for a in accounts
+    ]
+    assert set(billed_counts().values()) == {1} and len(billed_counts()) == 6
+    assert [e["event"] for e in run.events] == ["recovered"]
 
 
 def test_per_schedule_recovery_repairs_the_latest_invoice_and_its_siblings(billed, run_batch):
