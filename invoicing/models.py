@@ -19,6 +19,7 @@ from billing.models import (
     UnitOfMeasure,
     UsageSummary,
 )
+from core.cards import card_data_errors
 from core.models import CurrencyField, MoneyAmountField, PriceField, QuantityField, TimeStampedModel
 from core.money import money_display, plain, price_display, quantity_display
 from core.vat import REASON_CATEGORIES, ZERO_RATE_CATEGORIES, VatCategory
@@ -201,6 +202,11 @@ class InvoiceLine(TimeStampedModel):
                 name="line_end_after_start",
             ),
         ]
+
+    def clean(self) -> None:
+        errors = card_data_errors(self, ["name", "description"])  # never a customer's card
+        if errors:
+            raise ValidationError(errors)
 
     def __str__(self) -> str:
         return line_label(self, self.invoice.currency if self.invoice_id else "")

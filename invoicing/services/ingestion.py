@@ -55,6 +55,7 @@ from django.utils import timezone
 from accounts.locks import account_lock
 from accounts.models import Account
 from accounts.selectors import billing_terms_resolve
+from core.cards import CARD_NUMBER_MESSAGE, card_number_found
 from core.exceptions import ValidationError
 from core.models import MONEY_DIGITS
 from core.money import ZERO, currency_exponent, plain, round_money, validate_currency
@@ -397,6 +398,10 @@ def _lines(
         name = raw.get("name") or (product.name if product else "")
         if not name:
             errors.add(f"{p}.name", "Name the line, or give its product.")
+        for text_field in ("name", "description"):
+            text = name if text_field == "name" else raw.get("description")
+            if card_number_found(text):
+                errors.add(f"{p}.{text_field}", CARD_NUMBER_MESSAGE)
         quantity: Decimal = raw["quantity"]
         unit_price: Decimal = raw["unit_price"]
         amount = None

@@ -192,3 +192,10 @@ def test_the_last_date_of_the_range_is_accepted_with_its_due_date(ops, api_world
         "2999-12-31",
         "3000-01-30",
     )
+
+
+
+def test_a_card_number_in_a_line_name_is_refused_and_nothing_is_written(ops, api_world):
+    body = draft(api_world, lines=[line(name="Card 4111_1111_1111_1111")])
+
+    assert list(refused(ops, body)) == ["lines[0].name"]
