@@ -234,7 +234,7 @@ def test_a_draft_to_posted_run_says_what_it_did_counts_and_lists_it(
 def test_recover(ops, finished_run, confirm_and_run):
     confirm, response = confirm_and_run(reverse("web:run_recover", args=[finished_run.pk]))
     assert f"Recover run {finished_run.pk}?" in confirm
-    assert "0 grouping keys not yet processed (0 schedules) are abandoned" in confirm
+    assert "0 grouping keys not yet processed (0 schedules) are billed now" in confirm
     assert "0 invoices stuck in progress are canceled" in confirm
     sub = InvoiceBatchRun.objects.get(parent_run=finished_run)
     assert sub.kind == "recovery" and sub.status in ("completed", "completed_with_errors")
@@ -253,7 +253,7 @@ def test_recover_states_what_is_stuck(ops, finished_run):
     BillingSchedule.objects.update(status="processing")
     response = ops.post(reverse("web:run_recover", args=[finished_run.pk]))
     page = response.content.decode()
-    assert "1 grouping key not yet processed (1 schedule) are abandoned" in page
+    assert "1 grouping key not yet processed (1 schedule) are billed now by the recovery" in page
     assert "1 invoice stuck in progress is canceled" in page
     assert "1 billing schedule left processing or in error are reset" in page
     assert confirmation_of(response) == "1 keys, 1 schedules pending, 1 invoices, 1 schedules stuck"
