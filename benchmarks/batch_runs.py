@@ -174,8 +174,8 @@ def batch_measure(
             if time.monotonic() > deadline:
                 raise bench.BenchFailed("The benchmark workers did not start within a minute.")
             time.sleep(0.2)
-        bench._analyze()
-        bench._checkpoint()
+        bench.analyze()
+        bench.database_checkpoint()
         started = time.perf_counter()
         run = batch_run_start(
             target_date=bench.TARGET_DATE,
@@ -262,7 +262,7 @@ def batch_bench_one(
         figures.engine_seconds = engine.engine_seconds
         figures.engine_select_seconds = engine.select_seconds
         for count in sorted(set(workers)):
-            bench._analyze()  # statistics of the rows just written, for the reset's deletes
+            bench.analyze()  # statistics of the rows just written, for the reset's deletes
             bench.world_reset(world)
             progress(f"{n} engine {figures.engine_seconds:.2f} s; batch run on {count} worker(s)…")
             figures.runs.append(
@@ -271,14 +271,14 @@ def batch_bench_one(
     finally:
         progress(f"{n} deleting the benchmark's rows…")
         runs = InvoiceBatchRun.objects.filter(filters__legal_entity=world.entity_id)
-        bench._analyze()  # the deletes' subqueries need statistics of the rows written
+        bench.analyze()  # the deletes' subqueries need statistics of the rows written
         bench.world_delete(world)
         runs.delete()
     return figures
 
 
 def batch_bench_many(sizes: list[int], **kwargs) -> list[BatchBenchFigures]:
-    with bench._debug_off():
+    with bench.debug_off():
         return [batch_bench_one(schedules=n, **kwargs) for n in sorted(sizes)]
 
 

@@ -35,7 +35,6 @@ invoices unless forced, and runs with DEBUG off.
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
 import math
 import time
@@ -46,40 +45,24 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils import timezone
 
-from accounts.models import Account, Address, BillingProfile, Contact, LegalEntity, PaymentTerm
+from accounts.models import Address, LegalEntity, PaymentTerm
 from benchmarks.generation import (
-    MIB,
     BenchFailed,
     BenchRefused,
     BenchWorld,
-    _analyze,
-    _debug_off,
-    _maxrss,
-    _posted_receivers_off,
-    _rss_peak_reset,
-    _rss_status,
+    WorldSpec,
+    analyze,
+    debug_off,
+    in_mib,
+    posted_receivers_off,
+    process_maxrss,
+    rss_peak_reset,
+    rss_status,
     world_delete,
-)
-from billing.choices import (
-    BillingFrequency,
-    BillingType,
-    ChargeType,
-    InvoiceGroupType,
-    PeriodBoundary,
-    PricingTerm,
-    ScheduleCategory,
-    ScheduleStatus,
-    ZeroAmountHandling,
-)
-from billing.models import (
-    BillingSchedule,
-    BillingScheduleGroup,
-    Order,
-    OrderItem,
-    Product,
-    UnitOfMeasure,
+    world_finish,
+    world_keys,
+    world_options,
 )
 from einvoicing.logs import facturx_quiet
 from einvoicing.services import (
@@ -89,19 +72,9 @@ from einvoicing.services import (
     einvoice_render,
     invoices_for_einvoice,
 )
-from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, SequencePolicy, TaxRate
-from invoicing.services.generation import generate_for_keys, plan_keys_stream, schedules_eligible
-from invoicing.services.generation_plan import GenerationOptions
+from invoicing.models import Invoice, InvoiceLine, InvoiceStatus, TaxRate
+from invoicing.services.generation import generate_for_keys
 
-START = dt.date(2026, 1, 1)
-END = dt.date(2026, 12, 31)
-TARGET_DATE = dt.date(2026, 1, 31)
-QUANTITY = Decimal("3")
-UNIT_PRICE = Decimal("49.90")
-PERIOD_AMOUNT = Decimal("149.70")
-TOTAL_AMOUNT = Decimal("1796.40")
-CURRENCY = "EUR"
-BUILD_BATCH_ACCOUNTS = 1000  # accounts (with everything they own) per bulk round
 CHUNK = 200  # invoices read per query round of the export and the validation
 CHECKPOINTS = (10, 50, 100)  # percent
 TARGET_MEMORY_RATIO = 1.5  # memory peak at 100 % / at 50 % of a pass (the count doubles)
@@ -116,13 +89,51 @@ BUYERS = (
 # The data set
 
 
+def _buyer_account(i: int) -> dict:
+    _, _, _, vat_id, scheme, reference = BUYERS[i % len(BUYERS)]
+    return {
+        "email": "ap@example.com",
+        "vat_id": vat_id,
+        "endpoint_id": vat_id,
+        "endpoint_scheme": scheme,
+        "buyer_reference": reference,
+    }
+
+
+def _buyer_address(i: int) -> dict:
+    country, city, postcode, *_ = BUYERS[i % len(BUYERS)]
+    return {
+        "line1": f"{i} Example Street",
+        "city": city,
+        "postal_code": postcode,
+        "country": country,
+    }
+
+
+SPEC = WorldSpec(
+    label="E-invoice bench",
+    code="EBENCH",
+    invoice_prefix="EB",
+    unit_prefix="E",  # UN/ECE C62 (one), the unit's default
+    tax_code="standard",
+    currency="EUR",
+    quantity=Decimal("3"),
+    unit_price=Decimal("49.90"),
+    period_amount=Decimal("149.70"),  # a month
+    total_amount=Decimal("1796.40"),  # 2026
+    payment_method=False,
+    account_fields=_buyer_account,
+    address_fields=_buyer_address,
+)
+
+
 def world_build(*, invoices: int, lines: int, token: str | None = None) -> BenchWorld:
     """The seller, its numbering, rates, product, and `invoices` accounts with `lines`
-    monthly schedules each (bulk). BenchWorld.schedules holds invoices × lines."""
+    monthly schedules each (bulk, as benchmarks.generation builds them). BenchWorld.schedules
+    holds invoices × lines."""
     if invoices < 1 or lines < 1:
         raise BenchRefused("--invoices and --lines must be at least 1.")
     token = token or uuid.uuid4().hex[:8]
-    now = timezone.now()
     with transaction.atomic():
         address = Address.objects.create(
             line1="Friedrichstraße 1", city="Berlin", postal_code="10117", country="DE"
@@ -142,25 +153,6 @@ def world_build(*, invoices: int, lines: int, token: str | None = None) -> Bench
         term = PaymentTerm.objects.create(
             name=f"E-invoice bench 14 Tage {token}", kind=PaymentTerm.Kind.NET, days=14
         )
-        unit = UnitOfMeasure.objects.create(
-            code=f"E{token}", name="Bench seat", scale=0, unece_code="C62"
-        )
-        product = Product.objects.create(
-            sku=f"EBENCH-{token}",
-            name="Bench seat",
-            charge_type=ChargeType.RECURRING,
-            unit=unit,
-            taxable=True,
-            tax_code="standard",
-        )
-        policy = SequencePolicy.objects.create(
-            name=f"E-invoice bench {token}",
-            target=SequencePolicy.Target.INVOICE,
-            pattern=f"EB-{token}-{{SEQ}}",
-            min_width=7,
-            legal_entity=entity,
-            currency=CURRENCY,
-        )
         rates = [
             TaxRate.objects.create(
                 legal_entity=entity,
@@ -177,181 +169,25 @@ def world_build(*, invoices: int, lines: int, token: str | None = None) -> Bench
                 rate=Decimal("20"),
             ),
         ]
-        world = BenchWorld(
+        world = world_finish(
+            SPEC,
             token=token,
-            schedules=invoices * lines,
-            accounts=invoices,
-            entity_id=entity.pk,
-            entity_address_id=address.pk,
-            payment_term_id=term.pk,
-            unit_id=unit.pk,
-            product_id=product.pk,
-            policy_id=policy.pk,
-            tax_rate_ids=[r.pk for r in rates],
-            request_id=f"ebench-{token}-{uuid.uuid4().hex[:12]}",
+            entity=entity,
+            term=term,
+            rates=rates,
+            per_account=[lines] * invoices,
         )
-        for first in range(0, invoices, BUILD_BATCH_ACCOUNTS):
-            count = min(BUILD_BATCH_ACCOUNTS, invoices - first)
-            _build_accounts(world, range(first, first + count), lines, now)
-    _analyze()
+    analyze()
     return world
-
-
-def _build_accounts(world: BenchWorld, indexes: range, lines: int, now: dt.datetime) -> None:
-    """One bulk round: accounts `indexes`, each with its contact, billing profile, order and
-    `lines` items, schedule groups and schedules (as benchmarks.generation builds them)."""
-    t = world.token
-    buyers = [BUYERS[i % len(BUYERS)] for i in indexes]
-    accounts = Account.objects.bulk_create(
-        Account(
-            name=f"E-invoice bench {t} {i:06d}",
-            external_id=f"EBENCH-{t}-{i:06d}",
-            currency=CURRENCY,
-            legal_entity_id=world.entity_id,
-            email="ap@example.com",
-            vat_id=vat_id,
-            endpoint_id=vat_id,
-            endpoint_scheme=scheme,
-            buyer_reference=reference,
-        )
-        for i, (_, _, _, vat_id, scheme, reference) in zip(indexes, buyers, strict=True)
-    )
-    addresses = Address.objects.bulk_create(
-        Address(line1=f"{i} Example Street", city=city, postal_code=postcode, country=country)
-        for i, (country, city, postcode, *_) in zip(indexes, buyers, strict=True)
-    )
-    contacts = Contact.objects.bulk_create(
-        Contact(account=a, name=f"{a.name} AP", email="ap@example.com") for a in accounts
-    )
-    profiles = BillingProfile.objects.bulk_create(
-        BillingProfile(
-            account=a,
-            is_default=True,
-            bill_to=c,
-            payment_term_id=world.payment_term_id,
-            billing_address=addr,
-        )
-        for a, c, addr in zip(accounts, contacts, addresses, strict=True)
-    )
-    orders = Order.objects.bulk_create(
-        Order(
-            number=f"EBENCH-{t}-{i:06d}",
-            account=a,
-            billing_profile=p,
-            currency=CURRENCY,
-            legal_entity_id=world.entity_id,
-            payment_term_id=world.payment_term_id,
-            bill_to=c,
-            invoice_group_type=InvoiceGroupType.DEFAULT,
-            tax_treatment="standard",
-            status=Order.Status.ACTIVATED,
-            activated_at=now,
-        )
-        for i, a, p, c in zip(indexes, accounts, profiles, contacts, strict=True)
-    )
-    owners = [
-        (order, account, contact, address, n)
-        for order, account, contact, address in zip(
-            orders, accounts, contacts, addresses, strict=True
-        )
-        for n in range(1, lines + 1)
-    ]
-    items = OrderItem.objects.bulk_create(
-        (
-            OrderItem(
-                order=order,
-                line_number=n,
-                product_id=world.product_id,
-                quantity=QUANTITY,
-                unit_price=UNIT_PRICE,
-                pricing_term=PricingTerm.MONTH,
-                start_date=START,
-                end_date=END,
-                billing_frequency=BillingFrequency.MONTHLY,
-                billing_type=BillingType.ADVANCE,
-                period_boundary=PeriodBoundary.ANNIVERSARY,
-            )
-            for order, *_, n in owners
-        ),
-        batch_size=5000,
-    )
-    groups = BillingScheduleGroup.objects.bulk_create(
-        (
-            BillingScheduleGroup(
-                account=account,
-                source_item=item,
-                order=order,
-                product_id=world.product_id,
-                currency=CURRENCY,
-                legal_entity_id=world.entity_id,
-                start_date=START,
-                end_date=END,
-            )
-            for (order, account, *_), item in zip(owners, items, strict=True)
-        ),
-        batch_size=5000,
-    )
-    BillingSchedule.objects.bulk_create(
-        (
-            BillingSchedule(
-                group=group,
-                account=account,
-                order=order,
-                order_item=item,
-                product_id=world.product_id,
-                charge_type=ChargeType.RECURRING,
-                category=ScheduleCategory.ORIGINAL,
-                status=ScheduleStatus.READY,
-                start_date=START,
-                end_date=END,
-                next_billing_date=START,
-                next_charge_from_date=START,
-                quantity=QUANTITY,
-                unit_id=world.unit_id,
-                unit_price=UNIT_PRICE,
-                pricing_term=PricingTerm.MONTH,
-                billing_frequency=BillingFrequency.MONTHLY,
-                billing_type=BillingType.ADVANCE,
-                period_boundary=PeriodBoundary.ANNIVERSARY,
-                period_amount=PERIOD_AMOUNT,
-                total_amount=TOTAL_AMOUNT,
-                billed_amount=Decimal("0"),
-                pending_amount=TOTAL_AMOUNT,
-                currency=CURRENCY,
-                legal_entity_id=world.entity_id,
-                payment_term_id=world.payment_term_id,
-                bill_to=contact,
-                billing_address=address,
-                tax_treatment="standard",
-                invoice_group_type=InvoiceGroupType.DEFAULT,
-                zero_amount_handling=ZeroAmountHandling.CREATE_LINE,
-            )
-            for (order, account, contact, address, _), item, group in zip(
-                owners, items, groups, strict=True
-            )
-        ),
-        batch_size=5000,
-    )
 
 
 def invoices_post(world: BenchWorld) -> float:
     """Generate and post one period of every schedule of the world; the seconds it took.
     Refuses to go on unless every account got one posted invoice of every line."""
-    options = GenerationOptions(
-        target_date=TARGET_DATE,
-        invoice_date=TARGET_DATE,
-        post=True,
-        request_id=world.request_id,
-        posted_by="bench_einvoices",
-    )
+    options = world_options(world, posted_by="bench_einvoices")
     started = time.perf_counter()
-    with _posted_receivers_off():
-        result = generate_for_keys(
-            plan_keys_stream(
-                schedules_eligible(target_date=TARGET_DATE).filter(legal_entity_id=world.entity_id)
-            ),
-            options=options,
-        )
+    with posted_receivers_off():
+        result = generate_for_keys(world_keys(world), options=options)
     seconds = time.perf_counter() - started
     posted = Invoice.objects.filter(request_id=world.request_id, status=InvoiceStatus.POSTED)
     lines = InvoiceLine.objects.filter(invoice__request_id=world.request_id).count()
@@ -368,7 +204,7 @@ def invoices_post(world: BenchWorld) -> float:
         raise BenchFailed(
             "Generation did not post the benchmark's invoices: " + "; ".join(problems)
         )
-    _analyze()
+    analyze()
     return seconds
 
 
@@ -454,7 +290,7 @@ def _measure(phase: Phase, world: BenchWorld, total: int, work: Callable[[object
     """Run `work` on every invoice of the world, timed, recording the checkpoints."""
     marks = {max(1, math.ceil(total * p / 100)): p for p in CHECKPOINTS}
     gc.collect()
-    phase.rss_peak_reset = _rss_peak_reset()
+    phase.rss_peak_reset = rss_peak_reset()
     if phase.traced:
         tracemalloc.start()
     try:
@@ -471,8 +307,8 @@ def _measure(phase: Phase, world: BenchWorld, total: int, work: Callable[[object
                         seconds=time.perf_counter() - started,
                         traced=current,
                         traced_peak=peak,
-                        rss=_rss_status("VmRSS"),
-                        rss_peak=_rss_status("VmHWM"),
+                        rss=rss_status("VmRSS"),
+                        rss_peak=rss_status("VmHWM"),
                     )
                 )
         phase.seconds = time.perf_counter() - started
@@ -527,7 +363,7 @@ def bench_run(
     fmt = FORMATS[format_key]
     figures = EInvoiceFigures(invoices=invoices, lines=lines, format=format_key)
     n = f"N={invoices:,}:"
-    with _debug_off(), facturx_quiet():
+    with debug_off(), facturx_quiet():
         progress(f"{n} building {invoices:,} accounts with {lines} schedule(s) each…")
         started = time.perf_counter()
         world = world_build(invoices=invoices, lines=lines)
@@ -540,7 +376,7 @@ def bench_run(
             progress(f"{n} exported in {figures.export.seconds:.1f} s; validating…")
             _rules_compile(world, fmt)
             validation_measure(world, figures.validation, invoices, fmt)
-            figures.maxrss = _maxrss()
+            figures.maxrss = process_maxrss()
             if trace_memory:
                 progress(
                     f"{n} validated in {figures.validation.seconds:.1f} s; again under tracemalloc…"
@@ -557,10 +393,6 @@ def bench_run(
 
 # --------------------------------------------------------------------------------------------
 # Reporting
-
-
-def _mib(value: int | None) -> str:
-    return "n/a" if value is None else f"{value / MIB:,.1f}"
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
@@ -589,7 +421,7 @@ def _memory_line(phase: Phase) -> str | None:
     verdict = "flat" if ratio <= TARGET_MEMORY_RATIO else "GROWS"
     return (
         f"Memory, {phase.label}: {what} "
-        + " / ".join(_mib(p) for p in peaks)
+        + " / ".join(in_mib(p) for p in peaks)
         + " MiB at "
         + " / ".join(f"{c.done:,}" for c in phase.checkpoints)
         + f" documents: {ratio:.2f}× from {middle.done:,} to {last.done:,} (target ≤ "
@@ -622,7 +454,7 @@ def report_lines(f: EInvoiceFigures) -> list[str]:
         ),
         ("validation: wall time (s)", f"{f.validation.seconds:.2f}"),
         ("validation: documents/s", f"{f.validation.per_second:,.1f}"),
-        ("maxrss, getrusage (MiB)", _mib(f.maxrss)),
+        ("maxrss, getrusage (MiB)", in_mib(f.maxrss)),
     ]
     width = max(len(label) for label, _ in rows)
     lines = [f"{label:<{width}}  {value}" for label, value in rows]
@@ -646,10 +478,10 @@ def report_lines(f: EInvoiceFigures) -> list[str]:
                     f"{c.done:,}",
                     f"{c.seconds:.2f}",
                     f"{c.per_second:,.1f}",
-                    _mib(c.traced),
-                    _mib(c.traced_peak),
-                    _mib(c.rss),
-                    _mib(c.rss_peak) + ("" if phase.rss_peak_reset else "*"),
+                    in_mib(c.traced),
+                    in_mib(c.traced_peak),
+                    in_mib(c.rss),
+                    in_mib(c.rss_peak) + ("" if phase.rss_peak_reset else "*"),
                 )
             )
     lines += ["", *_table(checkpoints), ""]

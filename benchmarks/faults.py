@@ -516,7 +516,7 @@ def trials_run(
             for number in range(1, trials + 1):
                 # Fresh statistics first: the rewind's set-based deletes are planned on them
                 # (planned on the empty tables of the build, they take minutes).
-                bench._analyze()
+                bench.analyze()
                 bench.world_reset(world)
                 results.append(
                     trial_one(
@@ -532,7 +532,7 @@ def trials_run(
                 )
     finally:
         InvoiceBatchRun.objects.filter(filters__legal_entity=world.entity_id).delete()
-        bench._analyze()
+        bench.analyze()
         bench.world_delete(world)
     return results
 

@@ -2,15 +2,19 @@
 validates its invoices, prints the figures and the checkpoints, and leaves nothing behind."""
 
 import re
-from io import StringIO
+from decimal import Decimal
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from accounts.models import Account, Address, LegalEntity
+from benchmarks import einvoices
+from benchmarks.generation import END, START
 from billing.models import BillingSchedule, Order, Product, UnitOfMeasure
+from billing.services.orders import order_activate, order_create
 from invoicing import hooks
 from invoicing.models import Invoice, InvoiceLine, SequencePolicy, TaxRate
+from tests.benchmarks.output import command_output, figure
 
 FIGURES = (
     "export: wall time (s)",
@@ -22,15 +26,7 @@ FIGURES = (
 
 
 def run(*args: str) -> str:
-    out = StringIO()
-    call_command("bench_einvoices", *args, stdout=out, stderr=StringIO())
-    return out.getvalue()
-
-
-def figure(text: str, label: str) -> str:
-    match = re.search(rf"^{re.escape(label)}\s+(\S+)", text, re.M)
-    assert match, f"no line {label!r} in:\n{text}"
-    return match.group(1)
+    return command_output("bench_einvoices", *args)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -94,3 +90,45 @@ def test_bad_options_are_refused(db):
         run("--invoices", "2", "--format", "xml")
     with pytest.raises(CommandError, match="Expected a whole number of at least 1, not '0'"):
         run("--invoices", "0")
+
+
+@pytest.mark.django_db
+def test_bulk_built_schedules_equal_what_order_activation_builds():
+    """The world is built by benchmarks.generation's builder with the e-invoice spec: EUR, the
+    buyers' addresses, no saved payment method. A German and a French buyer."""
+    world = einvoices.world_build(invoices=2, lines=1)
+    compared = [
+        f.attname
+        for f in BillingSchedule._meta.concrete_fields
+        if f.attname
+        not in {"id", "created_at", "updated_at", "group_id", "order_id", "order_item_id"}
+    ]
+    built = BillingSchedule.objects.filter(legal_entity_id=world.entity_id).order_by("id")
+    assert [(s.currency, s.saved_payment_method_id, s.total_amount) for s in built] == [
+        ("EUR", None, Decimal("1796.40")),
+        ("EUR", None, Decimal("1796.40")),
+    ]
+    assert [s.billing_address.country for s in built] == ["DE", "FR"]
+    for schedule in built:
+        order = order_create(
+            account=Account.objects.get(pk=schedule.account_id),
+            items=[
+                {
+                    "product": schedule.product,
+                    "quantity": einvoices.SPEC.quantity,
+                    "unit_price": einvoices.SPEC.unit_price,
+                    "pricing_term": "month",
+                    "start_date": START,
+                    "end_date": END,
+                    "billing_frequency": "monthly",
+                    "billing_type": "advance",
+                    "period_boundary": "anniversary",
+                }
+            ],
+        )
+        order_activate(order_id=order.pk)
+        activated = BillingSchedule.objects.get(order=order)
+
+        assert {f: getattr(schedule, f) for f in compared} == {
+            f: getattr(activated, f) for f in compared
+        }

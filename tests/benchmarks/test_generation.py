@@ -3,10 +3,9 @@ its clean-up, and that its bulk-built schedules equal what order activation buil
 
 import datetime as dt
 import re
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.db import connection
 
 from accounts.models import Account, Address, LegalEntity
@@ -22,6 +21,7 @@ from invoicing.models import (
     InvoiceStatus,
     SequencePolicy,
 )
+from tests.benchmarks.output import command_output, figure
 
 FIGURE_LINES = (
     "engine wall time (s)",
@@ -41,15 +41,7 @@ FIGURE_LINES = (
 
 
 def run(*args: str) -> str:
-    out = StringIO()
-    call_command("bench_generation", *args, stdout=out, stderr=StringIO())
-    return out.getvalue()
-
-
-def figure(text: str, label: str) -> str:
-    match = re.search(rf"^{re.escape(label)}\s+(\S+)", text, re.M)
-    assert match, f"no line {label!r} in:\n{text}"
-    return match.group(1)
+    return command_output("bench_generation", *args)
 
 
 @pytest.mark.django_db(transaction=True)
