@@ -522,9 +522,6 @@ def analyze() -> None:
         cursor.execute(f"ANALYZE {tables}")
 
 
-# The old, private name: benchmarks/faults.py still calls it. Drop it once that calls analyze().
-
-
 def database_checkpoint() -> None:
     """Flush dirty buffers before a timed section, when the role may (superuser or
     pg_checkpoint); a checkpoint in the middle of a measurement makes it noisy."""
