@@ -194,7 +194,6 @@ def test_the_last_date_of_the_range_is_accepted_with_its_due_date(ops, api_world
     )
 
 
-
 def test_a_card_number_in_a_line_name_is_refused_and_nothing_is_written(ops, api_world):
     body = draft(api_world, lines=[line(name="Card 4111_1111_1111_1111")])
 
