@@ -41,6 +41,7 @@ from invoicing.dispatch import SCHEDULER_FIRE
 from invoicing.exceptions import SchedulerCanceled, SchedulerNotEditable, SchedulerStatusConflict
 from invoicing.locks import scheduler_lock
 from invoicing.models import InvoiceBatchRun, InvoiceScheduler
+from invoicing.services.generation import INVOICE_DATE_MAX_DAYS_AHEAD, invoice_date_error
 from invoicing.services.runs import batch_run_create, batch_run_start, run_filters_clean
 
 ONE_DAY = dt.timedelta(days=1)
@@ -138,6 +139,17 @@ def scheduler_validate(s: InvoiceScheduler) -> None:
             )
     if s.invoice_date is not None and s.invoice_date_offset is not None:
         add("invoice_date_offset", "Give an invoice date or an invoice date offset, not both.")
+    if s.invoice_date_offset is not None and s.invoice_date_offset > INVOICE_DATE_MAX_DAYS_AHEAD:
+        add(
+            "invoice_date_offset",
+            f"At most {INVOICE_DATE_MAX_DAYS_AHEAD} days: invoices are dated at most "
+            f"{INVOICE_DATE_MAX_DAYS_AHEAD} days after their target date (or today), so every "
+            "run of this scheduler would be refused.",
+        )
+    if s.invoice_date is not None and s.target_date is not None:
+        too_far = invoice_date_error(target_date=s.target_date, invoice_date=s.invoice_date)
+        if too_far:
+            add("invoice_date", too_far)
     if s.invoice_date_from_run_date and s.invoice_date is not None:
         add("invoice_date_from_run_date", "Not with an explicit invoice date.")
     if s.billing_period_count is not None and not (

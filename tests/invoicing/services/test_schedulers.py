@@ -285,6 +285,18 @@ def test_target_and_invoice_dates():
         ({"filters": {"accounts": [999999]}}, "filters.accounts", "999999 do not exist"),
         ({"filters": {"charge_types": ["lunar"]}}, "filters.charge_types", "Unknown charge"),
         ({"filters": {"colour": "red"}}, "filters", "Unknown filter(s) colour"),
+        ({"invoice_date_offset": 367}, "invoice_date_offset", "At most 366 days"),
+        (
+            {
+                "cadence": "once",
+                "day_of_month": "",
+                "target_date_offset": None,
+                "target_date": d(2026, 1, 31),
+                "invoice_date": d(2099, 1, 31),
+            },
+            "invoice_date",
+            "2099-01-31 is more than 366 days after",
+        ),
     ],
 )
 def test_scheduler_rules(fields, field, message):
