@@ -11,8 +11,10 @@ from django.db import transaction
 from accounts.models import Account
 from billing.choices import ChargeType, ScheduleCategory
 from billing.models import BillingSchedule, OrderItem, UsageSummary
+from billing.pricing import PERIOD_AMOUNT_LIMIT
 from core.crud import full_clean_or_raise, save_or_conflict
 from core.exceptions import ValidationError
+from core.money import plain
 
 
 def usage_summary_create(
@@ -46,6 +48,14 @@ def usage_summary_create(
         errors["period_end"] = f"The item ends on {order_item.end_date}."
     if quantity is not None and quantity < 0:
         errors["quantity"] = "The quantity cannot be negative."
+    elif quantity is not None and order_item.overage_unit_price:
+        overage = abs(quantity * order_item.overage_unit_price)
+        if overage >= PERIOD_AMOUNT_LIMIT:
+            errors["quantity"] = (
+                f"{plain(quantity)} × the overage price {plain(order_item.overage_unit_price)} "
+                f"would bill {plain(overage)}, more than one period may bill (under "
+                f"{plain(PERIOD_AMOUNT_LIMIT)}). Check the quantity's unit."
+            )
     if errors:
         raise ValidationError(errors)
 

@@ -213,3 +213,19 @@ def test_usage_summary_errors(ops, reader, world, usage_item):
     assert ops.post(API + "usage-summaries/", {**body, "order_item": 999999}).status_code == 400
     assert reader.post(API + "usage-summaries/", body).status_code == 403
     assert ops.get(API + "usage-summaries/", {"status": "bogus"}).status_code == 400
+
+
+def test_usage_whose_overage_would_overflow_a_period_is_refused(ops, usage_item):
+    OrderItem.objects.filter(pk=usage_item.pk).update(overage_unit_price=Decimal("1000"))
+    body = {
+        "order_item": usage_item.pk,
+        "period_start": "2026-01-01",
+        "period_end": "2026-01-31",
+        "quantity": "1000000000",  # × 1,000.00: 10^12, more than one period may bill
+    }
+
+    response = ops.post(API + "usage-summaries/", body)
+
+    assert response.status_code == 400, response.content
+    assert "would bill 1000000000000" in response.json()["details"]["quantity"][0]
+    assert UsageSummary.objects.count() == 0
