@@ -14,8 +14,8 @@ from django.db import models, transaction
 from billing.exceptions import OrderNotDraft
 from billing.locks import order_lock
 from billing.models import Order, OrderItem
-from billing.services.orders import ITEM_FIELDS, ORDER_FIELDS
-from core.crud import InUse, full_clean_or_raise
+from billing.services.orders import ITEM_FIELDS, ORDER_FIELDS, order_record_clean
+from core.crud import InUse
 from core.exceptions import ValidationError
 
 
@@ -41,7 +41,7 @@ def order_update(
         order = _draft_locked(order_id)
         for name, value in fields.items():
             setattr(order, name, value)
-        full_clean_or_raise(order)
+        order_record_clean(order, prefix="")
         order.save()
         if items is not None:
             _items_replace(order, items)
@@ -76,7 +76,7 @@ def _items_replace(order: Order, items: list[dict[str, Any]]) -> None:
                 )
             data["parent_item"] = created[parent]
         item = OrderItem(order=order, line_number=index + 1, **data)
-        full_clean_or_raise(item, prefix=f"items[{index}].", exclude=["order"])
+        order_record_clean(item, prefix=f"items[{index}].")
         item.save()
         created.append(item)
 

@@ -114,7 +114,7 @@ def order_create(*, account: Account, items: list[dict[str, Any]], **fields: Any
         raise ValidationError(dict.fromkeys(sorted(unknown), "Unknown order field."))
     with transaction.atomic():
         order = Order(account=account, **fields)
-        _clean(order, prefix="")
+        order_record_clean(order, prefix="")
         order.save()
         order.number = f"ORD-{order.pk:06d}"
         order.save(update_fields=["number"])
@@ -134,13 +134,16 @@ def order_create(*, account: Account, items: list[dict[str, Any]], **fields: Any
                     )
                 data["parent_item"] = created[parent]
             item = OrderItem(order=order, line_number=index + 1, **data)
-            _clean(item, prefix=f"items[{index}].")
+            order_record_clean(item, prefix=f"items[{index}].")
             item.save()
             created.append(item)
     return order
 
 
-def _clean(obj: Order | OrderItem, *, prefix: str) -> None:
+def order_record_clean(obj: Order | OrderItem, *, prefix: str) -> None:
+    """full_clean() of an order or an item (its order excluded), then the bounds: card
+    numbers in the order's texts, item dates outside the billing calendar; errors named by
+    `prefix` + field (`items[2].start_date`). Creation and draft edits both call it."""
     try:
         obj.full_clean(exclude=["order"] if isinstance(obj, OrderItem) else None)
     except DjangoValidationError as exc:

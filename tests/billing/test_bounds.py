@@ -17,6 +17,7 @@ from billing.periods import (
     iter_periods,
 )
 from billing.pricing import PERIOD_AMOUNT_LIMIT, amounts_problem
+from billing.services.order_drafts import order_update
 from billing.services.orders import order_activate, order_create
 from core.exceptions import ValidationError
 from tests.factories import seats
@@ -211,3 +212,20 @@ def test_an_order_text_refuses_a_card_number(ops, world):
     assert response.status_code == 400
     assert list(response.json()["details"]) == ["purchase_order"]
     assert written() == before
+
+
+def test_a_draft_edit_is_held_to_the_same_bounds_as_creation(world):
+    order = order_create(account=world.account, items=[seats(world)])
+
+    with pytest.raises(ValidationError) as far:
+        order_update(
+            order_id=order.pk, items=[seats(world, start_date=d(9999, 12, 1), end_date=None)]
+        )
+    with pytest.raises(ValidationError) as card:
+        order_update(order_id=order.pk, description="Card 4111-1111-1111-1111")
+
+    assert list(far.value.details) == ["items[0].start_date"]
+    assert list(card.value.details) == ["description"]
+    order.refresh_from_db()
+    assert order.description == ""
+    assert list(order.items.values_list("start_date", flat=True)) == [d(2026, 1, 1)]
