@@ -19,6 +19,7 @@ from invoicing.models import (
     Invoice,
     InvoiceBatchRun,
     InvoiceBatchRunKey,
+    InvoiceScheduler,
 )
 from invoicing.services.generation import invoices_generate
 from invoicing.services.runs import batch_run_start, batch_runs_supervise, keys_claim
@@ -158,8 +159,10 @@ def test_runs_refuse_a_far_invoice_date_at_every_door(billed, api, admin_client_
         day_of_month="",
         start_date=d(2026, 1, 1),
         target_date=TARGET,
-        invoice_date=d(9999, 12, 31),
     )
+    # scheduler_save now refuses such a date; one saved before that rule is still refused
+    # when it runs.
+    InvoiceScheduler.objects.filter(pk=scheduler.pk).update(invoice_date=d(9999, 12, 31))
     response = api.post(reverse("invoice-scheduler-run-now", args=[scheduler.pk]))
     assert response.status_code == 400, response.content
     assert list(response.json()["details"]) == ["invoice_date"]
@@ -185,9 +188,11 @@ def test_a_scheduler_firing_with_a_far_invoice_date_records_a_failed_run(billed)
         day_of_month="1",
         start_date=d(2026, 1, 1),
         target_date_offset=-1,
-        invoice_date_offset=500,
     )
     scheduler_activate(scheduler_id=s.pk)
+    # Saving and activating now refuse this offset; an active scheduler saved before that
+    # rule records a failed run when beat fires it.
+    InvoiceScheduler.objects.filter(pk=s.pk).update(invoice_date_offset=500)
     run = scheduler_fire(scheduler_id=s.pk, now=dt.datetime(2027, 1, 1, 2, 0, tzinfo=UTC))
     run.refresh_from_db()
     assert (run.status, run.stage, run.target_date, run.invoice_date) == (
