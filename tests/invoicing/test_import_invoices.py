@@ -243,3 +243,12 @@ def test_an_error_after_commit_is_reported_with_the_invoice_it_kept(tmp_path, iw
     assert (kept.number, kept.status) == ("OLD-9", "posted")
     assert out == "1 invoice(s): 1 created, 0 already present, 0 failed.\n"
     assert err == ("[1/1] invoice 1 (old-9): then error: RuntimeError: PDF queue down\n")
+
+
+def test_a_file_larger_than_max_size_is_refused_before_it_is_read(tmp_path, iw):
+    path = tmp_path / "big.json"
+    path.write_text("[" + " " * (2 * 1024 * 1024) + "]")
+
+    with pytest.raises(CommandError, match=r"big.json is 2.0 MB, more than --max-size 1 MB"):
+        run(path, max_size=1)
+    assert Invoice.objects.count() == 0

@@ -161,6 +161,10 @@ class Outcome:
     details: list[str] = field(default_factory=list)
 
 
+# The largest file read by default: it is read whole into memory.
+MAX_FILE_MB = 100
+
+
 class Command(BaseCommand):
     help = (
         "Import invoices from a JSON or CSV file through the Invoice Ingestion API's rules,\n"
@@ -181,11 +185,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--user", default="import_invoices", help="Recorded as who posted the invoices."
         )
+        parser.add_argument(
+            "--max-size",
+            type=int,
+            default=MAX_FILE_MB,
+            metavar="MB",
+            help=f"Refuse a larger file (default {MAX_FILE_MB} MB): split it.",
+        )
 
     def handle(self, *args, file: str, format: str | None, user: str, **options):
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"No file {path}.")
+        limit = options.get("max_size") or MAX_FILE_MB
+        size = path.stat().st_size
+        if size > limit * 1024 * 1024:
+            raise CommandError(
+                f"{path} is {size / 1024 / 1024:.1f} MB, more than --max-size {limit} MB: split "
+                "it into several files (each is imported on its own), or raise --max-size."
+            )
         kind = format or path.suffix.lower().lstrip(".")
         if kind == "json":
             records = self._json_records(path)
