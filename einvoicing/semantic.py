@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from accounts.models import Account, Contact, LegalEntity
-from core.einvoice_codes import CREDIT_TRANSFER_MEANS
+from core.einvoice_codes import CREDIT_TRANSFER_MEANS, PaymentMeans
 from core.money import ZERO, currency_exponent
 from core.vat import EXEMPT, vat_id_country
 from invoicing.models import (
@@ -305,7 +305,7 @@ def _payment(seller: LegalEntity, data: dict[str, Any], reference: str) -> None:
             if seller.bic:
                 data["BT-86"] = seller.bic
     elif seller.iban:
-        data["BT-81"] = "58" if seller.bic or seller.iban[:2] else "30"
+        data["BT-81"] = PaymentMeans.SEPA_CREDIT_TRANSFER.value  # an IBAN without stated means
         data["BT-83"] = reference
         data["BT-84"] = seller.iban
         if seller.bic:

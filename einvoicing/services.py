@@ -29,7 +29,7 @@ from lxml import etree
 
 from accounts.models import Account
 from core.einvoice_codes import EInvoiceFormat
-from core.exceptions import DomainError, ValidationError
+from core.exceptions import DomainError, NotFound, ValidationError
 from einvoicing.exceptions import EInvoiceInvalid, EInvoiceNotPosted
 from einvoicing.peppol import PEPPOL_BIS, XRECHNUNG, peppol_findings, xrechnung_findings
 from einvoicing.rules import Finding, schematron_findings, xsd_findings
@@ -338,39 +338,34 @@ def xml_findings(xml: bytes, fmt: Format, *, credit_note: bool) -> list[Finding]
     return found
 
 
+def _document(kind: str, pk: int) -> Document:
+    """One invoice or credit memo by id, read for its e-invoice; NotFound naming it."""
+    loader = credit_memos_for_einvoice if kind == "credit memo" else invoices_for_einvoice
+    found: list[Document] = list(loader([pk]))
+    if not found:
+        raise NotFound(f"There is no {kind} with id {pk}.", details={"id": pk})
+    return found[0]
+
+
 def invoice_einvoice_check(invoice_id: int, requested: str | None = None) -> CheckResult:
     """The check of one invoice by id (the UI's and the API's check action)."""
-    invoices = invoices_for_einvoice([invoice_id])
-    if not invoices:
-        raise_not_found("invoice", invoice_id)
-    return einvoice_check(invoices[0], einvoice_format(invoices[0], requested))
+    invoice = _document("invoice", invoice_id)
+    return einvoice_check(invoice, einvoice_format(invoice, requested))
 
 
 def credit_memo_einvoice_check(memo_id: int, requested: str | None = None) -> CheckResult:
-    memos = credit_memos_for_einvoice([memo_id])
-    if not memos:
-        raise_not_found("credit memo", memo_id)
-    return einvoice_check(memos[0], einvoice_format(memos[0], requested))
+    memo = _document("credit memo", memo_id)
+    return einvoice_check(memo, einvoice_format(memo, requested))
 
 
 def invoice_einvoice_render(invoice_id: int, requested: str | None = None) -> EInvoiceFile:
-    invoices = invoices_for_einvoice([invoice_id])
-    if not invoices:
-        raise_not_found("invoice", invoice_id)
-    return einvoice_render(invoices[0], einvoice_format(invoices[0], requested))
+    invoice = _document("invoice", invoice_id)
+    return einvoice_render(invoice, einvoice_format(invoice, requested))
 
 
 def credit_memo_einvoice_render(memo_id: int, requested: str | None = None) -> EInvoiceFile:
-    memos = credit_memos_for_einvoice([memo_id])
-    if not memos:
-        raise_not_found("credit memo", memo_id)
-    return einvoice_render(memos[0], einvoice_format(memos[0], requested))
-
-
-def raise_not_found(kind: str, pk: int) -> None:
-    from core.exceptions import NotFound
-
-    raise NotFound(f"There is no {kind} with id {pk}.", details={"id": pk})
+    memo = _document("credit memo", memo_id)
+    return einvoice_render(memo, einvoice_format(memo, requested))
 
 
 # --- the posting gate ------------------------------------------------------------------------
