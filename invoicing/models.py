@@ -720,6 +720,17 @@ class InvoiceBatchRun(TimeStampedModel):
         help_text='What the supervisor and recovery did: [{"at", "event", "chunk", "detail"}], '
         "the latest 100.",
     )
+    # A sub-run's claim (docs/batch-runs.md, "Self-healing"): the task working on it writes
+    # its name and an expiry, renews the expiry while it works and clears both when it ends.
+    # A started sub-run whose lease expired was lost with its worker; the supervisor queues
+    # it again. (A generation run's leases are on its keys.)
+    lease_owner = models.CharField(
+        max_length=255, blank=True, help_text="The sub-run's task holding it; empty: queued."
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="How many times a worker claimed the sub-run."
+    )
 
     class Meta:
         ordering = ["-id"]

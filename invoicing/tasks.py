@@ -80,27 +80,48 @@ def batch_run_summarise_task(run_id: int) -> str:
     return runs.batch_run_summarise(run_id=run_id).status
 
 
+# A sub-run claims itself with a lease whose owner is this message's task id, as a chunk
+# does: the same message redelivered takes it back at once; another copy does nothing while
+# the lease is live; once it expires (its worker died) the supervisor queues it again.
 @shared_task(
-    name="invoicing.batch_run_draft_to_posted", soft_time_limit=3000, time_limit=3600, **POLICY
+    bind=True,
+    name="invoicing.batch_run_draft_to_posted",
+    soft_time_limit=3000,
+    time_limit=3600,
+    **POLICY,
 )
-def batch_run_draft_to_posted_task(sub_run_id: int) -> str:
-    return runs.batch_run_draft_to_posted_execute(sub_run_id=sub_run_id).status
+def batch_run_draft_to_posted_task(self, sub_run_id: int) -> str:
+    return runs.batch_run_draft_to_posted_execute(
+        sub_run_id=sub_run_id, owner=runs.lease_owner(self.request.id)
+    ).status
 
 
-@shared_task(name="invoicing.batch_run_send_email", soft_time_limit=3000, time_limit=3600, **POLICY)
-def batch_run_send_email_task(sub_run_id: int) -> str:
-    return runs.batch_run_send_email_execute(sub_run_id=sub_run_id).status
+@shared_task(
+    bind=True,
+    name="invoicing.batch_run_send_email",
+    soft_time_limit=3000,
+    time_limit=3600,
+    **POLICY,
+)
+def batch_run_send_email_task(self, sub_run_id: int) -> str:
+    return runs.batch_run_send_email_execute(
+        sub_run_id=sub_run_id, owner=runs.lease_owner(self.request.id)
+    ).status
 
 
-@shared_task(name="invoicing.batch_run_recover", soft_time_limit=1500, time_limit=1800, **POLICY)
-def batch_run_recover_task(sub_run_id: int) -> str:
-    return recovery.batch_run_recover_execute(sub_run_id=sub_run_id).status
+@shared_task(
+    bind=True, name="invoicing.batch_run_recover", soft_time_limit=1500, time_limit=1800, **POLICY
+)
+def batch_run_recover_task(self, sub_run_id: int) -> str:
+    return recovery.batch_run_recover_execute(
+        sub_run_id=sub_run_id, owner=runs.lease_owner(self.request.id)
+    ).status
 
 
 @shared_task(name="invoicing.supervise_runs", soft_time_limit=60, time_limit=90, **POLICY)
 def supervise_runs_task() -> dict[str, int]:
-    """Beat's watch over started runs (CELERY_BEAT_SCHEDULE, every 30 s): chunks whose
-    lease expired queued again, runs whose work is done closed."""
+    """Beat's watch over started runs (CELERY_BEAT_SCHEDULE, every 30 s): chunks and sub-runs
+    whose lease expired queued again, runs whose work is done closed."""
     return runs.batch_runs_supervise()
 
 

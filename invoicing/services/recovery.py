@@ -40,6 +40,7 @@ from invoicing.services.errors import error_log_record, error_logs_resolve
 from invoicing.services.runs import (
     RETRYABLE,
     ChunkOutcome,
+    SubRunHeartbeat,
     batch_run_get,
     batch_run_plan,
     batch_run_schedule_ids,
@@ -55,6 +56,10 @@ from invoicing.services.runs import (
     lease_settings,
     run_event,
     schedules_unbilled,
+    sub_run_claim,
+    sub_run_holds,
+    sub_run_lock_own,
+    sub_run_release,
 )
 
 logger = logging.getLogger(__name__)
@@ -89,7 +94,7 @@ def batch_run_stuck_schedules(*, run_id: int) -> QuerySet[BillingSchedule]:
     )
 
 
-def batch_run_recover_execute(*, sub_run_id: int) -> Run:
+def batch_run_recover_execute(*, sub_run_id: int, owner: str | None = None) -> Run:
     """Recover the parent run:
 
     1. its invoices stuck in draft_in_progress are canceled, their period items canceled and
@@ -108,11 +113,25 @@ def batch_run_recover_execute(*, sub_run_id: int) -> Run:
     What it did is recorded in the sub-run's summary and counters (matching: schedules found
     stuck; processed: recovered; failed: not recovered; invoices_generated: billed now) and
     as an event on the parent.
+
+    The sub-run is claimed with a lease (`owner`: its task, see runs.sub_run_claim), renewed
+    while it works. Every step goes on with what is left when it runs again (its worker was
+    lost): stuck invoices and schedules are looked up afresh, keys are claimed with leases of
+    their own (a recovery run again takes back the keys it held at once), so nothing is
+    billed twice; the summary then tells what the last task did.
     """
-    sub = batch_run_get(run_id=sub_run_id)
+    owner = owner or lease_owner()
+    sub = sub_run_claim(sub_run_id=sub_run_id, kind=Run.Kind.RECOVERY, owner=owner)
+    if sub is None:
+        return batch_run_get(run_id=sub_run_id)
+    with SubRunHeartbeat(sub.pk, owner=owner):
+        return _recover(sub, owner=owner)
+
+
+def _recover(sub: Run, *, owner: str) -> Run:
+    sub_run_id = sub.pk
     parent_id = sub.parent_run_id
-    if sub.status != Run.Status.STARTED or sub.kind != Run.Kind.RECOVERY or not parent_id:
-        return sub
+    assert parent_id is not None  # sub_run_claim checked it
     Run.objects.filter(pk=sub.pk).update(stage=Run.Stage.UPDATING_SCHEDULES, progress=5)
 
     # 1. Cancel invoices stuck in draft_in_progress.
@@ -165,7 +184,9 @@ def batch_run_recover_execute(*, sub_run_id: int) -> Run:
 
     recovered = sorted(set(recovered) | rolled_back)
 
-    # 3. Bill what is still billable.
+    # 3. Bill what is still billable (unless the supervisor gave the sub-run to another task).
+    if not sub_run_holds(sub.pk, owner):
+        return batch_run_get(run_id=sub.pk)
     Run.objects.filter(pk=sub.pk).update(stage=Run.Stage.GENERATING, progress=50)
     billing = _run_bill_remaining(parent_id, sub_run_id=sub.pk)
 
@@ -176,7 +197,10 @@ def batch_run_recover_execute(*, sub_run_id: int) -> Run:
     elif billing.reopened or billing.outcome.keys:
         batch_run_summarise(run_id=parent_id, again=True)
     with transaction.atomic(durable=True):
-        sub = batch_run_get(run_id=sub_run_id, lock=True)
+        locked = sub_run_lock_own(sub_run_id, owner)
+        if locked is None:
+            return batch_run_get(run_id=sub_run_id)
+        sub = locked
         sub.matching_schedules = len(recovered) + len(failed)
         sub.schedules_processed = len(recovered)
         sub.schedules_failed = len(failed)
@@ -201,6 +225,7 @@ def batch_run_recover_execute(*, sub_run_id: int) -> Run:
         else:
             sub.status = Run.Status.COMPLETED
         sub.stage, sub.progress, sub.completed_at = Run.Stage.DONE, 100, timezone.now()
+        sub_run_release(sub)
         sub.save()
         parent = batch_run_get(run_id=parent_id, lock=True)
         parent.summary = {

@@ -26,7 +26,8 @@ through invoicing/dispatch.py, after commit):
    summary is idempotent instead and recovery can always run it.)
 5. `batch_runs_supervise` (beat, every 30 s) queues again the chunks whose lease expired or
    whose message was lost, reports keys that never finish, and closes runs whose work is
-   done; each action is an event on the run.
+   done; it also queues again the sub-runs whose lease expired (see "Sub-run leases"), and
+   fails those lost too often; each action is an event on the run.
 
 Two runs whose filters overlap never bill a period twice: the engine's row locks with SKIP
 LOCKED, its eligibility re-check on the locked rows and the unique constraint on
@@ -86,6 +87,7 @@ from invoicing.models import (
     Invoice,
     InvoiceBatchRun,
     InvoiceBatchRunKey,
+    InvoiceEmail,
     InvoiceScheduler,
     InvoiceStatus,
 )
@@ -123,6 +125,7 @@ CHUNK_FAILED = "chunk_failed"
 LOST = "chunk_lost"
 HELD = "schedules_held"
 RETRYABLE = (CHUNK_FAILED, LOST, HELD)
+SUB_RUN_LOST = "sub_run_lost"  # a sub-run lost with its worker BATCH_KEY_ATTEMPTS times
 _FINAL = [
     Run.Status.COMPLETED,
     Run.Status.COMPLETED_WITH_ERRORS,
@@ -602,35 +605,30 @@ def keys_claim(run_id: int, *, owner: str, chunk: int | None = None) -> list[Key
     return claimed
 
 
-class LeaseHeartbeat:
-    """Renew the lease of claimed keys every `interval` seconds, from a thread with a database
-    connection of its own, while the chunk works; stopped (and its connection closed) on
-    exit. A renewal takes the keys' row locks in id order, as the chunk's final check does,
-    so the two only ever wait on each other for a moment."""
+class Heartbeat:
+    """Renew a lease every `interval` seconds, from a thread with a database connection of
+    its own, while its holder works; stopped (and its connection closed) on exit. What is
+    renewed is the subclass's `_extend`: a chunk's keys (LeaseHeartbeat) or a sub-run
+    (SubRunHeartbeat)."""
 
-    def __init__(self, key_ids: list[int], *, owner: str) -> None:
+    def __init__(self, *, owner: str) -> None:
         conf = lease_settings()
-        self.key_ids, self.owner = key_ids, owner
+        self.owner = owner
         self.interval, self.lease = conf.heartbeat, conf.lease
         self.beats = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def _extend(self, expires_at: dt.datetime) -> int:
+        """Inside a transaction: push the expiry of what this owner still holds; how many."""
+        raise NotImplementedError
+
     def renew(self) -> int:
-        """Push the expiry of the keys still pending and held by this owner; returns how
-        many."""
-        now = timezone.now()
+        """Push the expiry of what is still held by this owner; returns how many rows."""
         with transaction.atomic():
-            ids = [
-                k.pk
-                for k in batch_run_keys_lock(
-                    Q(pk__in=self.key_ids, lease_owner=self.owner, status=Key.Status.PENDING)
-                )
-            ]
-            if ids:
-                Key.objects.filter(pk__in=ids).update(lease_expires_at=now + self.lease)
+            renewed = self._extend(timezone.now() + self.lease)
         self.beats += 1
-        return len(ids)
+        return renewed
 
     def _beat(self) -> None:
         from django.db import connection
@@ -645,7 +643,7 @@ class LeaseHeartbeat:
         finally:
             connection.close()
 
-    def __enter__(self) -> LeaseHeartbeat:
+    def __enter__(self) -> Heartbeat:
         if self.interval > 0:
             self._thread = threading.Thread(
                 target=self._beat, name=f"lease-heartbeat-{self.owner[:12]}", daemon=True
@@ -657,6 +655,27 @@ class LeaseHeartbeat:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=60)
+
+
+class LeaseHeartbeat(Heartbeat):
+    """The heartbeat of a chunk's claimed keys. A renewal takes the keys' row locks in id
+    order, as the chunk's final check does, so the two only ever wait on each other for a
+    moment."""
+
+    def __init__(self, key_ids: list[int], *, owner: str) -> None:
+        super().__init__(owner=owner)
+        self.key_ids = key_ids
+
+    def _extend(self, expires_at: dt.datetime) -> int:
+        ids = [
+            k.pk
+            for k in batch_run_keys_lock(
+                Q(pk__in=self.key_ids, lease_owner=self.owner, status=Key.Status.PENDING)
+            )
+        ]
+        if ids:
+            Key.objects.filter(pk__in=ids).update(lease_expires_at=expires_at)
+        return len(ids)
 
 
 def _run_options(run: Run, *, chunk: int) -> GenerationOptions:
@@ -928,25 +947,112 @@ def run_event(run: Run, event: str, **fields: Any) -> None:
 
 
 def batch_runs_supervise(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """Beat's watch over started generation runs (every BATCH_SUPERVISE_SECONDS): queue
-    again the chunks whose lease expired (their worker died), the chunks whose held schedules
-    wait for another try and, when a run stands still, the chunks whose message was lost;
-    plan again a run whose planning message was lost; report (fail, with an ErrorLog) keys
-    claimed BATCH_KEY_ATTEMPTS times without finishing; and close a run whose keys are all
-    finished but whose summary never came. Each action is recorded on the run (`events`,
-    `redispatches`). A run another transaction holds (planning, summarising, a chunk
-    committing) is looked at in the next round. Returns counts of what it did."""
+    """Beat's watch over started runs (every BATCH_SUPERVISE_SECONDS).
+
+    Generation runs: queue again the chunks whose lease expired (their worker died), the
+    chunks whose held schedules wait for another try and, when a run stands still, the chunks
+    whose message was lost; plan again a run whose planning message was lost; report (fail,
+    with an ErrorLog) keys claimed BATCH_KEY_ATTEMPTS times without finishing; and close a
+    run whose keys are all finished but whose summary never came.
+
+    Sub-runs (draft-to-posted, email, recovery): queue again a sub-run whose lease expired,
+    or which was queued and never started within the dispatch grace; fail one claimed (or
+    queued again) BATCH_KEY_ATTEMPTS times, with an ErrorLog saying what to do.
+
+    Each action is recorded on the run (`events`, `redispatches`). A run another transaction
+    holds (planning, summarising, a chunk committing) is looked at in the next round. Returns
+    counts of what it did."""
     report: Counter[str] = Counter()
-    runs = Run.objects.filter(status=Run.Status.STARTED, kind=Run.Kind.GENERATION)
-    for run_id in runs.order_by("id").values_list("pk", flat=True):
+    started = Run.objects.filter(status=Run.Status.STARTED)
+    for run_id, kind in started.order_by("id").values_list("pk", "kind"):
         try:
-            report.update(_run_supervise(run_id, now=now or timezone.now()))
+            if kind == Run.Kind.GENERATION:
+                report.update(_run_supervise(run_id, now=now or timezone.now()))
+            else:
+                report.update(_sub_run_supervise(run_id, now=now or timezone.now()))
         except (OperationalError, InterfaceError):
             raise
         except Exception:  # noqa: BLE001 - one run's trouble does not stop the watch
             logger.exception("Supervising batch run %s failed", run_id)
             report["errors"] += 1
     return dict(report)
+
+
+# What to do once a sub-run was lost BATCH_KEY_ATTEMPTS times, by kind.
+_SUB_RUN_GIVEN_UP = {
+    Run.Kind.DRAFT_TO_POSTED: "The invoices it posted stay posted (the sub-run lists them) "
+    "and the rest stay draft. Check the workers' logs (memory, time limits), then post the "
+    "run's drafts again: a new sub-run posts what is left.",
+    Run.Kind.EMAIL: "The invoices it emailed are marked sent and are not sent again. Check "
+    "the workers' logs (memory, time limits), then email the run's invoices again: a new "
+    "sub-run sends what is left.",
+    Run.Kind.RECOVERY: "What it recovered stays recovered. Check the workers' logs (memory, "
+    "time limits), then recover the run again.",
+}
+
+
+def _sub_run_supervise(run_id: int, *, now: dt.datetime) -> Counter[str]:
+    """A started sub-run: queue it again when its lease expired (or, never claimed, when it
+    was queued longer than the dispatch grace); fail it after BATCH_KEY_ATTEMPTS."""
+    conf = lease_settings()
+    report: Counter[str] = Counter()
+    with transaction.atomic(durable=True):
+        sub = batch_run_lock_skip(run_id, status=Run.Status.STARTED)
+        if sub is None:
+            return report
+        report["sub_runs"] += 1
+        expires = sub.lease_expires_at
+        if expires is None and sub.started_at is not None:  # recorded before sub-run leases
+            expires = sub.started_at + conf.dispatch_grace
+        if expires is None or expires >= now:
+            return report  # held by a live task, or queued within the grace
+        lost = bool(sub.lease_owner)
+        if max(sub.attempts, sub.redispatches) >= conf.max_attempts:
+            what = (
+                f"was lost with its worker {sub.attempts} times"
+                if sub.attempts
+                else f"was queued {sub.redispatches + 1} times and no worker started it"
+            )
+            message = (
+                f"{sub.get_kind_display()} sub-run {sub.pk} of batch run {sub.parent_run_id} "
+                f"{what}; it was stopped. {_SUB_RUN_GIVEN_UP[Run.Kind(sub.kind)]}"
+            )
+            error_log_record(
+                category=ErrorLog.Category.BATCH_RUN,
+                code=SUB_RUN_LOST,
+                message=message,
+                primary=sub,
+                batch_run_id=sub.pk,
+            )
+            run_event(sub, "sub_run_failed", attempts=sub.attempts, detail=message)
+            sub.status, sub.stage, sub.completed_at = Run.Status.FAILED, Run.Stage.DONE, now
+            sub.summary = {**sub.summary, "error": {"code": SUB_RUN_LOST, "message": message}}
+            sub_run_release(sub)
+            sub.save()
+            report["sub_runs_failed"] += 1
+            return report
+        run_event(
+            sub,
+            "sub_run_redispatched",
+            attempt=sub.attempts + 1,
+            detail="lease expired: its worker was lost"
+            if lost
+            else "queued but never started: its message was lost",
+        )
+        sub.redispatches += 1
+        sub.lease_owner, sub.lease_expires_at = "", now + conf.dispatch_grace
+        sub.save(
+            update_fields=[
+                "events",
+                "redispatches",
+                "lease_owner",
+                "lease_expires_at",
+                "updated_at",
+            ]
+        )
+        transaction.on_commit(partial(task_queue, _SUB_RUN_TASKS[sub.kind], sub.pk))
+        report["sub_runs_redispatched"] += 1
+    return report
 
 
 def _run_supervise(run_id: int, *, now: dt.datetime) -> Counter[str]:
@@ -1280,9 +1386,74 @@ def batch_sub_run_start(*, run_id: int, kind: str, requested_by: str) -> Run:
             invoice_status=parent.invoice_status,
             started_at=timezone.now(),
             requested_by=requested_by,
+            # Queued: no owner yet; past this, with no worker started, its message was lost.
+            lease_expires_at=timezone.now() + lease_settings().dispatch_grace,
         )
         transaction.on_commit(partial(task_queue, _SUB_RUN_TASKS[kind], sub.pk))
     return sub
+
+
+# Sub-run leases. A sub-run's task claims the sub-run itself (its row) with a lease, as a
+# chunk claims its keys: owner `lease_owner(task id)`, an expiry renewed by a heartbeat
+# thread, cleared by the transaction that finishes the sub-run. Before each step that writes
+# (a posting batch, an email) the task checks the sub-run is still its own, so once the
+# supervisor has queued it again (its lease expired) a stalled task stops and leaves the rest
+# to the new one. A task that raises keeps its lease until it expires: the same message
+# retried or redelivered takes it back at once; otherwise the supervisor queues it again.
+
+
+class SubRunHeartbeat(Heartbeat):
+    """The heartbeat of a claimed sub-run."""
+
+    def __init__(self, sub_run_id: int, *, owner: str) -> None:
+        super().__init__(owner=owner)
+        self.sub_run_id = sub_run_id
+
+    def _extend(self, expires_at: dt.datetime) -> int:
+        return Run.objects.filter(
+            pk=self.sub_run_id, lease_owner=self.owner, status=Run.Status.STARTED
+        ).update(lease_expires_at=expires_at)
+
+
+def sub_run_claim(*, sub_run_id: int, kind: str, owner: str) -> Run | None:
+    """Claim a started sub-run of `kind` for the task `owner` (a transaction of its own): the
+    lease and one more attempt. A sub-run this task already holds (its message redelivered
+    or retried: same task id) is taken back at once. None when there is nothing to do: the
+    sub-run is finished, not of `kind`, or held by another task whose lease is live."""
+    now = timezone.now()
+    task = owner.split("@", 1)[0]
+    with transaction.atomic(durable=True):
+        sub = batch_run_get(run_id=sub_run_id, lock=True)
+        if sub.status != Run.Status.STARTED or sub.kind != kind or not sub.parent_run_id:
+            return None
+        live = sub.lease_expires_at is not None and sub.lease_expires_at >= now
+        if sub.lease_owner and live and not sub.lease_owner.startswith(f"{task}@"):
+            return None
+        sub.lease_owner = owner
+        sub.lease_expires_at = now + lease_settings().lease
+        sub.attempts += 1
+        sub.save(update_fields=["lease_owner", "lease_expires_at", "attempts", "updated_at"])
+    return sub
+
+
+def sub_run_holds(sub_run_id: int, owner: str) -> bool:
+    """Whether the started sub-run is still this task's."""
+    return Run.objects.filter(pk=sub_run_id, status=Run.Status.STARTED, lease_owner=owner).exists()
+
+
+def sub_run_lock_own(sub_run_id: int, owner: str) -> Run | None:
+    """Inside the caller's transaction: the sub-run locked, if it is still started and this
+    task's (None: the supervisor queued it again and another task goes on with it)."""
+    sub = batch_run_get(run_id=sub_run_id, lock=True)
+    if sub.status != Run.Status.STARTED or sub.lease_owner != owner:
+        logger.warning("Sub-run %s is no longer held by %s; left to its holder", sub.pk, owner)
+        return None
+    return sub
+
+
+def sub_run_release(sub: Run) -> None:
+    """The lease of a sub-run being finished (in memory; the caller saves it)."""
+    sub.lease_owner, sub.lease_expires_at = "", None
 
 
 def batch_run_drafts(*, run_id: int) -> QuerySet[Invoice]:
@@ -1298,31 +1469,55 @@ def batch_run_draft_to_posted(*, run_id: int, requested_by: str = "") -> Run:
     )
 
 
-def batch_run_draft_to_posted_execute(*, sub_run_id: int) -> Run:
+def batch_run_draft_to_posted_execute(*, sub_run_id: int, owner: str | None = None) -> Run:
     """Post the parent run's drafts, POST_BATCH per transaction (numbers, actual tax). A
-    numbering failure leaves its invoices draft, logged against the sub-run.
+    numbering failure leaves its invoices draft, logged against the sub-run. The sub-run is
+    claimed with a lease (`owner`: its task, see sub_run_claim) and renewed while it works.
 
-    Each batch is recorded as key rows of the sub-run (chunk = the batch's number): one done
-    row whose `invoice_ids` are the invoices it posted and, when some failed, one failed row
-    with theirs and the errors. So the sub-run lists exactly what it posted
-    (`batch_run_invoice_ids`)."""
-    sub = batch_run_get(run_id=sub_run_id)
+    Each batch is recorded as key rows of the sub-run (chunk = the batch's number): before
+    it is posted, one pending row naming its drafts; once posted, one done row whose
+    `invoice_ids` are the invoices it posted and, when some failed, one failed row with theirs
+    and the errors. So the sub-run lists exactly what it posted (`batch_run_invoice_ids`),
+    and a task run again (its worker was lost) first records what a batch cut short had
+    posted, then posts the drafts left, numbering its batches on."""
+    owner = owner or lease_owner()
+    sub = sub_run_claim(sub_run_id=sub_run_id, kind=Run.Kind.DRAFT_TO_POSTED, owner=owner)
+    if sub is None:
+        return batch_run_get(run_id=sub_run_id)
+    with SubRunHeartbeat(sub.pk, owner=owner):
+        return _draft_to_posted(sub, owner=owner)
+
+
+def _draft_to_posted(sub: Run, *, owner: str) -> Run:
     parent_id = sub.parent_run_id
-    if sub.status != Run.Status.STARTED or sub.kind != Run.Kind.DRAFT_TO_POSTED or not parent_id:
-        return sub
+    assert parent_id is not None  # sub_run_claim checked it
+    _posting_batches_settle(sub.pk)
     ids = list(batch_run_drafts(run_id=parent_id).order_by("id").values_list("pk", flat=True))
-    if sub.stage == Run.Stage.QUEUED:  # (a redelivered task goes on with what is left)
+    batches = (len(ids) + POST_BATCH - 1) // POST_BATCH
+    if sub.stage == Run.Stage.QUEUED:
         Run.objects.filter(pk=sub.pk).update(
             stage=Run.Stage.GENERATING,
             progress=5,
-            chunks_total=(len(ids) + POST_BATCH - 1) // POST_BATCH,
+            chunks_total=batches,
             summary={"invoices_selected": len(ids)},
         )
+    else:  # run again: what is left, after the batches done before
+        Run.objects.filter(pk=sub.pk).update(chunks_total=F("chunks_done") + batches)
     posted_by = sub.requested_by or f"batch run {parent_id}"
     invoice_type = ContentType.objects.get_for_model(Invoice)
     last = Key.objects.filter(run_id=sub.pk).aggregate(last=Max("chunk"))["last"]
-    first = 0 if last is None else last + 1  # a redelivered task numbers on
+    first = 0 if last is None else last + 1  # a task run again numbers on
     for number, batch in enumerate(batched(ids, POST_BATCH), start=first):
+        with transaction.atomic(durable=True):
+            if sub_run_lock_own(sub.pk, owner) is None:
+                return batch_run_get(run_id=sub.pk)
+            Key.objects.create(
+                run_id=sub.pk,
+                chunk=number,
+                key=f"posting batch {number + 1}",
+                status=Key.Status.PENDING,
+                invoice_ids=sorted(batch),
+            )
         posted, failures = invoices_post(invoice_ids=batch, posted_by=posted_by)
         with transaction.atomic(durable=True):
             if failures:
@@ -1331,7 +1526,8 @@ def batch_run_draft_to_posted_execute(*, sub_run_id: int) -> Run:
                     primary_type=invoice_type,
                     primary_id__in=[f.invoice_id for f in failures],
                     is_resolved=False,
-                ).update(batch_run=sub)
+                ).update(batch_run_id=sub.pk)
+            Key.objects.filter(run_id=sub.pk, chunk=number, status=Key.Status.PENDING).delete()
             Key.objects.bulk_create(_posting_keys(sub.pk, number, posted, failures))
             Run.objects.filter(pk=sub.pk).update(
                 posted_invoices=F("posted_invoices") + len(posted),
@@ -1340,12 +1536,16 @@ def batch_run_draft_to_posted_execute(*, sub_run_id: int) -> Run:
                 progress=_progress(1),
             )
     with transaction.atomic(durable=True):
-        sub = batch_run_get(run_id=sub_run_id, lock=True)
-        rows = (
-            Invoice.objects.filter(pk__in=ids)
-            .values("currency", "status")
-            .annotate(total=Sum("total"))
+        locked = sub_run_lock_own(sub.pk, owner)
+        if locked is None:
+            return batch_run_get(run_id=sub.pk)
+        sub = locked
+        # What this sub-run went through: the drafts it found now and, when it was run again,
+        # the invoices its earlier batches posted or failed to post.
+        gone_through = Invoice.objects.filter(
+            Q(pk__in=ids) | Q(pk__in=batch_run_invoice_ids(run_id=sub.pk))
         )
+        rows = gone_through.values("currency", "status").annotate(total=Sum("total"))
         amounts: dict[str, dict[str, Decimal]] = defaultdict(
             lambda: {"draft": ZERO, "posted": ZERO}
         )
@@ -1353,7 +1553,7 @@ def batch_run_draft_to_posted_execute(*, sub_run_id: int) -> Run:
             if row["status"] in ("draft", "posted"):
                 amounts[row["currency"]][row["status"]] += row["total"] or ZERO
         sub.amounts = _amounts_json(amounts)
-        sub.draft_invoices = Invoice.objects.filter(pk__in=ids, status=InvoiceStatus.DRAFT).count()
+        sub.draft_invoices = gone_through.filter(status=InvoiceStatus.DRAFT).count()
         if sub.invoices_failed and not sub.posted_invoices:
             sub.status = Run.Status.FAILED
         elif sub.invoices_failed:
@@ -1361,9 +1561,36 @@ def batch_run_draft_to_posted_execute(*, sub_run_id: int) -> Run:
         else:
             sub.status = Run.Status.COMPLETED
         sub.stage, sub.progress, sub.completed_at = Run.Stage.DONE, 100, timezone.now()
+        sub_run_release(sub)
         sub.save()
         _figures_refresh(parent_id)
     return sub
+
+
+def _posting_batches_settle(sub_run_id: int) -> int:
+    """Record the posting batches an earlier task of the sub-run started but never recorded
+    (its worker was lost between posting and recording): the invoices of a pending batch row
+    that are posted now were posted by it (a done row; its drafts are posted again with the
+    rest). Returns the batches settled."""
+    with transaction.atomic(durable=True):
+        pending = batch_run_keys_lock(Q(run_id=sub_run_id, status=Key.Status.PENDING))
+        if not pending:
+            return 0
+        done = []
+        for k in pending:
+            posted = sorted(
+                Invoice.objects.filter(
+                    pk__in=k.invoice_ids, status=InvoiceStatus.POSTED
+                ).values_list("pk", flat=True)
+            )
+            done += _posting_keys(sub_run_id, k.chunk, posted, [])
+        Key.objects.filter(pk__in=[k.pk for k in pending]).delete()
+        Key.objects.bulk_create(done)
+        Run.objects.filter(pk=sub_run_id).update(
+            posted_invoices=F("posted_invoices") + sum(len(k.invoice_ids) for k in done),
+            chunks_done=F("chunks_done") + len({k.chunk for k in done}),
+        )
+    return len(pending)
 
 
 def _posting_keys(
@@ -1432,25 +1659,53 @@ def batch_run_send_email(*, run_id: int, requested_by: str = "") -> Run:
     return batch_sub_run_start(run_id=run_id, kind=Run.Kind.EMAIL, requested_by=requested_by)
 
 
-def batch_run_send_email_execute(*, sub_run_id: int) -> Run:
+def batch_run_send_email_execute(*, sub_run_id: int, owner: str | None = None) -> Run:
     """Email the parent run's posted invoices through the bulk send (opt-outs honoured, an
     invoice already sent is not sent again). The sub-run's summary holds the counts per
     outcome; failures are logged (ErrorLog category email, batch_run = the sub-run). Its
-    progress follows the invoices gone through."""
-    sub = batch_run_get(run_id=sub_run_id)
-    if sub.status != Run.Status.STARTED or sub.kind != Run.Kind.EMAIL or not sub.parent_run_id:
-        return sub
+    progress follows the invoices gone through. The sub-run is claimed with a lease (`owner`:
+    its task, see sub_run_claim), checked after each invoice.
+
+    Run again (its worker was lost), it goes on with the invoices it has not gone through:
+    the outcomes of its earlier emails are counted as they were, and an email it was sending
+    when it was lost (queued, never confirmed) is not sent again but failed with an ErrorLog
+    (the provider may have sent it): a person checks, and sends it again if need be."""
+    owner = owner or lease_owner()
+    sub = sub_run_claim(sub_run_id=sub_run_id, kind=Run.Kind.EMAIL, owner=owner)
+    if sub is None:
+        return batch_run_get(run_id=sub_run_id)
+    with SubRunHeartbeat(sub.pk, owner=owner):
+        return _send_email(sub, owner=owner)
+
+
+def _send_email(sub: Run, *, owner: str) -> Run:
+    assert sub.parent_run_id is not None  # sub_run_claim checked it
     ids = list(
         batch_run_posted(run_id=sub.parent_run_id).order_by("id").values_list("pk", flat=True)
     )
+    earlier = _emails_of_earlier_tasks(sub.pk, owner=owner)
+    todo = [i for i in ids if i not in earlier]
     Run.objects.filter(pk=sub.pk).update(
         stage=Run.Stage.GENERATING, progress=5, summary={"invoices_selected": len(ids)}
     )
-    counts = invoices_email_send_bulk(
-        invoice_ids=ids, batch_run_id=sub.pk, progress=partial(_email_progress, sub.pk)
-    )
+
+    def progress(done: int, total: int) -> None:
+        if not sub_run_holds(sub.pk, owner):
+            raise LeaseLost(f"Email sub-run {sub.pk} is no longer held by {owner}.")
+        _email_progress(sub.pk, len(earlier) + done, len(earlier) + total)
+
+    try:
+        counts = invoices_email_send_bulk(invoice_ids=todo, batch_run_id=sub.pk, progress=progress)
+    except LeaseLost as exc:
+        logger.warning("%s Its holder goes on.", exc)
+        return batch_run_get(run_id=sub.pk)
+    for outcome in earlier.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
     with transaction.atomic(durable=True):
-        sub = batch_run_get(run_id=sub_run_id, lock=True)
+        locked = sub_run_lock_own(sub.pk, owner)
+        if locked is None:
+            return batch_run_get(run_id=sub.pk)
+        sub = locked
         sub.summary = {"invoices_selected": len(ids), **counts}
         sub.invoices_failed = counts.get("failed", 0)
         if sub.invoices_failed and not counts.get("sent", 0):
@@ -1460,8 +1715,54 @@ def batch_run_send_email_execute(*, sub_run_id: int) -> Run:
         else:
             sub.status = Run.Status.COMPLETED
         sub.stage, sub.progress, sub.completed_at = Run.Stage.DONE, 100, timezone.now()
+        sub_run_release(sub)
         sub.save()
     return sub
+
+
+_EMAIL_OUTCOMES = {
+    InvoiceEmail.Status.SENT: "sent",
+    InvoiceEmail.Status.SKIPPED: "skipped",
+    InvoiceEmail.Status.FAILED: "failed",
+}
+
+
+def _emails_of_earlier_tasks(sub_run_id: int, *, owner: str) -> dict[int, str]:
+    """The invoices an earlier task of this email sub-run went through, with their outcome
+    (sent, skipped, failed). An email still queued was being sent when that task was lost:
+    it is failed (row, invoice's email status, ErrorLog), not sent again."""
+    latest: dict[int, InvoiceEmail] = {}
+    for email in InvoiceEmail.objects.filter(batch_run_id=sub_run_id, bulk=True).order_by("id"):
+        latest[email.invoice_id] = email
+    outcomes: dict[int, str] = {}
+    for invoice_id, email in latest.items():
+        if email.status != InvoiceEmail.Status.QUEUED:
+            outcomes[invoice_id] = _EMAIL_OUTCOMES[InvoiceEmail.Status(email.status)]
+            continue
+        message = (
+            f"The email of invoice {invoice_id} to {email.to} was being sent by email sub-run "
+            f"{sub_run_id} when its worker was lost, so it is not known whether it went out; "
+            "it was not sent again. Check the email provider's log and send it again from "
+            "the invoice if it did not go."
+        )
+        with transaction.atomic(durable=True):
+            if sub_run_lock_own(sub_run_id, owner) is None:
+                raise LeaseLost(f"Email sub-run {sub_run_id} is no longer held by {owner}.")
+            InvoiceEmail.objects.filter(pk=email.pk, status=InvoiceEmail.Status.QUEUED).update(
+                status=InvoiceEmail.Status.FAILED, error=message, updated_at=timezone.now()
+            )
+            Invoice.objects.filter(pk=invoice_id, email_status=Invoice.EmailStatus.QUEUED).update(
+                email_status=Invoice.EmailStatus.FAILED
+            )
+            error_log_record(
+                category=ErrorLog.Category.EMAIL,
+                code="email_interrupted",
+                message=message,
+                primary=Invoice(pk=invoice_id),
+                batch_run_id=sub_run_id,
+            )
+        outcomes[invoice_id] = "failed"
+    return outcomes
 
 
 def _email_progress(sub_run_id: int, done: int, total: int) -> None:
