@@ -21,8 +21,10 @@ an order's items or a memo's lines, are written by one call.) A refusal on the d
 shown as a message. `run_service` does the same for admin actions.
 
 Records written only by services (`ReadOnlyAdmin`, `ReadOnlyInline`) are shown, never added,
-changed or deleted here. Every base class shows amounts at their currency's precision with
-the currency (core/admin_money.py).
+changed or deleted here. No text field of an add or change page, nor of its inlines, takes a
+control character: `get_form` and `get_formsets_with_inlines` hand out forms that refuse it
+(core/text.py; the action forms derive from `TextCheckedForm`). Every base class shows amounts
+at their currency's precision with the currency (core/admin_money.py).
 """
 
 from collections.abc import Callable
@@ -41,6 +43,7 @@ from django.views.decorators.csrf import csrf_protect
 from core.admin_money import MoneyAdminMixin
 from core.crud import instance_create, instance_delete, instance_update
 from core.exceptions import DomainError, ValidationError
+from core.text import TextCheckedModelForm, text_checked
 
 TIMESTAMPS = ("created_at", "updated_at")
 REFUSAL = "_service_refusal"
@@ -140,7 +143,7 @@ def _refusal_form(form_class: type[forms.BaseForm], refusal: DomainError):
     return RefusedForm
 
 
-class DefaultRecordForm(forms.ModelForm):
+class DefaultRecordForm(TextCheckedModelForm):
     """For records one of which is the default (`is_default`): the service unmarks the
     previous default in the same transaction, so the form does not refuse a second one."""
 
@@ -245,9 +248,15 @@ class ServiceAdmin(MoneyAdminMixin, admin.ModelAdmin):
     # --- services own their transactions; a refusal is shown on the form ------------------
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
+        form = text_checked(super().get_form(request, obj, change, **kwargs))
         refusal = getattr(request, REFUSAL, None)
         return _refusal_form(form, refusal) if refusal is not None else form
+
+    def get_formsets_with_inlines(self, request, obj=None):
+        # Every inline's rows refuse control characters, whatever the inline's base class.
+        for formset, inline in super().get_formsets_with_inlines(request, obj):
+            formset.form = text_checked(formset.form)
+            yield formset, inline
 
     @method_decorator(csrf_protect)
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):

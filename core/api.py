@@ -15,6 +15,7 @@ The limits every /api/ request meets:
   holding a control character (U+0000 to U+001F but tab, newline and carriage return; U+007F)
   or a non-character (a lone surrogate, U+FFFE, U+FFFF) is 400 `invalid` naming its path, so
   no stored text carries one into a PDF, a CSV or an e-invoice's XML (which cannot hold it).
+  The rule and its message are core/text.py's, which every form shares.
 """
 
 import logging
@@ -34,6 +35,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from core.exceptions import DomainError, django_validation_details
+from core.text import CONTROL_CHARACTER_MESSAGE, control_character_paths
 
 logger = logging.getLogger(__name__)
 
@@ -304,33 +306,6 @@ class ApiRequestLimitsMiddleware:
 
 
 # --- The JSON parser ---------------------------------------------------------------------------
-
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
-CONTROL_CHARACTER_MESSAGE = (
-    "Text may not hold control characters (U+0000 to U+001F but tab and line breaks, U+007F) "
-    "or non-characters (lone surrogates, U+FFFE, U+FFFF); remove them."
-)
-
-
-def control_character_paths(data) -> list[str]:
-    """The paths (`items[0].name`) of the strings of parsed JSON that hold a control character,
-    walked without recursion."""
-    found = []
-    stack = [("", data)]
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, str):
-            if CONTROL_CHARACTERS.search(value):
-                found.append(path or "non_field_errors")
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                item_path = f"{path}.{key}" if path else str(key)
-                if CONTROL_CHARACTERS.search(str(key)):
-                    found.append(item_path)
-                stack.append((item_path, item))
-        elif isinstance(value, list):
-            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
-    return sorted(found)
 
 
 class _RefuseControlCharacters:

@@ -22,6 +22,7 @@ from core.admin_actions import (
     run_service,
 )
 from core.exceptions import ValidationError
+from core.text import TextCheckedForm, TextCheckedModelForm
 from dunning import selectors
 from dunning.models import DunningPolicy, DunningReminder, DunningStep, InvoiceDispute
 from dunning.services.disputes import invoice_dispute_open, invoice_dispute_resolve
@@ -120,7 +121,7 @@ class DunningPolicyAdmin(ServiceAdmin):
         return None
 
 
-class RunForm(forms.Form):
+class RunForm(TextCheckedForm):
     date = forms.DateField(
         initial=timezone.localdate,
         help_text="The run date (YYYY-MM-DD, not after today): the steps whose day has come.",
@@ -171,13 +172,13 @@ class DunningReminderAdmin(ReadOnlyAdmin):
     date_hierarchy = "sent_on"
 
 
-class DisputeOpenForm(forms.ModelForm):
+class DisputeOpenForm(TextCheckedModelForm):
     class Meta:
         model = InvoiceDispute
         fields = ("invoice", "reason")
 
 
-class ResolveForm(forms.Form):
+class ResolveForm(TextCheckedForm):
     resolution = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="How it was settled."
     )

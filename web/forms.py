@@ -1,4 +1,6 @@
-"""Forms of the staff UI: they parse and validate input; the views hand it to one service."""
+"""Forms of the staff UI: they parse and validate input; the views hand it to one service.
+Every form derives from `TextCheckedForm` / `TextCheckedModelForm`: no text field takes a
+control character (core/text.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from core.money import (
     money_str,
     validate_currency,
 )
+from core.text import TextCheckedForm, TextCheckedModelForm
 from invoicing.models import (
     CreditReason,
     ErrorLog,
@@ -53,7 +56,7 @@ def _blank(choices) -> list[tuple[str, str]]:
     return [("", "Any"), *choices]
 
 
-class FilterForm(forms.Form):
+class FilterForm(TextCheckedForm):
     """A list page's filters, bound to the query string. A parameter that is not one of its
     filters is an error like a bad value: the list then shows the errors, never a list that
     silently ignored part of what was asked."""
@@ -81,7 +84,7 @@ class FilterForm(forms.Form):
         return cleaned
 
 
-class GenerateForm(forms.Form):
+class GenerateForm(TextCheckedForm):
     """Target date, invoice date and draft or posted: what invoices_generate needs."""
 
     target_date = DateField(help_text="Bill every period due on or before this date.")
@@ -99,7 +102,7 @@ class GenerateForm(forms.Form):
         self.fields["target_date"].initial = timezone.localdate()
 
 
-class PreviewForm(forms.Form):
+class PreviewForm(TextCheckedForm):
     periods = forms.IntegerField(min_value=1, max_value=24, initial=2, label="Periods")
     preview_date = DateField(required=False, label="Invoice date", help_text="Empty: today.")
 
@@ -155,7 +158,7 @@ class RunFilterForm(FilterForm):
     kind = forms.ChoiceField(required=False, choices=_blank(InvoiceBatchRun.Kind.choices))
 
 
-class VoidForm(forms.Form):
+class VoidForm(TextCheckedForm):
     reason = forms.CharField(
         required=False,
         max_length=255,
@@ -186,7 +189,7 @@ def amount_field(
     return field
 
 
-class PaymentForm(forms.Form):
+class PaymentForm(TextCheckedForm):
     amount = forms.DecimalField(max_digits=19, decimal_places=4)  # set per currency below
     payment_date = DateField()
     saved_payment_method = forms.TypedChoiceField(
@@ -210,7 +213,7 @@ class PaymentForm(forms.Form):
         ]
 
 
-class CreditApplyForm(forms.Form):
+class CreditApplyForm(TextCheckedForm):
     """Apply one of the account's posted credit memos to a posted invoice."""
 
     credit_memo = forms.TypedChoiceField(coerce=int, label="Credit memo")
@@ -246,7 +249,7 @@ CREDIT_ACTIONS = [
 ]
 
 
-class InvoiceCreditForm(forms.Form):
+class InvoiceCreditForm(TextCheckedForm):
     """Credit lines of a posted invoice: per line an amount or a quantity (both empty: the
     line is not credited), a reason from the fixed list, a note, the date and what to do."""
 
@@ -317,7 +320,7 @@ class InvoiceCreditForm(forms.Form):
         return f"{kind}_{request['invoice_line']}"
 
 
-class CreditMemoNewForm(forms.Form):
+class CreditMemoNewForm(TextCheckedForm):
     """A standalone credit memo for an account: a reason, a note, a date and up to five lines
     (a name and an amount each; a row left empty is skipped)."""
 
@@ -355,6 +358,8 @@ class CreditMemoNewForm(forms.Form):
         cleaned = super().clean()
         lines = []
         for n in range(1, self.ROWS + 1):
+            if f"name_{n}" in self.errors:  # a name given but refused: said at the name
+                continue
             name, amount = cleaned.get(f"name_{n}"), cleaned.get(f"amount_{n}")
             if name and amount is None:
                 self.add_error(f"amount_{n}", "Give the amount of this line.")
@@ -375,7 +380,7 @@ class CreditMemoNewForm(forms.Form):
         return f"name_{n}" if found.group(2) == "name" else f"amount_{n}"
 
 
-class ReceiptForm(forms.Form):
+class ReceiptForm(TextCheckedForm):
     """Money received from an account: amount, date, method, reference, and how much of it
     goes to each open invoice (empty: none; the rest stays as unallocated credit)."""
 
@@ -428,7 +433,7 @@ class ReceiptForm(forms.Form):
         return f"alloc_{self.cleaned_data['allocations'][int(found.group(1))]['invoice']}"
 
 
-class AllocateForm(forms.Form):
+class AllocateForm(TextCheckedForm):
     invoice = forms.TypedChoiceField(coerce=int, label="Invoice")
 
     def __init__(self, *args, receipt, invoices, **kwargs):
@@ -452,7 +457,7 @@ class AllocateForm(forms.Form):
         return cleaned
 
 
-class RefundForm(forms.Form):
+class RefundForm(TextCheckedForm):
     refund_date = DateField(label="Refund date")
     reason = forms.CharField(required=False, max_length=255)
 
@@ -470,7 +475,7 @@ class RefundForm(forms.Form):
         self.fields["refund_date"].initial = timezone.localdate()
 
 
-class EmailForm(forms.Form):
+class EmailForm(TextCheckedForm):
     to = forms.CharField(
         required=False,
         max_length=500,
@@ -479,7 +484,7 @@ class EmailForm(forms.Form):
     )
 
 
-class DraftEditForm(forms.Form):
+class DraftEditForm(TextCheckedForm):
     invoice_date = DateField()
     due_date = DateField(required=False, help_text="Empty: from the payment term.")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
@@ -503,7 +508,7 @@ class DraftEditForm(forms.Form):
         ]
 
 
-class AdjustmentForm(forms.Form):
+class AdjustmentForm(TextCheckedForm):
     name = forms.CharField(max_length=255, help_text="e.g. 'Goodwill credit'.")
     quantity = forms.DecimalField(max_digits=19, decimal_places=6, initial=1)
     unit_price = forms.DecimalField(
@@ -524,7 +529,7 @@ class AdjustmentForm(forms.Form):
         return quantity
 
 
-class StartRunForm(forms.Form):
+class StartRunForm(TextCheckedForm):
     """An ad hoc batch run: the scheduler's run settings without the timing."""
 
     target_date = DateField()
@@ -570,7 +575,7 @@ def filters_from(data: dict) -> dict:
     return out
 
 
-class SchedulerForm(forms.ModelForm):
+class SchedulerForm(TextCheckedModelForm):
     """Every field of a scheduler; its filters as separate inputs."""
 
     currencies = forms.CharField(required=False, help_text="Comma-separated, e.g. USD, EUR.")

@@ -12,11 +12,12 @@ from accounts.models import Account
 from billing.admin import BillingScheduleAdmin, OrderAdmin
 from billing.models import BillingSchedule, Order
 from core.admin_actions import ReadOnlyInline, action_form_page, run_service
+from core.text import TextCheckedForm
 from invoicing.models import BillingPeriodItem, Invoice
 from invoicing.services.generation import invoices_generate
 
 
-class GenerateInvoicesForm(forms.Form):
+class GenerateInvoicesForm(TextCheckedForm):
     target_date = forms.DateField(
         help_text="Bill every period due on or before this date (YYYY-MM-DD)."
     )

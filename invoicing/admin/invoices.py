@@ -36,6 +36,7 @@ from core.admin_actions import (
     run_service,
 )
 from core.money import money_display
+from core.text import TextCheckedForm, TextCheckedModelForm
 from invoicing.models import (
     BillingPeriodItem,
     Invoice,
@@ -90,7 +91,7 @@ def invoice_is_deletable(invoice: Invoice) -> bool:
     return invoice.status == InvoiceStatus.DRAFT and not invoice.period_items.exists()
 
 
-class InvoiceChildForm(forms.ModelForm):
+class InvoiceChildForm(TextCheckedModelForm):
     """Refuses to attach a row to an invoice that is not editable (e.g. a line added to a
     posted invoice from the line's own add page)."""
 
@@ -128,7 +129,7 @@ DELETE_CONSEQUENCES = (
 )
 
 
-class DeleteDraftsForm(forms.Form):
+class DeleteDraftsForm(TextCheckedForm):
     confirm = forms.BooleanField(label="Delete these drafts", required=True, initial=False)
 
 
@@ -140,7 +141,7 @@ WRITE_OFF_CONSEQUENCES = (
 )
 
 
-class WriteOffForm(forms.Form):
+class WriteOffForm(TextCheckedForm):
     note = forms.CharField(
         required=False, max_length=255, help_text="Shown on the credit memo (optional)."
     )
@@ -149,7 +150,7 @@ class WriteOffForm(forms.Form):
     )
 
 
-class VoidForm(forms.Form):
+class VoidForm(TextCheckedForm):
     reason = forms.CharField(
         required=False, max_length=255, help_text="Shown on the credit memo (optional)."
     )
@@ -158,7 +159,7 @@ class VoidForm(forms.Form):
     )
 
 
-class PaymentForm(forms.Form):
+class PaymentForm(TextCheckedForm):
     amount = forms.DecimalField(max_digits=19, decimal_places=4, min_value=0)
     payment_date = forms.DateField(initial=timezone.localdate, help_text="YYYY-MM-DD")
     saved_payment_method = forms.ModelChoiceField(

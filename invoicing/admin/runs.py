@@ -8,7 +8,6 @@ actions start sub-runs (`batch_run_recover`, `batch_run_draft_to_posted`,
 `batch_run_send_email`) or cancel a run (`batch_run_cancel`).
 """
 
-from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +15,7 @@ from django.utils.html import format_html
 
 from core.admin_actions import TIMESTAMPS, ReadOnlyAdmin, ServiceAdmin, run_service
 from core.exceptions import ValidationError
+from core.text import TextCheckedModelForm
 from invoicing.models import InvoiceBatchRun, InvoiceBatchRunKey, InvoiceScheduler
 from invoicing.services.recovery import batch_run_recover
 from invoicing.services.runs import (
@@ -38,7 +38,7 @@ from invoicing.services.schedulers import (
 EDITABLE_STATUSES = (InvoiceScheduler.Status.DRAFT, InvoiceScheduler.Status.INACTIVE)
 
 
-class InvoiceSchedulerForm(forms.ModelForm):
+class InvoiceSchedulerForm(TextCheckedModelForm):
     """The model's checks, then every scheduler rule (scheduler_validate), on the form."""
 
     class Meta:

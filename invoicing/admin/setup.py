@@ -5,12 +5,12 @@ are plain records written through core.crud (validated, 409 when still in use), 
 API. A policy's next value is advanced under a row lock by posting only.
 """
 
-from django import forms
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from core.admin_actions import TIMESTAMPS, ServiceAdmin, model_values
+from core.text import TextCheckedModelForm
 from invoicing.models import (
     DATE_FORMAT_INVALID,
     SEQUENCE_POLICY_EDITABLE_FIELDS,
@@ -27,7 +27,7 @@ from invoicing.services.sequence_policies import (
 )
 
 
-class SequencePolicyForm(forms.ModelForm):
+class SequencePolicyForm(TextCheckedModelForm):
     class Meta:
         model = SequencePolicy
         fields = list(SEQUENCE_POLICY_EDITABLE_FIELDS)

@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from accounts.models import LegalEntity
 from core.exceptions import DomainError, ValidationError
 from core.money import money_display
+from core.text import TextCheckedForm
 from dunning import selectors
 from dunning.models import DunningPolicy, DunningReminder
 from dunning.services.disputes import invoice_dispute_open, invoice_dispute_resolve
@@ -56,7 +57,7 @@ class DayForm(FilterForm):
     date = DateField(required=False, label="Run date", help_text="Empty: today.")
 
 
-class PolicyForm(forms.Form):
+class PolicyForm(TextCheckedForm):
     name = forms.CharField(max_length=100)
     legal_entity = forms.ModelChoiceField(
         queryset=LegalEntity.objects.order_by("name"),
@@ -66,7 +67,7 @@ class PolicyForm(forms.Form):
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
 
 
-class StepForm(forms.Form):
+class StepForm(TextCheckedForm):
     # No help text: the step table's caption says it (a help text would be referred to by
     # the input's aria-describedby, and the table shows none).
     days_after_due = forms.IntegerField(required=False, label="Days after due")
