@@ -23,11 +23,16 @@ The faults:
 - `db_kill`: pg_terminate_backend the worker's connection in the middle of the chunk's
   transaction;
 - `sigterm`: SIGTERM to a worker while it posts (the run creates posted invoices);
-- `redis_restart`: the broker loses its data and drops its clients (FLUSHDB of the run's
-  Redis database and CLIENT KILL of its connections: the Redis server is not restarted,
-  as other programs on this machine may use it);
-- `db_restart`: every worker connection terminated at once (what a PostgreSQL restart does
-  to its clients; the server itself is not restarted).
+- `redis_restart`: the broker restarted: the harness's own Redis server (no persistence, as
+  a cache-style broker runs) shut down without saving, so every queued and unacknowledged
+  message is lost, down for `downtime` seconds, started again;
+- `db_restart`: the database restarted: the harness's own PostgreSQL server stopped in
+  immediate mode (what a crash does: every connection cut, open transactions lost, the WAL
+  replayed at the next start), down for `downtime` seconds, started again.
+
+The restart faults never touch the machine's shared servers: `manage.py fault_inject` starts
+a PostgreSQL and a Redis of its own for them (benchmarks/servers.py) and runs the trials in a
+child process connected to those.
 """
 
 from __future__ import annotations
@@ -48,10 +53,11 @@ from pathlib import Path
 import redis
 from celery import current_app as app
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Count, Sum
 
 from benchmarks import generation as bench
+from benchmarks.servers import Servers
 from billing.choices import ScheduleStatus
 from billing.models import BillingSchedule
 from invoicing.models import (
@@ -66,6 +72,8 @@ from invoicing.models import (
 from invoicing.services.runs import batch_run_is_finished, batch_run_start
 
 FAULTS = ("worker_kill", "pool_kill", "db_kill", "sigterm", "redis_restart", "db_restart")
+RESTARTS = ("redis_restart", "db_restart")  # need the harness's own servers
+DOWNTIME_SECONDS = 5.0
 LIMIT_SECONDS = 120  # a run must be terminal this long after the fault
 READY_SECONDS = 60
 FAULT_WAIT_SECONDS = 120  # how long to wait for a worker to be inside a chunk
@@ -341,43 +349,58 @@ def _terminate(pids: list[int]) -> None:
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
-def inject(fault: str, *, run_id: int, cluster: Cluster, broker_url: str) -> str:
-    """Inject `fault` while a worker is inside a chunk of the run; say what was hit."""
+def inject(
+    fault: str,
+    *,
+    run_id: int,
+    cluster: Cluster,
+    servers: Servers | None = None,
+    downtime: float = DOWNTIME_SECONDS,
+) -> tuple[str, float]:
+    """Inject `fault` while a worker is inside a chunk of the run; say what was hit, and when
+    (time.monotonic() at the fault: a restart's downtime counts towards the limit)."""
     worker, pid = _wait_inside_a_chunk(run_id, cluster)
+    hit = time.monotonic()
     if fault == "worker_kill":
         worker.signal(signal.SIGKILL)
-        return f"{worker.name} (pids {sorted(worker.pids()) or [worker.pid]}) SIGKILLed"
+        return f"{worker.name} (pids {sorted(worker.pids()) or [worker.pid]}) SIGKILLed", hit
     if fault == "pool_kill":
         os.kill(pid, signal.SIGKILL)
-        return f"{worker.name}'s pool process {pid} SIGKILLed"
+        return f"{worker.name}'s pool process {pid} SIGKILLed", hit
     if fault == "sigterm":
         worker.signal(signal.SIGTERM, whole=False)
-        return f"{worker.name} SIGTERMed while posting"
+        return f"{worker.name} SIGTERMed while posting", hit
     if fault == "db_kill":
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             writing = _worker_backends(in_transaction=True)
             if writing:
+                hit = time.monotonic()
                 _terminate([writing[0][0]])
-                return f"backend {writing[0][0]} ({writing[0][1]}) terminated in a transaction"
+                return f"backend {writing[0][0]} ({writing[0][1]}) terminated in a transaction", hit
             time.sleep(0.005)
         raise FaultFailed("No worker connection was seen inside a transaction.")
-    if fault == "db_restart":
-        backends = _worker_backends(in_transaction=False)
-        _terminate([b[0] for b in backends])
-        return f"{len(backends)} worker connections terminated at once"
-    if fault == "redis_restart":
-        client = redis.Redis.from_url(broker_url)
-        db = client.connection_pool.connection_kwargs.get("db", 0)
-        client.flushdb()
-        mine = client.client_id()
-        killed = 0
-        for c in client.client_list():
-            if int(c.get("db", -1)) == db and int(c["id"]) != mine:
-                killed += client.client_kill_filter(_id=c["id"])
-        client.close()
-        return f"broker database {db} flushed, {killed} connections dropped"
+    if fault in RESTARTS:
+        if servers is None:
+            raise FaultRefused(
+                f"{fault} restarts a server: it runs only on the harness's own servers, which "
+                "manage.py fault_inject starts for it."
+            )
+        if fault == "db_restart":
+            connection.close()  # the harness's own connection dies with the server
+            return servers.postgres.restart(downtime), hit
+        return servers.redis.restart(downtime), hit
     raise FaultRefused(f"Unknown fault {fault!r}; use one of {', '.join(FAULTS)}.")
+
+
+def _refreshed(run: InvoiceBatchRun) -> bool:
+    """Reload the run; False while the database cannot be reached (being restarted)."""
+    try:
+        run.refresh_from_db()
+    except (OperationalError, InterfaceError):
+        connection.close()
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,6 +475,8 @@ def trial_one(
     chunk_size: int,
     broker_url: str,
     supervise_seconds: float,
+    servers: Servers | None = None,
+    downtime: float = DOWNTIME_SECONDS,
     progress: Callable[[str], None] | None = None,
 ) -> Trial:
     trial = Trial(fault=fault, trial=number)
@@ -470,13 +495,13 @@ def trial_one(
             requested_by=f"fault_inject {fault} #{number}",
         )
         trial.run_id = run.pk
-        trial.injected = inject(fault, run_id=run.pk, cluster=cluster, broker_url=broker_url)
-        hit = time.monotonic()
+        trial.injected, hit = inject(
+            fault, run_id=run.pk, cluster=cluster, servers=servers, downtime=downtime
+        )
         if progress:
             progress(f"{fault} #{number}: {trial.injected}")
         while time.monotonic() - hit <= LIMIT_SECONDS + 30:
-            run.refresh_from_db()
-            if batch_run_is_finished(run):
+            if _refreshed(run) and batch_run_is_finished(run):
                 ended = time.monotonic()
                 trial.seconds_to_end = ended - hit
                 trial.run_seconds = ended - started
@@ -501,6 +526,7 @@ def trials_run(
     workers: int,
     chunk_size: int,
     supervise_seconds: float,
+    downtime: float = DOWNTIME_SECONDS,
     progress: Callable[[str], None] | None = None,
 ) -> list[Trial]:
     """Build the data set, run every fault `trials` times (rewinding in between), delete the
@@ -509,6 +535,12 @@ def trials_run(
     if unknown:
         raise FaultRefused(f"Unknown fault(s) {', '.join(unknown)}; use {', '.join(FAULTS)}.")
     broker_url = broker_url_check()
+    servers = Servers.attach()
+    if servers is None and set(faults) & set(RESTARTS):
+        raise FaultRefused(
+            f"{', '.join(sorted(set(faults) & set(RESTARTS)))} restart a server: run them "
+            "through manage.py fault_inject, which starts a PostgreSQL and a Redis of its own."
+        )
     world = bench.world_build(schedules=accounts * schedules_per_account, accounts=accounts)
     results = []
     try:
@@ -527,6 +559,8 @@ def trials_run(
                         chunk_size=chunk_size,
                         broker_url=broker_url,
                         supervise_seconds=supervise_seconds,
+                        servers=servers,
+                        downtime=downtime,
                         progress=progress,
                     )
                 )
