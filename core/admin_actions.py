@@ -328,3 +328,38 @@ class ReadOnlyInline(MoneyAdminMixin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+def third_party_admins_text_checked(site: admin.AdminSite) -> list[str]:
+    """Make the admins of installed third-party apps (users and groups, API tokens, Celery
+    beat's tasks) refuse control characters too: their add and change forms and their inlines'
+    rows get the check the project's own admins have through ServiceAdmin (core/text.py).
+    Called once, from core's AppConfig.ready(), after the admin has discovered every app.
+    Returns the models hooked."""
+    hooked = []
+    for model, model_admin in site._registry.items():
+        if isinstance(model_admin, ServiceAdmin) or getattr(model_admin, "_text_checked", False):
+            continue
+        model_admin.get_form = _checked_get_form(model_admin.get_form)
+        model_admin.get_formsets_with_inlines = _checked_formsets(
+            model_admin.get_formsets_with_inlines
+        )
+        model_admin._text_checked = True
+        hooked.append(model._meta.label)
+    return sorted(hooked)
+
+
+def _checked_get_form(get_form):
+    def get_form_checked(*args, **kwargs):
+        return text_checked(get_form(*args, **kwargs))
+
+    return get_form_checked
+
+
+def _checked_formsets(get_formsets_with_inlines):
+    def get_formsets_with_inlines_checked(*args, **kwargs):
+        for formset, inline in get_formsets_with_inlines(*args, **kwargs):
+            formset.form = text_checked(formset.form)
+            yield formset, inline
+
+    return get_formsets_with_inlines_checked

@@ -13,9 +13,14 @@ note: a PDF, a CSV or an e-invoice's XML cannot hold it. So no door stores one:
   the admin base `ServiceAdmin` (core/admin_actions.py: `get_form` and
   `get_formsets_with_inlines` hand out checked forms) and the action forms' base class.
 
+- every POST-only action of the staff UI (web.views.base.ActionView: a write-off's note, a
+  reversal's reason, a dispute's reason) checks each posted value with `posted_text_refusal`
+  before it acts, and answers the message instead.
+
 A refused value never reaches a service: the form is invalid, so nothing is written. Tab and
 line breaks stay allowed everywhere (multi-line descriptions and e-mail bodies keep them).
-The admins of third-party apps (users, groups, API tokens, Celery beat's tasks) are not hooked.
+The admins of third-party apps (users, groups, API tokens, Celery beat's tasks) get the same
+check at start-up (core.admin_actions.third_party_admins_text_checked).
 """
 
 from __future__ import annotations
@@ -91,6 +96,19 @@ class NoControlCharacters:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NoControlCharacters) and other.label == self.label
+
+
+def posted_text_refusal(data: Any) -> str | None:
+    """The message for the first posted value (a QueryDict or a mapping of lists) that holds
+    a control character, named by its field ("Reason holds U+0007 at character 4. …"); None
+    when every value is clean."""
+    for name, values in data.lists():
+        for value in values:
+            try:
+                NoControlCharacters(pretty_name(name))(value)
+            except ValidationError as exc:
+                return " ".join(exc.messages)
+    return None
 
 
 def text_fields_checked(fields: dict[str, forms.Field]) -> None:

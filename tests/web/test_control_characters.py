@@ -22,6 +22,7 @@ from invoicing.models import CreditMemo, EmailTemplate, Invoice, InvoiceLine
 from tests import factories
 from tests.support.invoicing import generate, snapshot
 from tests.support.pages import field_error
+from tests.support.receivables import paid
 
 pytestmark = pytest.mark.django_db
 d = dt.date
@@ -236,10 +237,66 @@ def test_a_payment_reference_with_a_control_character_records_no_payment(ops, bi
     assert posted.balance == D("53.13")
 
 
+# --- POST-only actions: their texts are checked before they act ------------------------------
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+@pytest.mark.parametrize(
+    ("url_name", "field", "label"),
+    [
+        ("web:invoice_write_off", "note", "Note"),
+        ("web:invoice_dispute", "reason", "Reason"),
+        ("web:invoice_resolve_dispute", "resolution", "Resolution"),
+    ],
+)
+def test_an_invoice_action_with_a_control_character_in_its_text_does_nothing(
+    ops, billed, url_name, field, label
+):
+    posted = generate(billed, d(2026, 1, 31))
+    before = snapshot()
+    page = reverse("web:invoice_detail", args=[posted.pk])
+
+    response = ops.post(
+        reverse(url_name, args=[posted.pk]),
+        {field: "Customer\x1b[2J asked", "confirm": "53.13 USD"},
+        HTTP_REFERER=f"http://testserver{page}",
+        follow=True,
+    )
+
+    assert response.redirect_chain == [(f"http://testserver{page}", 302)]
+    assert _messages(response) == [refused(label, "U+001B", 9)]
+    assert snapshot() == before
+    posted.refresh_from_db()
+    assert (posted.balance, posted.disputes.count()) == (D("53.13"), 0)
+
+
+def test_a_receipt_reversal_with_a_control_character_in_its_reason_reverses_nothing(ops, billed):
+    posted = generate(billed, d(2026, 1, 31))
+    receipt = paid(posted, "53.13", on=d(2026, 2, 10)).receipt
+    before = snapshot()
+
+    response = ops.post(
+        reverse("web:receipt_reverse", args=[receipt.pk]),
+        {"reason": "Bounced\x00", "confirm": "x"},
+        HTTP_REFERER="https://elsewhere.example/phish",
+        follow=True,
+    )
+
+    # A referer of another site is not followed: the dashboard is shown instead.
+    assert response.redirect_chain == [(reverse("web:dashboard"), 302)]
+    assert _messages(response) == [refused("Reason", "U+0000", 8)]
+    assert snapshot() == before
+    receipt.refresh_from_db()
+    assert receipt.status == "received"
+
+
 # --- every form carries the check -------------------------------------------------------------
 
-# The admins of installed third-party apps: their forms are not the project's (see
-# core/text.py: they are not hooked).
+# The admins of installed third-party apps: their forms are not the project's; they are
+# hooked at start-up (core.admin_actions.third_party_admins_text_checked).
 THIRD_PARTY = ("django.", "rest_framework.", "django_celery_beat.")
 
 
@@ -263,11 +320,21 @@ def _project_admins():
     ]
 
 
-def test_every_text_field_of_every_admin_page_and_inline_carries_the_check(billed):
+def _third_party_admins():
+    return [
+        model_admin
+        for model_admin in admin.site._registry.values()
+        if type(model_admin).__module__.startswith(THIRD_PARTY)
+    ]
+
+
+@pytest.mark.parametrize("which", ["project", "third_party"])
+def test_every_text_field_of_every_admin_page_and_inline_carries_the_check(billed, which):
     request = RequestFactory().get("/admin/")
     request.user = User.objects.create_superuser("root", "root@example.com", "pw")
+    admins = _project_admins() if which == "project" else _third_party_admins()
     checked = 0
-    for model_admin in _project_admins():
+    for model_admin in admins:
         obj = model_admin.model._default_manager.first()
         for instance in (None, obj) if obj is not None else (None,):
             form = model_admin.get_form(request, instance, change=instance is not None)()
@@ -277,7 +344,27 @@ def test_every_text_field_of_every_admin_page_and_inline_carries_the_check(bille
                 row = formset(instance=instance or model_admin.model()).empty_form
                 assert _unchecked(row) == [], type(inline).__name__
                 checked += len(_text_fields(row))
-    assert checked > 100  # the walk saw the admin's text fields
+    # The walk saw the admin's text fields (users, groups, tokens and beat's tasks: about 20).
+    assert checked > (100 if which == "project" else 15)
+
+
+def test_a_user_added_in_the_admin_with_a_control_character_in_its_name_is_not_added(staff):
+    users = User.objects.count()
+
+    response = staff.post(
+        reverse("admin:auth_user_add"),
+        {
+            "username": "mal\x1bory",
+            "password1": "A-long-pass-2026",
+            "password2": "A-long-pass-2026",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["username"] == [
+        refused("Username", "U+001B", 4)
+    ]
+    assert User.objects.count() == users
 
 
 def _form_classes(modules) -> list[type[forms.BaseForm]]:

@@ -11,10 +11,13 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
 from core.exceptions import DomainError, ValidationError
+from core.text import posted_text_refusal
 from web.roles import Role, require_act
 
 PAGE_SIZE = 50
@@ -130,15 +133,32 @@ class FormPageView(PageView):
         return super().dispatch(request, *args, **kwargs)
 
 
+def back_url(request: HttpRequest) -> str:
+    """The page the request came from, when it is one of this site's; else the dashboard."""
+    referer = request.META.get("HTTP_REFERER", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return referer
+    return reverse("web:dashboard")
+
+
 class ActionView(LoginRequiredMixin, View):
-    """A POST-only action: login, then a role check (403 for read-only), then `act()`, which
-    calls exactly one service and returns where to go next."""
+    """A POST-only action: login, then a role check (403 for read-only), then a check of the
+    posted text (a value holding a control character is refused with a message naming its
+    field, core/text.py, and nothing is done), then `act()`, which calls exactly one service
+    and returns where to go next."""
 
     http_method_names = ["post"]
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
             require_act(request.user)
+            if request.method == "POST":
+                refusal = posted_text_refusal(request.POST)
+                if refusal is not None:
+                    messages.error(request, refusal)
+                    return HttpResponseRedirect(back_url(request))
         return super().dispatch(request, *args, **kwargs)
 
     def post(self, request, *args, **kwargs):
