@@ -354,3 +354,31 @@ def _bulk_send_one(invoice_id: int, batch_run_id: int | None) -> str:
     if status[1] == Invoice.EmailStatus.SENT:
         return "already_sent"
     return invoice_email_send(invoice_id=invoice_id, bulk=True, batch_run_id=batch_run_id).status
+
+
+def invoice_email_interrupted(email: InvoiceEmail, *, batch_run_id: int) -> None:
+    """An email still queued when the task sending it was lost (its worker killed): it is
+    not known whether it went out, so it is not sent again. Its row and the invoice's email
+    status become failed, with an ErrorLog saying what to check. Called by the email sub-run
+    that takes over, inside its own transaction; a row no longer queued is left as it is."""
+    message = (
+        f"The email of invoice {email.invoice_id} to {email.to} was being sent by email "
+        f"sub-run {batch_run_id} when its worker was lost, so it is not known whether it went "
+        "out; it was not sent again. Check the email provider's log and send it again from "
+        "the invoice if it did not go."
+    )
+    marked = InvoiceEmail.objects.filter(pk=email.pk, status=InvoiceEmail.Status.QUEUED).update(
+        status=InvoiceEmail.Status.FAILED, error=message, updated_at=timezone.now()
+    )
+    if not marked:
+        return
+    Invoice.objects.filter(pk=email.invoice_id, email_status=Invoice.EmailStatus.QUEUED).update(
+        email_status=Invoice.EmailStatus.FAILED
+    )
+    error_log_record(
+        category=ErrorLog.Category.EMAIL,
+        code="email_interrupted",
+        message=message,
+        primary=Invoice(pk=email.invoice_id),
+        batch_run_id=batch_run_id,
+    )

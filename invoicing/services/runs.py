@@ -91,7 +91,7 @@ from invoicing.models import (
     InvoiceScheduler,
     InvoiceStatus,
 )
-from invoicing.services.email import invoices_email_send_bulk
+from invoicing.services.email import invoice_email_interrupted, invoices_email_send_bulk
 from invoicing.services.errors import error_log_record
 from invoicing.services.generation import (
     generate_for_keys,
@@ -1739,28 +1739,10 @@ def _emails_of_earlier_tasks(sub_run_id: int, *, owner: str) -> dict[int, str]:
         if email.status != InvoiceEmail.Status.QUEUED:
             outcomes[invoice_id] = _EMAIL_OUTCOMES[InvoiceEmail.Status(email.status)]
             continue
-        message = (
-            f"The email of invoice {invoice_id} to {email.to} was being sent by email sub-run "
-            f"{sub_run_id} when its worker was lost, so it is not known whether it went out; "
-            "it was not sent again. Check the email provider's log and send it again from "
-            "the invoice if it did not go."
-        )
         with transaction.atomic(durable=True):
             if sub_run_lock_own(sub_run_id, owner) is None:
                 raise LeaseLost(f"Email sub-run {sub_run_id} is no longer held by {owner}.")
-            InvoiceEmail.objects.filter(pk=email.pk, status=InvoiceEmail.Status.QUEUED).update(
-                status=InvoiceEmail.Status.FAILED, error=message, updated_at=timezone.now()
-            )
-            Invoice.objects.filter(pk=invoice_id, email_status=Invoice.EmailStatus.QUEUED).update(
-                email_status=Invoice.EmailStatus.FAILED
-            )
-            error_log_record(
-                category=ErrorLog.Category.EMAIL,
-                code="email_interrupted",
-                message=message,
-                primary=Invoice(pk=invoice_id),
-                batch_run_id=sub_run_id,
-            )
+            invoice_email_interrupted(email, batch_run_id=sub_run_id)
         outcomes[invoice_id] = "failed"
     return outcomes
 
