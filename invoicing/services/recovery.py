@@ -40,7 +40,6 @@ from invoicing.services.errors import error_log_record, error_logs_resolve
 from invoicing.services.runs import (
     RETRYABLE,
     ChunkOutcome,
-    SubRunHeartbeat,
     batch_run_get,
     batch_run_plan,
     batch_run_schedule_ids,
@@ -56,7 +55,7 @@ from invoicing.services.runs import (
     lease_settings,
     run_event,
     schedules_unbilled,
-    sub_run_claim,
+    sub_run_execute,
     sub_run_holds,
     sub_run_lock_own,
     sub_run_release,
@@ -120,12 +119,9 @@ def batch_run_recover_execute(*, sub_run_id: int, owner: str | None = None) -> R
     their own (a recovery run again takes back the keys it held at once), so nothing is
     billed twice; the summary then tells what the last task did.
     """
-    owner = owner or lease_owner()
-    sub = sub_run_claim(sub_run_id=sub_run_id, kind=Run.Kind.RECOVERY, owner=owner)
-    if sub is None:
-        return batch_run_get(run_id=sub_run_id)
-    with SubRunHeartbeat(sub.pk, owner=owner):
-        return _recover(sub, owner=owner)
+    return sub_run_execute(
+        sub_run_id=sub_run_id, kind=Run.Kind.RECOVERY, owner=owner, work=_recover
+    )
 
 
 def _recover(sub: Run, *, owner: str) -> Run:

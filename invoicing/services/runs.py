@@ -50,7 +50,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
@@ -1436,6 +1436,20 @@ def sub_run_claim(*, sub_run_id: int, kind: str, owner: str) -> Run | None:
     return sub
 
 
+def sub_run_execute(
+    *, sub_run_id: int, kind: str, owner: str | None, work: Callable[..., Run]
+) -> Run:
+    """Claim the sub-run with a lease (sub_run_claim) and do `work(sub, owner=owner)` while a
+    heartbeat renews the lease. A sub-run another live task holds, or that is finished, is
+    returned as it stands."""
+    owner = owner or lease_owner()
+    sub = sub_run_claim(sub_run_id=sub_run_id, kind=kind, owner=owner)
+    if sub is None:
+        return batch_run_get(run_id=sub_run_id)
+    with SubRunHeartbeat(sub.pk, owner=owner):
+        return work(sub, owner=owner)
+
+
 def sub_run_holds(sub_run_id: int, owner: str) -> bool:
     """Whether the started sub-run is still this task's."""
     return Run.objects.filter(pk=sub_run_id, status=Run.Status.STARTED, lease_owner=owner).exists()
@@ -1480,12 +1494,9 @@ def batch_run_draft_to_posted_execute(*, sub_run_id: int, owner: str | None = No
     and the errors. So the sub-run lists exactly what it posted (`batch_run_invoice_ids`),
     and a task run again (its worker was lost) first records what a batch cut short had
     posted, then posts the drafts left, numbering its batches on."""
-    owner = owner or lease_owner()
-    sub = sub_run_claim(sub_run_id=sub_run_id, kind=Run.Kind.DRAFT_TO_POSTED, owner=owner)
-    if sub is None:
-        return batch_run_get(run_id=sub_run_id)
-    with SubRunHeartbeat(sub.pk, owner=owner):
-        return _draft_to_posted(sub, owner=owner)
+    return sub_run_execute(
+        sub_run_id=sub_run_id, kind=Run.Kind.DRAFT_TO_POSTED, owner=owner, work=_draft_to_posted
+    )
 
 
 def _draft_to_posted(sub: Run, *, owner: str) -> Run:
@@ -1670,12 +1681,9 @@ def batch_run_send_email_execute(*, sub_run_id: int, owner: str | None = None) -
     the outcomes of its earlier emails are counted as they were, and an email it was sending
     when it was lost (queued, never confirmed) is not sent again but failed with an ErrorLog
     (the provider may have sent it): a person checks, and sends it again if need be."""
-    owner = owner or lease_owner()
-    sub = sub_run_claim(sub_run_id=sub_run_id, kind=Run.Kind.EMAIL, owner=owner)
-    if sub is None:
-        return batch_run_get(run_id=sub_run_id)
-    with SubRunHeartbeat(sub.pk, owner=owner):
-        return _send_email(sub, owner=owner)
+    return sub_run_execute(
+        sub_run_id=sub_run_id, kind=Run.Kind.EMAIL, owner=owner, work=_send_email
+    )
 
 
 def _send_email(sub: Run, *, owner: str) -> Run:

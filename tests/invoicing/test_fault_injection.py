@@ -14,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import LegalEntity
-from benchmarks.faults import FAULTS
+from benchmarks.faults import FAULTS, RESTARTS
 from invoicing.models import Invoice, InvoiceBatchRun
 from tests.support.celery_workers import Broker
 
@@ -83,6 +83,15 @@ def test_a_run_ends_by_itself_after_each_fault(fault, settings, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_fault_injection_needs_a_broker_of_its_own():
+@pytest.mark.parametrize("fault", [f for f in FAULTS if f not in RESTARTS])
+def test_fault_injection_needs_a_broker_of_its_own(fault):
+    # The restart faults bring their own servers (and broker); the others run on the
+    # configured ones, and the test settings' broker is an eager in-memory one.
     with pytest.raises(CommandError, match="needs real workers"):
-        call_command("fault_inject", "--accounts", "10", stderr=StringIO())
+        call_command("fault_inject", "--accounts", "10", "--fault", fault, stderr=StringIO())
+
+
+@pytest.mark.parametrize("downtime", ["-1", "61", "soon"])
+def test_a_downtime_outside_zero_to_sixty_seconds_is_refused(downtime):
+    with pytest.raises(CommandError, match="Expected a number of seconds from 0 to 60"):
+        call_command("fault_inject", "--fault", "db_restart", "--downtime", downtime)
