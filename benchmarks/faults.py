@@ -88,6 +88,14 @@ class FaultFailed(Exception):
     """The harness itself could not do its part (a worker did not start …)."""
 
 
+class FaultMissed(FaultFailed):
+    """The run ended before the fault could be injected inside a chunk (a small run on fast
+    workers): the trial did not test anything and is made again."""
+
+
+MISSED_TRIES = 3  # a trial whose fault missed is made again, up to this many times in all
+
+
 @dataclass
 class Trial:
     fault: str
@@ -104,6 +112,7 @@ class Trial:
     unbilled: int = 0
     total_mismatches: int = 0
     redispatches: int = 0
+    missed: int = 0  # earlier tries whose run ended before the fault could be injected
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -321,12 +330,43 @@ def _wait_inside_a_chunk(run_id: int, cluster: Cluster) -> tuple[Process, int]:
             if worker is not None and worker.alive():
                 return worker, pid
         if status != InvoiceBatchRun.Status.STARTED:
-            raise FaultFailed(
+            raise FaultMissed(
                 f"Run {run_id} ended before a worker could be caught inside a chunk: use more "
                 "accounts or a larger --chunk-size."
             )
         time.sleep(0.01)
     raise FaultFailed(f"No worker was seen inside a chunk of run {run_id} within 2 minutes.")
+
+
+def _holds_pending(run_id: int, pid: int) -> bool:
+    return InvoiceBatchRunKey.objects.filter(
+        run_id=run_id,
+        status=InvoiceBatchRunKey.Status.PENDING,
+        lease_owner__endswith=f":{pid}",
+    ).exists()
+
+
+def _frozen_inside_a_chunk(run_id: int, cluster: Cluster, *, whole: bool) -> tuple[Process, int]:
+    """A worker caught inside a chunk, stopped (SIGSTOP: the whole worker, or its pool process
+    only) while its pool process still holds a pending key of the run, so that the fault
+    that follows lands mid-chunk, never just after the chunk committed. A worker whose chunk
+    committed meanwhile is let go on (SIGCONT) and the next one is waited for."""
+    deadline = time.monotonic() + FAULT_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        worker, pid = _wait_inside_a_chunk(run_id, cluster)
+        if whole:
+            worker.signal(signal.SIGSTOP)
+        else:
+            os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.2)  # a COMMIT already on its way to the server lands first
+        if _holds_pending(run_id, pid):
+            return worker, pid
+        if whole:
+            worker.signal(signal.SIGCONT)
+        else:
+            os.kill(pid, signal.SIGCONT)
+        time.sleep(0.05)
+    raise FaultFailed(f"No worker could be stopped inside a chunk of run {run_id} in 2 minutes.")
 
 
 def _worker_backends(*, in_transaction: bool) -> list[tuple[int, str]]:
@@ -359,14 +399,18 @@ def inject(
 ) -> tuple[str, float]:
     """Inject `fault` while a worker is inside a chunk of the run; say what was hit, and when
     (time.monotonic() at the fault: a restart's downtime counts towards the limit)."""
+    if fault in ("worker_kill", "pool_kill"):
+        whole = fault == "worker_kill"
+        worker, pid = _frozen_inside_a_chunk(run_id, cluster, whole=whole)
+        hit = time.monotonic()
+        if whole:
+            pids = sorted(worker.pids()) or [worker.pid]
+            worker.signal(signal.SIGKILL)
+            return f"{worker.name} (pids {pids}) SIGKILLed inside a chunk", hit
+        os.kill(pid, signal.SIGKILL)
+        return f"{worker.name}'s pool process {pid} SIGKILLed inside a chunk", hit
     worker, pid = _wait_inside_a_chunk(run_id, cluster)
     hit = time.monotonic()
-    if fault == "worker_kill":
-        worker.signal(signal.SIGKILL)
-        return f"{worker.name} (pids {sorted(worker.pids()) or [worker.pid]}) SIGKILLed", hit
-    if fault == "pool_kill":
-        os.kill(pid, signal.SIGKILL)
-        return f"{worker.name}'s pool process {pid} SIGKILLed", hit
     if fault == "sigterm":
         worker.signal(signal.SIGTERM, whole=False)
         return f"{worker.name} SIGTERMed while posting", hit
@@ -548,22 +592,31 @@ def trials_run(
             for number in range(1, trials + 1):
                 # Fresh statistics first: the rewind's set-based deletes are planned on them
                 # (planned on the empty tables of the build, they take minutes).
-                bench.analyze()
-                bench.world_reset(world)
-                results.append(
-                    trial_one(
-                        world,
-                        fault=fault,
-                        number=number,
-                        workers=workers,
-                        chunk_size=chunk_size,
-                        broker_url=broker_url,
-                        supervise_seconds=supervise_seconds,
-                        servers=servers,
-                        downtime=downtime,
-                        progress=progress,
-                    )
-                )
+                for attempt in range(1, MISSED_TRIES + 1):
+                    bench.analyze()
+                    bench.world_reset(world)
+                    try:
+                        trial = trial_one(
+                            world,
+                            fault=fault,
+                            number=number,
+                            workers=workers,
+                            chunk_size=chunk_size,
+                            broker_url=broker_url,
+                            supervise_seconds=supervise_seconds,
+                            servers=servers,
+                            downtime=downtime,
+                            progress=progress,
+                        )
+                    except FaultMissed as exc:
+                        if attempt == MISSED_TRIES:
+                            raise FaultFailed(f"{exc} ({MISSED_TRIES} tries)") from exc
+                        if progress:
+                            progress(f"{fault} #{number}: {exc} Made again.")
+                        continue
+                    trial.missed = attempt - 1
+                    results.append(trial)
+                    break
     finally:
         InvoiceBatchRun.objects.filter(filters__legal_entity=world.entity_id).delete()
         bench.analyze()
@@ -594,6 +647,11 @@ def report_lines(results: list[Trial], *, accounts: int, schedules: int) -> list
     lines.append("")
     for t in results:
         extra = f"; {'; '.join(t.errors)}" if t.errors else ""
+        if t.missed:
+            extra += (
+                f" (made again: {t.missed} earlier {'try' if t.missed == 1 else 'tries'} ended "
+                "before the fault could be injected)"
+            )
         lines.append(f"{t.fault} #{t.trial} (run {t.run_id}): {t.injected}{extra}")
     failed = [t for t in results if not t.ok]
     lines.append("")
