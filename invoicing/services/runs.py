@@ -42,6 +42,7 @@ invoices those sub-runs select: their confirmations count the same rows.
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import logging
 import os
@@ -605,7 +606,7 @@ def keys_claim(run_id: int, *, owner: str, chunk: int | None = None) -> list[Key
     return claimed
 
 
-class Heartbeat:
+class Heartbeat(abc.ABC):
     """Renew a lease every `interval` seconds, from a thread with a database connection of
     its own, while its holder works; stopped (and its connection closed) on exit. What is
     renewed is the subclass's `_extend`: a chunk's keys (LeaseHeartbeat) or a sub-run
@@ -619,9 +620,9 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @abc.abstractmethod
     def _extend(self, expires_at: dt.datetime) -> int:
         """Inside a transaction: push the expiry of what this owner still holds; how many."""
-        raise NotImplementedError
 
     def renew(self) -> int:
         """Push the expiry of what is still held by this owner; returns how many rows."""
